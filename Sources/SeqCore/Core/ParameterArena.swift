@@ -1,0 +1,84 @@
+/// Where one named parameter lives in an arena.
+public struct ParameterInfo: Equatable, Sendable {
+    /// PyTorch `state_dict` name, e.g. `weight_ih_l0`, `rnn.weight_hh_l1_reverse`, `head.bias`.
+    public let name: String
+    public let shape: [Int]
+    /// First element in `ParameterArena.values` (and `gradients`).
+    public let offset: Int
+    public let count: Int
+}
+
+/// All parameters of a model in one flat buffer, with named views, and a gradient buffer of the same
+/// layout. The optimizer, clipping, checkpointing and the C ABI each see one loop over one buffer.
+///
+/// Layers register their parameters once, at construction, and keep offsets (never pointers), so the
+/// arena may grow while a model is assembled.
+public final class ParameterArena<Scalar: SeqScalar> {
+    public private(set) var table: [ParameterInfo] = []
+    /// Parameter values, every parameter back to back in registration order.
+    public var values: [Scalar] = []
+    /// ∂L/∂values, same layout. Backward passes accumulate (`+=`); `zeroGradients()` clears.
+    public var gradients: [Scalar] = []
+    private var index: [String: Int] = [:]
+
+    public init() {}
+
+    /// Total number of scalars.
+    public var count: Int { values.count }
+
+    /// Adds a zero-initialised parameter and returns its offset.
+    @discardableResult
+    public func register(_ name: String, shape: [Int]) throws -> Int {
+        if index[name] != nil {
+            throw SeqError.invalid("name", expected: "a parameter name not yet registered", got: "'\(name)'")
+        }
+        let n = try Check.product(shape, name)
+        let offset = values.count
+        if offset + n > Limits.maxElements {
+            throw SeqError(.resourceLimit, "parameters: more than \(Limits.maxElements) scalars in total")
+        }
+        index[name] = table.count
+        table.append(ParameterInfo(name: name, shape: shape, offset: offset, count: n))
+        values.append(contentsOf: repeatElement(0, count: n))
+        gradients.append(contentsOf: repeatElement(0, count: n))
+        return offset
+    }
+
+    /// The entry for `name`, or a `notFound` error listing what exists.
+    public func info(_ name: String) throws -> ParameterInfo {
+        guard let i = index[name] else {
+            let known = table.map(\.name).joined(separator: ", ")
+            throw SeqError(.notFound, "argument 'name': no parameter named '\(name)'; known: \(known)")
+        }
+        return table[i]
+    }
+
+    public func contains(_ name: String) -> Bool { index[name] != nil }
+
+    /// A copy of one parameter.
+    public func value(_ name: String) throws -> Tensor<Scalar> {
+        let p = try info(name)
+        return Tensor(unchecked: p.shape, data: Array(values[p.offset ..< p.offset + p.count]))
+    }
+
+    /// A copy of one parameter's gradient.
+    public func gradient(_ name: String) throws -> Tensor<Scalar> {
+        let p = try info(name)
+        return Tensor(unchecked: p.shape, data: Array(gradients[p.offset ..< p.offset + p.count]))
+    }
+
+    /// Overwrites one parameter; `data` must have exactly the parameter's element count.
+    /// Non-finite values are refused: a NaN weight would silently poison every later result.
+    public func setValue(_ name: String, _ data: [Scalar]) throws {
+        let p = try info(name)
+        try Check.count(data.count, p.count, name, shape: "shape \(p.shape)")
+        if let bad = data.firstIndex(where: { !$0.isFinite }) {
+            throw SeqError.invalid(name, expected: "finite values", got: "\(data[bad]) at index \(bad)")
+        }
+        values.replaceSubrange(p.offset ..< p.offset + p.count, with: data)
+    }
+
+    public func zeroGradients() {
+        for i in gradients.indices { gradients[i] = 0 }
+    }
+}

@@ -1,0 +1,1 @@
+print("seqcore: command-line program (under construction)")
