@@ -1,5 +1,5 @@
 import XCTest
-@testable import SeqCore
+import SeqCore
 
 final class CoreTests: XCTestCase {
     func testArenaRegistersAndRejectsDuplicates() throws {

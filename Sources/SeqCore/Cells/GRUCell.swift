@@ -1,0 +1,197 @@
+/// The GRU (lesson 7), in its three exact variants. Stored as PyTorch and ONNX store it: gate rows
+/// r, z, n in weight_ih [3H, I] and weight_hh [3H, H]; the simplified variant has rows z, n only.
+///
+///     r = σ(W_ir x<t> + b_ir + W_hr h<t-1> + b_hr)          reset gate (Γ_r)
+///     z = σ(W_iz x<t> + b_iz + W_hz h<t-1> + b_hz)          z = 1 − Γ_u (σ(−v) = 1 − σ(v))
+///     n = tanh(W_in x<t> + b_in + W_hn (r ⊙ h<t-1>) + b_hn)      classic (Cho et al.; ONNX lbr=0)
+///     n = tanh(W_in x<t> + b_in + r ⊙ (W_hn h<t-1> + b_hn))      linear-before-reset (PyTorch, cuDNN)
+///     n = tanh(W_in x<t> + b_in + W_hn h<t-1> + b_hn)            simplified (no r; the course's first GRU)
+///     h<t> = (1 − z) ⊙ n + z ⊙ h<t-1>                        the course's c<t> = Γ_u c̃ + (1 − Γ_u) c<t-1>
+///
+/// Backward, with dh = ∂L/∂h<t> and primes for pre-activations:
+///
+///     dn′ = dh ⊙ (1 − z) ⊙ (1 − n²)        dz′ = dh ⊙ (h<t-1> − n) ⊙ z(1 − z)
+///     classic:  d(r⊙h) = dn′ · W_hn,       dr′ = d(r⊙h) ⊙ h<t-1> ⊙ r(1 − r)
+///     lbr:      dr′ = dn′ ⊙ (W_hn h + b_hn) ⊙ r(1 − r),  and the recurrent n-gradient is dn′ ⊙ r
+///     dh<t-1> = dh ⊙ z + d(gates) · W_hh  (+ d(r⊙h) ⊙ r for classic)
+final class GRUCell<S: SeqScalar>: RecurrentCell {
+    typealias Scalar = S
+    enum Variant { case classic, linearBeforeReset, simplified }
+
+    let variant: Variant
+    let hiddenSize: Int
+    var outputSize: Int { hiddenSize }
+    let gateWidth: Int
+    /// Tape per row — classic: r, z, n, r⊙h<t-1> [4H]; lbr: r, z, n, W_hn h + b_hn [4H]; simplified: z, n [2H].
+    let tapeWidth: Int
+    let hasCellState = false
+    var foldsRecurrentBias: Bool { variant != .linearBeforeReset }
+    var separateRecurrentGradient: Bool { variant == .linearBeforeReset }
+    let params: CellParameters<S>
+    let grads: CellParameters<S>?
+    /// Forward operands: W_hhᵀ (lbr, simplified) or W_h[rz]ᵀ and W_hnᵀ (classic).
+    let whhT: PackedOperand<S>
+    let whnT: PackedOperand<S>?
+    /// Backward operands: W_hh (lbr, simplified) or W_h[rz] and W_hn (classic).
+    let whh: PackedOperand<S>?
+    let whn: PackedOperand<S>?
+    let scratch: Buffer<S>
+
+    init(hidden h: Int, variant: Variant, rows: Int, params: CellParameters<S>, grads: CellParameters<S>?) {
+        self.variant = variant
+        hiddenSize = h
+        gateWidth = (variant == .simplified ? 2 : 3) * h
+        tapeWidth = (variant == .simplified ? 2 : 4) * h
+        self.params = params
+        self.grads = grads
+        let training = grads != nil
+        switch variant {
+        case .classic:
+            whhT = PackedOperand(b: params.whh, ldb: h, transB: true, k: h, n: 2 * h)
+            whnT = PackedOperand(b: params.whh + 2 * h * h, ldb: h, transB: true, k: h, n: h)
+            whh = training ? PackedOperand(b: params.whh, ldb: h, transB: false, k: 2 * h, n: h) : nil
+            whn = training ? PackedOperand(b: params.whh + 2 * h * h, ldb: h, transB: false, k: h, n: h) : nil
+        case .linearBeforeReset, .simplified:
+            whhT = PackedOperand(b: params.whh, ldb: h, transB: true, k: h, n: gateWidth)
+            whnT = nil
+            whh = training ? PackedOperand(b: params.whh, ldb: h, transB: false, k: gateWidth, n: h) : nil
+            whn = nil
+        }
+        // lbr forward: the recurrent product [B, 3H]; classic backward: d(r⊙h) [B, H].
+        scratch = Buffer(rows * 3 * h)
+    }
+
+    func forward(rows: Int, xp: UnsafeMutablePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
+                 tape: UnsafeMutablePointer<S>, hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?) {
+        let h = hiddenSize, gw = gateWidth, tw = tapeWidth
+        switch variant {
+        case .linearBeforeReset:
+            let hp = scratch.pointer
+            for b in 0 ..< rows {
+                let row = hp + b * gw
+                if let bhh = params.bhh { row.update(from: bhh, count: gw) } else { row.update(repeating: 0, count: gw) }
+            }
+            Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)
+            for b in 0 ..< rows {
+                let x = xp + b * gw, r0 = hp + b * gw, t = tape + b * tw, hp0 = hPrev + b * h, out = hNew + b * h
+                for j in 0 ..< h {
+                    let r = Kernels.sigmoid(x[j] + r0[j])
+                    let z = Kernels.sigmoid(x[h + j] + r0[h + j])
+                    let hn = r0[2 * h + j]
+                    let n = S.tanh(x[2 * h + j] + r * hn)
+                    t[j] = r; t[h + j] = z; t[2 * h + j] = n; t[3 * h + j] = hn
+                    out[j] = (1 - z) * n + z * hp0[j]
+                }
+            }
+        case .classic:
+            // r and z first: their pre-activations are needed before the candidate's product.
+            Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: xp, ldc: gw)
+            for b in 0 ..< rows {
+                let x = xp + b * gw, t = tape + b * tw, hp0 = hPrev + b * h
+                for j in 0 ..< h {
+                    let r = Kernels.sigmoid(x[j])
+                    t[j] = r
+                    t[h + j] = Kernels.sigmoid(x[h + j])
+                    t[3 * h + j] = r * hp0[j]
+                }
+            }
+            Kernels.gemm(m: rows, a: tape + 3 * h, lda: tw, packed: whnT!, beta: 1, c: xp + 2 * h, ldc: gw)
+            for b in 0 ..< rows {
+                let x = xp + b * gw, t = tape + b * tw, hp0 = hPrev + b * h, out = hNew + b * h
+                for j in 0 ..< h {
+                    let n = S.tanh(x[2 * h + j])
+                    let z = t[h + j]
+                    t[2 * h + j] = n
+                    out[j] = (1 - z) * n + z * hp0[j]
+                }
+            }
+        case .simplified:
+            Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: xp, ldc: gw)
+            for b in 0 ..< rows {
+                let x = xp + b * gw, t = tape + b * tw, hp0 = hPrev + b * h, out = hNew + b * h
+                for j in 0 ..< h {
+                    let z = Kernels.sigmoid(x[j])
+                    let n = S.tanh(x[h + j])
+                    t[j] = z; t[h + j] = n
+                    out[j] = (1 - z) * n + z * hp0[j]
+                }
+            }
+        }
+    }
+
+    func backward(rows: Int, tape: UnsafePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
+                  dh: UnsafePointer<S>, dc: UnsafePointer<S>?, dGX: UnsafeMutablePointer<S>,
+                  dGH: UnsafeMutablePointer<S>, dhPrev: UnsafeMutablePointer<S>, dcPrev: UnsafeMutablePointer<S>?) {
+        let h = hiddenSize, gw = gateWidth, tw = tapeWidth
+        switch variant {
+        case .linearBeforeReset:
+            for b in 0 ..< rows {
+                let t = tape + b * tw, d = dh + b * h, hp0 = hPrev + b * h
+                let gx = dGX + b * gw, gh = dGH + b * gw
+                for j in 0 ..< h {
+                    let r = t[j], z = t[h + j], n = t[2 * h + j], hn = t[3 * h + j]
+                    let dn = d[j] * (1 - z) * (1 - n * n)
+                    let dz = d[j] * (hp0[j] - n) * z * (1 - z)
+                    let dr = dn * hn * r * (1 - r)
+                    gx[j] = dr; gx[h + j] = dz; gx[2 * h + j] = dn
+                    gh[j] = dr; gh[h + j] = dz; gh[2 * h + j] = dn * r
+                }
+            }
+            Kernels.gemm(m: rows, a: dGH, lda: gw, packed: whh!, beta: 0, c: dhPrev, ldc: h)
+        case .classic:
+            for b in 0 ..< rows {
+                let t = tape + b * tw, d = dh + b * h, hp0 = hPrev + b * h, g = dGX + b * gw
+                for j in 0 ..< h {
+                    let z = t[h + j], n = t[2 * h + j]
+                    g[2 * h + j] = d[j] * (1 - z) * (1 - n * n)
+                    g[h + j] = d[j] * (hp0[j] - n) * z * (1 - z)
+                }
+            }
+            let drh = scratch.pointer
+            Kernels.gemm(m: rows, a: dGX + 2 * h, lda: gw, packed: whn!, beta: 0, c: drh, ldc: h)
+            for b in 0 ..< rows {
+                let t = tape + b * tw, hp0 = hPrev + b * h, g = dGX + b * gw, e = drh + b * h
+                for j in 0 ..< h {
+                    let r = t[j]
+                    g[j] = e[j] * hp0[j] * r * (1 - r)
+                }
+            }
+            Kernels.gemm(m: rows, a: dGX, lda: gw, packed: whh!, beta: 0, c: dhPrev, ldc: h)
+            for b in 0 ..< rows {
+                let t = tape + b * tw, e = drh + b * h, o = dhPrev + b * h
+                for j in 0 ..< h { o[j] += e[j] * t[j] }
+            }
+        case .simplified:
+            for b in 0 ..< rows {
+                let t = tape + b * tw, d = dh + b * h, hp0 = hPrev + b * h, g = dGX + b * gw
+                for j in 0 ..< h {
+                    let z = t[j], n = t[h + j]
+                    g[j] = d[j] * (hp0[j] - n) * z * (1 - z)
+                    g[h + j] = d[j] * (1 - z) * (1 - n * n)
+                }
+            }
+            Kernels.gemm(m: rows, a: dGX, lda: gw, packed: whh!, beta: 0, c: dhPrev, ldc: h)
+        }
+        // The direct path of h<t> = … + z ⊙ h<t-1>.
+        let zOffset = variant == .simplified ? 0 : h
+        for b in 0 ..< rows {
+            let t = tape + b * tw, d = dh + b * h, o = dhPrev + b * h
+            for j in 0 ..< h { o[j] += d[j] * t[zOffset + j] }
+        }
+    }
+
+    func accumulateWeightGradients(count n: Int, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
+                                   dh: UnsafePointer<S>, tape: UnsafePointer<S>) {
+        let h = hiddenSize, gw = gateWidth, g = grads!
+        if variant != .classic {
+            accumulateRecurrentGradient(count: n, gateWidth: gw, outputSize: h, dGH: dGH, hPrev: hPrev, grads: g)
+            return
+        }
+        // dW_h[rz] += d[r′ z′]ᵀ · h<t-1>;  dW_hn += dn′ᵀ · (r ⊙ h<t-1>)
+        Kernels.gemm(transA: true, transB: false, m: 2 * h, n: h, k: n, alpha: 1, a: dGH, lda: gw,
+                     b: hPrev, ldb: h, beta: 1, c: g.whh, ldc: h)
+        Kernels.gemm(transA: true, transB: false, m: h, n: h, k: n, alpha: 1, a: dGH + 2 * h, lda: gw,
+                     b: tape + 3 * h, ldb: tapeWidth, beta: 1, c: g.whh + 2 * h * h, ldc: h)
+        if let dbhh = g.bhh { Kernels.accumulateColumnSums(dGH, rows: n, n: gw, ldx: gw, into: dbhh) }
+    }
+}

@@ -1,0 +1,61 @@
+/// The vanilla RNN cell (lesson 2).
+///
+///     a<t> = g(W_aa a<t-1> + W_ax x<t> + b_a),   g ∈ {tanh, relu}
+///
+/// PyTorch layout: W_ax = weight_ih [H, I], W_aa = weight_hh [H, H], b_a = bias_ih + bias_hh.
+/// Backward (BPTT through one step), with z the pre-activation:
+///
+///     ∂L/∂z = ∂L/∂a<t> ⊙ g′(z),  g′ = 1 − a² (tanh) or [a > 0] (relu), written from a alone
+///     ∂L/∂a<t-1> = ∂L/∂z · W_aa
+///
+/// Tape per row: a<t> [H].
+final class RNNCell<S: SeqScalar>: RecurrentCell {
+    typealias Scalar = S
+    let hiddenSize: Int
+    var outputSize: Int { hiddenSize }
+    var gateWidth: Int { hiddenSize }
+    var tapeWidth: Int { hiddenSize }
+    let hasCellState = false
+    let foldsRecurrentBias = true
+    let separateRecurrentGradient = false
+    let relu: Bool
+    let grads: CellParameters<S>?
+    let whhT: PackedOperand<S>    // W_aaᵀ for a<t-1> · W_aaᵀ
+    let whh: PackedOperand<S>?    // W_aa for ∂L/∂a<t-1> = ∂L/∂z · W_aa
+
+    init(hidden: Int, relu: Bool, params: CellParameters<S>, grads: CellParameters<S>?) {
+        hiddenSize = hidden
+        self.relu = relu
+        self.grads = grads
+        whhT = PackedOperand(b: params.whh, ldb: hidden, transB: true, k: hidden, n: hidden)
+        whh = grads == nil ? nil : PackedOperand(b: params.whh, ldb: hidden, transB: false, k: hidden, n: hidden)
+    }
+
+    func forward(rows: Int, xp: UnsafeMutablePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
+                 tape: UnsafeMutablePointer<S>, hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?) {
+        let h = hiddenSize
+        Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: xp, ldc: h)
+        for i in 0 ..< rows * h {
+            let a = relu ? Kernels.relu(xp[i]) : S.tanh(xp[i])
+            tape[i] = a
+            hNew[i] = a
+        }
+    }
+
+    func backward(rows: Int, tape: UnsafePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
+                  dh: UnsafePointer<S>, dc: UnsafePointer<S>?, dGX: UnsafeMutablePointer<S>,
+                  dGH: UnsafeMutablePointer<S>, dhPrev: UnsafeMutablePointer<S>, dcPrev: UnsafeMutablePointer<S>?) {
+        let h = hiddenSize
+        for i in 0 ..< rows * h {
+            let a = tape[i]
+            dGX[i] = dh[i] * (relu ? (a > 0 ? 1 : 0) : 1 - a * a)
+        }
+        Kernels.gemm(m: rows, a: dGX, lda: h, packed: whh!, beta: 0, c: dhPrev, ldc: h)
+    }
+
+    func accumulateWeightGradients(count n: Int, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
+                                   dh: UnsafePointer<S>, tape: UnsafePointer<S>) {
+        accumulateRecurrentGradient(count: n, gateWidth: hiddenSize, outputSize: hiddenSize,
+                                    dGH: dGH, hPrev: hPrev, grads: grads!)
+    }
+}

@@ -1,0 +1,90 @@
+/// A recurrent cell as the time-loop runner (`RecurrentLayer+Run.swift`) sees it: one step over a
+/// batch, forward and backward. The runner owns time, masking, directions and the input projection;
+/// a cell owns only its gate equations and its recurrent weights.
+///
+/// Legend: B rows (batch), H hidden units, Hout = P when an LSTM has a projection, else H;
+/// G·H = `gateWidth`, the columns of the input projection x<t>·W_ihᵀ.
+///
+/// Buffers of one step:
+/// - `xp`   [B, G·H]  the input projection x<t>·W_ihᵀ + b_ih (+ b_hh when `foldsRecurrentBias`);
+///                    cells may overwrite it (it becomes the gate pre-activation).
+/// - `hPrev`[B, Hout], `cPrev` [B, H]  the state entering the step.
+/// - `tape` [B, tapeWidth]  what backward needs of this step, written by forward.
+/// - backward gets `dh` = ∂L/∂h<t> [B, Hout] and `dc` = ∂L/∂c<t> [B, H] (both total: from the
+///   output and from step t+1) and writes ∂L/∂(pre-activations) and ∂L/∂h<t-1>, ∂L/∂c<t-1>.
+///   Parameter gradients are accumulated (`+=`), never overwritten.
+protocol RecurrentCell {
+    associatedtype Scalar: SeqScalar
+    var hiddenSize: Int { get }
+    var outputSize: Int { get }
+    var gateWidth: Int { get }
+    var tapeWidth: Int { get }
+    var hasCellState: Bool { get }
+    /// b_hh enters only additively, so the runner adds it to the input projection once for all steps.
+    var foldsRecurrentBias: Bool { get }
+    /// The gradient w.r.t. the recurrent pre-activation differs from the one w.r.t. the input
+    /// projection (only in PyTorch's GRU, where r multiplies W_hn h + b_hn).
+    var separateRecurrentGradient: Bool { get }
+
+    func forward(rows: Int, xp: UnsafeMutablePointer<Scalar>, hPrev: UnsafePointer<Scalar>,
+                 cPrev: UnsafePointer<Scalar>?, tape: UnsafeMutablePointer<Scalar>,
+                 hNew: UnsafeMutablePointer<Scalar>, cNew: UnsafeMutablePointer<Scalar>?)
+
+    /// Writes dGX [B, G·H] = ∂L/∂xp, dGH [B, G·H] = ∂L/∂(recurrent pre-activation) (the same
+    /// buffer unless `separateRecurrentGradient`), dhPrev, dcPrev; accumulates per-step parameter
+    /// gradients (peepholes). Weight-matrix gradients are left to `accumulateWeightGradients`.
+    func backward(rows: Int, tape: UnsafePointer<Scalar>, hPrev: UnsafePointer<Scalar>,
+                  cPrev: UnsafePointer<Scalar>?, dh: UnsafePointer<Scalar>, dc: UnsafePointer<Scalar>?,
+                  dGX: UnsafeMutablePointer<Scalar>, dGH: UnsafeMutablePointer<Scalar>,
+                  dhPrev: UnsafeMutablePointer<Scalar>, dcPrev: UnsafeMutablePointer<Scalar>?)
+
+    /// After the time loop: the recurrent weight gradients over all n = T·B rows at once, one GEMM
+    /// instead of T small ones. `dh` holds ∂L/∂h<t> of every step (zero rows at padding).
+    func accumulateWeightGradients(count n: Int, dGH: UnsafePointer<Scalar>, hPrev: UnsafePointer<Scalar>,
+                                   dh: UnsafePointer<Scalar>, tape: UnsafePointer<Scalar>)
+}
+
+/// Pointers to one direction's parameters (or to their gradients) inside the arena.
+/// Shapes: wih [G·H, In], whh [G·H, Hout], bih/bhh [G·H], whr [P, H], peephole [3, H] (rows i, f, o).
+struct CellParameters<S: SeqScalar> {
+    var wih: UnsafeMutablePointer<S>
+    var whh: UnsafeMutablePointer<S>
+    var bih: UnsafeMutablePointer<S>?
+    var bhh: UnsafeMutablePointer<S>?
+    var whr: UnsafeMutablePointer<S>?
+    var peephole: UnsafeMutablePointer<S>?
+}
+
+/// dW_hh += dGHᵀ · H_prev and db_hh += Σ_rows dGH: the recurrent-weight gradient shared by every
+/// cell whose recurrent product is W_hh · h<t-1> (all but the classic GRU's candidate).
+@inline(__always)
+func accumulateRecurrentGradient<S: SeqScalar>(
+    count n: Int, gateWidth gw: Int, outputSize hout: Int,
+    dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>, grads: CellParameters<S>
+) {
+    Kernels.gemm(transA: true, transB: false, m: gw, n: hout, k: n, alpha: 1, a: dGH, lda: gw,
+                 b: hPrev, ldb: hout, beta: 1, c: grads.whh, ldc: hout)
+    if let dbhh = grads.bhh { Kernels.accumulateColumnSums(dGH, rows: n, n: gw, ldx: gw, into: dbhh) }
+}
+
+/// Zero-initialised memory for one forward/backward call, freed with its owner.
+final class Buffer<S: SeqScalar> {
+    let pointer: UnsafeMutablePointer<S>
+    init(_ count: Int) {
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+    deinit { pointer.deallocate() }
+}
+
+extension Buffer {
+    convenience init(copying source: UnsafePointer<S>, count: Int) {
+        self.init(count)
+        pointer.update(from: source, count: count)
+    }
+    convenience init(_ array: [S]) {
+        self.init(array.count)
+        array.withUnsafeBufferPointer { if let b = $0.baseAddress { pointer.update(from: b, count: array.count) } }
+    }
+    func array(_ count: Int) -> [S] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+}

@@ -1,0 +1,184 @@
+/// The fast single-precision GEMM: BLIS-style packing with a register-blocked SIMD16 micro-kernel.
+///
+/// Loop nest (outer to inner): K in blocks of KC (B panel stays in L2/L3), M in blocks of MC
+/// (A block packed into MR-row slivers, stays in L2), N in NR-column slivers (one B sliver, KC × NR,
+/// stays in L1), then the MR × NR micro-kernel whose 8 accumulators never leave registers.
+/// Every C element is summed over k in the same order whatever the thread count, so results are
+/// deterministic.
+@usableFromInline
+enum FloatGEMM {
+    static let mr = 4
+    static let nr = 32
+    static let kcMax = 256
+    static let mcMax = 128
+
+    /// op(B) (K × N) packed as KC-row blocks; inside a block, NR-wide slivers of KC rows, zero-padded
+    /// past N so the micro-kernel never branches on the edge.
+    @usableFromInline
+    final class Packed {
+        let k: Int
+        let n: Int
+        let nPadded: Int
+        let data: UnsafeMutablePointer<Float>
+
+        init(b: UnsafePointer<Float>, ldb: Int, transB: Bool, k: Int, n: Int) {
+            self.k = k
+            self.n = n
+            nPadded = (n + FloatGEMM.nr - 1) / FloatGEMM.nr * FloatGEMM.nr
+            let total = max(1, k * nPadded)
+            data = .allocate(capacity: total)
+            data.initialize(repeating: 0, count: total)
+            let nr = FloatGEMM.nr
+            var p0 = 0
+            while p0 < k {
+                let kc = min(FloatGEMM.kcMax, k - p0)
+                let block = data + p0 * nPadded
+                for js in 0 ..< nPadded / nr {
+                    let sliver = block + js * kc * nr
+                    let j0 = js * nr
+                    let cols = min(nr, n - j0)
+                    for kk in 0 ..< kc {
+                        let row = sliver + kk * nr
+                        let kIndex = p0 + kk
+                        if transB {
+                            for j in 0 ..< cols { row[j] = b[(j0 + j) * ldb + kIndex] }
+                        } else {
+                            let src = b + kIndex * ldb + j0
+                            for j in 0 ..< cols { row[j] = src[j] }
+                        }
+                    }
+                }
+                p0 += kc
+            }
+        }
+
+        deinit { data.deallocate() }
+    }
+
+    static func gemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let packed = Packed(b: b, ldb: ldb, transB: transB, k: k, n: n)
+        gemmPacked(m: m, a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, beta: beta, c: c, ldc: ldc)
+    }
+
+    static func scale(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if beta == 1 { return }
+        for i in 0 ..< m {
+            let row = c + i * ldc
+            if beta == 0 {
+                row.update(repeating: 0, count: n)
+            } else {
+                for j in 0 ..< n { row[j] *= beta }
+            }
+        }
+    }
+
+    static func gemmPacked(
+        m: Int, a: UnsafePointer<Float>, lda: Int, transA: Bool, packed: Packed,
+        alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let n = packed.n, k = packed.k
+        scale(m: m, n: n, beta: beta, c: c, ldc: ldc)
+        if k == 0 || m == 0 || n == 0 { return }
+        let mcCap = min(mcMax, (m + mr - 1) / mr * mr)
+        let aPack = UnsafeMutablePointer<Float>.allocate(capacity: mcCap * min(k, kcMax))
+        defer { aPack.deallocate() }
+        let slivers = packed.nPadded / nr
+        var p0 = 0
+        while p0 < k {
+            let kc = min(kcMax, k - p0)
+            let bBlock = packed.data + p0 * packed.nPadded
+            var i0 = 0
+            while i0 < m {
+                let mc = min(mcMax, m - i0)
+                packA(a: a, lda: lda, transA: transA, i0: i0, mc: mc, p0: p0, kc: kc, into: aPack)
+                for js in 0 ..< slivers {
+                    let bSliver = UnsafePointer(bBlock + js * kc * nr)
+                    let j0 = js * nr
+                    let cols = min(nr, n - j0)
+                    var ir = 0
+                    while ir < mc {
+                        let rows = min(mr, mc - ir)
+                        microKernel(kc: kc, a: UnsafePointer(aPack + ir * kc), b: bSliver,
+                                    c: c + (i0 + ir) * ldc + j0, ldc: ldc, alpha: alpha, rows: rows, cols: cols)
+                        ir += mr
+                    }
+                }
+                i0 += mc
+            }
+            p0 += kc
+        }
+    }
+
+    /// Packs rows i0 ..< i0+mc, columns p0 ..< p0+kc of op(A) as MR-row slivers: sliver s holds
+    /// element (s·MR + r, kk) at s·MR·kc + kk·MR + r; rows past mc are zero.
+    @inline(__always)
+    static func packA(a: UnsafePointer<Float>, lda: Int, transA: Bool, i0: Int, mc: Int, p0: Int, kc: Int,
+                      into dst: UnsafeMutablePointer<Float>) {
+        var s = 0
+        while s < mc {
+            let rows = min(mr, mc - s)
+            let out = dst + s * kc
+            if rows < mr { out.update(repeating: 0, count: kc * mr) }
+            for r in 0 ..< rows {
+                let i = i0 + s + r
+                if transA {
+                    for kk in 0 ..< kc { out[kk * mr + r] = a[(p0 + kk) * lda + i] }
+                } else {
+                    let src = a + i * lda + p0
+                    for kk in 0 ..< kc { out[kk * mr + r] = src[kk] }
+                }
+            }
+            s += mr
+        }
+    }
+
+    /// C[rows × cols] += α · (A sliver · B sliver). 4 × 32 register tile: 8 SIMD16 accumulators.
+    @inline(__always)
+    static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                            c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, rows: Int, cols: Int) {
+        typealias V = SIMD16<Float>
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+        var pa = a, pb = UnsafeRawPointer(b)
+        for _ in 0 ..< kc {
+            let b0 = pb.loadUnaligned(as: V.self)
+            let b1 = pb.loadUnaligned(fromByteOffset: 64, as: V.self)
+            let a0 = V(repeating: pa[0]), a1 = V(repeating: pa[1])
+            let a2 = V(repeating: pa[2]), a3 = V(repeating: pa[3])
+            c00 = c00.addingProduct(a0, b0); c01 = c01.addingProduct(a0, b1)
+            c10 = c10.addingProduct(a1, b0); c11 = c11.addingProduct(a1, b1)
+            c20 = c20.addingProduct(a2, b0); c21 = c21.addingProduct(a2, b1)
+            c30 = c30.addingProduct(a3, b0); c31 = c31.addingProduct(a3, b1)
+            pa += 4
+            pb += 128
+        }
+        if rows == 4 && cols == 32 {
+            storeRow(c, c00, c01, alpha)
+            storeRow(c + ldc, c10, c11, alpha)
+            storeRow(c + 2 * ldc, c20, c21, alpha)
+            storeRow(c + 3 * ldc, c30, c31, alpha)
+            return
+        }
+        // Edge tile: spill to a scratch tile, add the valid part.
+        var tile = (c00, c01, c10, c11, c20, c21, c30, c31)
+        withUnsafeBytes(of: &tile) { raw in
+            let t = raw.bindMemory(to: Float.self)
+            for r in 0 ..< rows {
+                let row = c + r * ldc
+                for j in 0 ..< cols { row[j] += alpha * t[r * 32 + j] }
+            }
+        }
+    }
+
+    @inline(__always)
+    static func storeRow(_ c: UnsafeMutablePointer<Float>, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ alpha: Float) {
+        let raw = UnsafeMutableRawPointer(c)
+        let o0 = raw.loadUnaligned(as: SIMD16<Float>.self)
+        let o1 = raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        raw.storeBytes(of: o0.addingProduct(SIMD16(repeating: alpha), v0), as: SIMD16<Float>.self)
+        raw.storeBytes(of: o1.addingProduct(SIMD16(repeating: alpha), v1), toByteOffset: 64, as: SIMD16<Float>.self)
+    }
+}

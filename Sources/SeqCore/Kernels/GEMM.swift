@@ -1,0 +1,101 @@
+/// The one matrix multiply of seqcore:  C ← α · op(A) · op(B) + β · C,  all row-major.
+///
+/// op(A) is M × K (A itself is K × M when `transA`), op(B) is K × N (N × K when `transB`).
+/// The cells need three combinations: forward `X · Wᵀ` (transB), the input gradient `dY · W`
+/// (plain) and the weight gradient `dYᵀ · X` (transA).
+///
+/// `Float` runs the packed SIMD kernel (`GEMM+Float.swift`); any other scalar runs `gemmReference`,
+/// which is also the oracle the fast kernel is tested against.
+public enum Kernels {}
+
+extension Kernels {
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func gemm<S: SeqScalar>(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        alpha: S, a: UnsafePointer<S>, lda: Int,
+        b: UnsafePointer<S>, ldb: Int,
+        beta: S, c: UnsafeMutablePointer<S>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        if S.self == Float.self {
+            FloatGEMM.gemm(
+                transA: transA, transB: transB, m: m, n: n, k: k, alpha: Float(alpha),
+                a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda,
+                b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb,
+                beta: Float(beta), c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc)
+        } else {
+            gemmReference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                          a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// Plain triple loop: the specification of `gemm`. Accumulates each C element over k in order.
+    public static func gemmReference<S: SeqScalar>(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+        alpha: S, a: UnsafePointer<S>, lda: Int,
+        b: UnsafePointer<S>, ldb: Int,
+        beta: S, c: UnsafeMutablePointer<S>, ldc: Int
+    ) {
+        for i in 0 ..< m {
+            for j in 0 ..< n {
+                var sum: S = 0
+                for p in 0 ..< k {
+                    let av = transA ? a[p * lda + i] : a[i * lda + p]
+                    let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                    sum += av * bv
+                }
+                let old = beta == 0 ? 0 : beta * c[i * ldc + j]
+                c[i * ldc + j] = alpha * sum + old
+            }
+        }
+    }
+}
+
+/// The right-hand operand op(B) (K × N) prepared once and reused for many products with different
+/// left operands: the recurrent weights, multiplied by the state at every one of T steps. For `Float`
+/// it holds the packed panels of the SIMD kernel, so packing is paid once per sequence, not per step.
+public final class PackedOperand<S: SeqScalar> {
+    public let k: Int
+    public let n: Int
+    @usableFromInline let packed: FloatGEMM.Packed?
+    @usableFromInline let plain: [S]  // row-major K × N, for the reference path
+
+    public init(b: UnsafePointer<S>, ldb: Int, transB: Bool, k: Int, n: Int) {
+        self.k = k
+        self.n = n
+        if S.self == Float.self {
+            packed = FloatGEMM.Packed(
+                b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb, transB: transB, k: k, n: n)
+            plain = []
+        } else {
+            packed = nil
+            var p = [S](repeating: 0, count: k * n)
+            for r in 0 ..< k { for j in 0 ..< n { p[r * n + j] = transB ? b[j * ldb + r] : b[r * ldb + j] } }
+            plain = p
+        }
+    }
+}
+
+extension Kernels {
+    /// C ← A · B + β · C with B prepared in a `PackedOperand` (A is M × K, not transposed).
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public static func gemm<S: SeqScalar>(
+        m: Int, a: UnsafePointer<S>, lda: Int, packed: PackedOperand<S>,
+        beta: S, c: UnsafeMutablePointer<S>, ldc: Int
+    ) {
+        if m == 0 || packed.n == 0 { return }
+        if S.self == Float.self, let p = packed.packed {
+            FloatGEMM.gemmPacked(
+                m: m, a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda, transA: false,
+                packed: p, alpha: 1, beta: Float(beta),
+                c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc)
+        } else {
+            packed.plain.withUnsafeBufferPointer { bp in
+                gemmReference(transA: false, transB: false, m: m, n: packed.n, k: packed.k, alpha: 1,
+                              a: a, lda: lda, b: bp.baseAddress!, ldb: packed.n, beta: beta, c: c, ldc: ldc)
+            }
+        }
+    }
+}

@@ -1,0 +1,408 @@
+/// What a training forward pass keeps for backward. Opaque: pass it to `RecurrentLayer.backward`.
+/// Backward uses the layer's parameters as they are then: do not change them in between.
+public final class RecurrentTape<S: SeqScalar> {
+    let steps: Int
+    let batch: Int
+    let lengths: [Int]
+    let batchFirst: Bool
+    /// Time-major input of each layer [T, B, In_l] (after dropout for l > 0).
+    var layerInputs: [Buffer<S>] = []
+    /// Dropout mask applied to layer l's output (0 or 1/(1−p)), for l < L−1; nil without dropout.
+    var dropoutMasks: [Buffer<S>?] = []
+    /// Per layer·D + direction: the cell tape [T, B, tapeWidth], h<t-1> [T, B, Hout], c<t-1> [T, B, H].
+    var cellTapes: [Buffer<S>?]
+    var hPrev: [Buffer<S>?]
+    var cPrev: [Buffer<S>?]
+
+    init(steps: Int, batch: Int, lengths: [Int], batchFirst: Bool, slots: Int) {
+        self.steps = steps
+        self.batch = batch
+        self.lengths = lengths
+        self.batchFirst = batchFirst
+        cellTapes = Array(repeating: nil, count: slots)
+        hPrev = Array(repeating: nil, count: slots)
+        cPrev = Array(repeating: nil, count: slots)
+    }
+}
+
+/// Result of `RecurrentLayer.forward`.
+public struct RecurrentOutput<S: SeqScalar> {
+    /// a<t> of the last layer at every step, [T, B, F] (or [B, T, F] when batch-first),
+    /// F = D·Hout (concat) or Hout (sum); zero at steps t ≥ length.
+    public var output: Tensor<S>
+    /// Final a of every layer and direction at each sequence's own last valid step, [L·D, B, Hout].
+    public var hN: Tensor<S>
+    /// Final memory cells (LSTM), [L·D, B, H].
+    public var cN: Tensor<S>?
+    /// Present when `training` was true.
+    public var tape: RecurrentTape<S>?
+}
+
+/// Result of `RecurrentLayer.backward`; parameter gradients go to the arena.
+public struct RecurrentGradients<S: SeqScalar> {
+    /// ∂L/∂x, shaped like the input (zero at padded steps).
+    public var input: Tensor<S>
+    /// ∂L/∂h0 [L·D, B, Hout] and ∂L/∂c0 [L·D, B, H].
+    public var h0: Tensor<S>
+    public var c0: Tensor<S>?
+    /// ‖∂L/∂a<t>‖₂ over the batch's valid rows, for every layer·direction and step: [L·D, T].
+    /// The vanishing-gradient diagnostic (lesson 5): a vanilla RNN's norms decay towards early t.
+    public var stepGradientNorms: Tensor<S>
+}
+
+extension RecurrentLayer {
+    /// Runs the stack over a batch of sequences.
+    ///
+    /// - Parameters:
+    ///   - input: [T, B, I], or [B, T, I] when `batchFirst`.
+    ///   - lengths: B valid lengths, each in 1...T (nil: all T). Steps past a length output zeros and
+    ///     touch neither the state nor any gradient; the reverse direction starts at each sequence's
+    ///     own last valid step.
+    ///   - h0: [L·D, B, Hout] initial states (nil: zeros). c0: [L·D, B, H], LSTM only.
+    ///   - training: keep a tape for `backward` and apply dropout between layers.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func forward(_ input: Tensor<S>, lengths: [Int]? = nil, h0: Tensor<S>? = nil, c0: Tensor<S>? = nil,
+                        batchFirst: Bool = false, training: Bool = false) throws -> RecurrentOutput<S> {
+        let c = config
+        guard input.shape.count == 3 else {
+            throw SeqError.invalid("input", expected: batchFirst ? "shape [B, T, I]" : "shape [T, B, I]", got: input.shape)
+        }
+        let steps = batchFirst ? input.shape[1] : input.shape[0]
+        let batch = batchFirst ? input.shape[0] : input.shape[1]
+        try Check.positive(steps, "input.shape (T)")
+        try Check.positive(batch, "input.shape (B)")
+        if input.shape[2] != c.inputSize {
+            throw SeqError.invalid("input", expected: "\(c.inputSize) features (input_size) in the last dimension", got: input.shape)
+        }
+        let lens = try validateLengths(lengths, steps: steps, batch: batch)
+        let slots = c.numLayers * c.numDirections
+        try checkState(h0, "h0", [slots, batch, c.outputSize])
+        if let c0 {
+            guard c.hasCellState else {
+                throw SeqError.invalid("c0", expected: "nil for a \(c.cell.rawValue) cell (only LSTMs have a memory cell)", got: c0.shape)
+            }
+            try checkState(c0, "c0", [slots, batch, c.hiddenSize])
+        }
+        try checkFinite(input.data, "input")
+
+        let hout = c.outputSize, h = c.hiddenSize, features = c.outputFeatures
+        let tape = training ? RecurrentTape<S>(steps: steps, batch: batch, lengths: lens, batchFirst: batchFirst, slots: slots) : nil
+        let hN = Buffer<S>(slots * batch * hout)
+        let cN: Buffer<S>? = c.hasCellState ? Buffer(slots * batch * h) : nil
+        let h0Buffer = h0.map { Buffer($0.data) }
+        let c0Buffer = c0.map { Buffer($0.data) }
+        var layerInput = Buffer(batchFirst ? Self.transposeBT(input.data, steps, batch, c.inputSize, toTimeMajor: true) : input.data)
+
+        arena.values.withUnsafeMutableBufferPointer { values in
+            let v = values.baseAddress!
+            for l in 0 ..< c.numLayers {
+                let output = Buffer<S>(steps * batch * features)
+                for d in 0 ..< c.numDirections {
+                    let slot = l * c.numDirections + d
+                    let run = ForwardRun(
+                        layer: l, direction: d, steps: steps, batch: batch, lengths: lens,
+                        input: layerInput.pointer, inputSize: c.layerInputSize(l),
+                        output: output.pointer, outputStride: features,
+                        column: c.merge == .concat ? d * hout : 0,
+                        h0: h0Buffer.map { $0.pointer + slot * batch * hout },
+                        c0: c0Buffer.map { $0.pointer + slot * batch * h },
+                        hN: hN.pointer + slot * batch * hout, cN: cN.map { $0.pointer + slot * batch * h },
+                        tape: tape, slot: slot, reverse: c.direction == .reverse || d == 1)
+                    let p = cellParameters(v, layer: l, direction: d)
+                    switch c.cell {
+                    case .rnnTanh, .rnnReLU:
+                        run.go(RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil), params: p)
+                    case .gru:
+                        run.go(GRUCell(hidden: h, variant: gruVariant, rows: batch, params: p, grads: nil), params: p)
+                    case .lstm:
+                        run.go(LSTMCell(hidden: h, projection: c.projSize, rows: batch, params: p, grads: nil), params: p)
+                    }
+                }
+                tape?.layerInputs.append(layerInput)
+                if l < c.numLayers - 1 {
+                    let mask = training && c.dropout > 0 ? dropoutMask(steps * batch * features) : nil
+                    if let mask { for i in 0 ..< steps * batch * features { output.pointer[i] *= mask.pointer[i] } }
+                    tape?.dropoutMasks.append(mask)
+                }
+                layerInput = output
+            }
+        }
+        let outData = layerInput.array(steps * batch * features)
+        return RecurrentOutput(
+            output: Tensor(unchecked: batchFirst ? [batch, steps, features] : [steps, batch, features],
+                           data: batchFirst ? Self.transposeBT(outData, steps, batch, features, toTimeMajor: false) : outData),
+            hN: Tensor(unchecked: [slots, batch, hout], data: hN.array(slots * batch * hout)),
+            cN: cN.map { Tensor(unchecked: [slots, batch, h], data: $0.array(slots * batch * h)) },
+            tape: tape)
+    }
+
+    /// Backpropagation through time: from ∂L/∂output and ∂L/∂(final states) (nil = zero) to the
+    /// gradients of every parameter (accumulated into `arena.gradients`), of the input and of the
+    /// initial states, and the per-step gradient norms.
+    @_specialize(where S == Float)
+    @_specialize(where S == Double)
+    public func backward(_ tape: RecurrentTape<S>, gradOutput: Tensor<S>?, gradHN: Tensor<S>? = nil,
+                         gradCN: Tensor<S>? = nil) throws -> RecurrentGradients<S> {
+        let c = config
+        let steps = tape.steps, batch = tape.batch, hout = c.outputSize, h = c.hiddenSize
+        let features = c.outputFeatures, slots = c.numLayers * c.numDirections
+        if tape.layerInputs.count != c.numLayers {
+            throw SeqError(.state, "argument 'tape': not a completed training forward pass of this layer")
+        }
+        let outShape = tape.batchFirst ? [batch, steps, features] : [steps, batch, features]
+        if let g = gradOutput, g.shape != outShape {
+            throw SeqError.invalid("grad_output", expected: "shape \(outShape) (the output's)", got: g.shape)
+        }
+        try checkState(gradHN, "grad_h_n", [slots, batch, hout])
+        if let g = gradCN {
+            guard c.hasCellState else {
+                throw SeqError.invalid("grad_c_n", expected: "nil for a \(c.cell.rawValue) cell", got: g.shape)
+            }
+            try checkState(g, "grad_c_n", [slots, batch, h])
+        }
+        var dY = gradOutput.map {
+            Buffer(tape.batchFirst ? Self.transposeBT($0.data, steps, batch, features, toTimeMajor: true) : $0.data)
+        } ?? Buffer<S>(steps * batch * features)
+        var dYStride = features
+        let dhN = gradHN.map { Buffer($0.data) }, dcN = gradCN.map { Buffer($0.data) }
+        let dh0 = Buffer<S>(slots * batch * hout)
+        let dc0: Buffer<S>? = c.hasCellState ? Buffer(slots * batch * h) : nil
+        let norms = Buffer<S>(slots * steps)
+        var dInput = Buffer<S>(1)
+
+        arena.values.withUnsafeMutableBufferPointer { values in
+            arena.gradients.withUnsafeMutableBufferPointer { gradients in
+                let v = values.baseAddress!, g = gradients.baseAddress!
+                for l in (0 ..< c.numLayers).reversed() {
+                    let inputSize = c.layerInputSize(l)
+                    let dX = Buffer<S>(steps * batch * inputSize)
+                    for d in 0 ..< c.numDirections {
+                        let slot = l * c.numDirections + d
+                        let run = BackwardRun(
+                            layer: l, direction: d, tape: tape, slot: slot,
+                            gradOutput: dY.pointer, gradStride: dYStride, column: c.merge == .concat ? d * hout : 0,
+                            dhN: dhN.map { $0.pointer + slot * batch * hout }, dcN: dcN.map { $0.pointer + slot * batch * h },
+                            dh0: dh0.pointer + slot * batch * hout, dc0: dc0.map { $0.pointer + slot * batch * h },
+                            dX: dX.pointer, inputSize: inputSize, norms: norms.pointer + slot * steps,
+                            reverse: c.direction == .reverse || d == 1)
+                        let p = cellParameters(v, layer: l, direction: d), gp = cellParameters(g, layer: l, direction: d)
+                        switch c.cell {
+                        case .rnnTanh, .rnnReLU:
+                            run.go(RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: gp), params: p, grads: gp)
+                        case .gru:
+                            run.go(GRUCell(hidden: h, variant: gruVariant, rows: batch, params: p, grads: gp), params: p, grads: gp)
+                        case .lstm:
+                            run.go(LSTMCell(hidden: h, projection: c.projSize, rows: batch, params: p, grads: gp), params: p, grads: gp)
+                        }
+                    }
+                    if l > 0, let mask = tape.dropoutMasks[l - 1] {
+                        for i in 0 ..< steps * batch * inputSize { dX.pointer[i] *= mask.pointer[i] }
+                    }
+                    dY = dX
+                    dYStride = inputSize
+                }
+                dInput = dY
+            }
+        }
+        let inData = dInput.array(steps * batch * c.inputSize)
+        return RecurrentGradients(
+            input: Tensor(unchecked: tape.batchFirst ? [batch, steps, c.inputSize] : [steps, batch, c.inputSize],
+                          data: tape.batchFirst ? Self.transposeBT(inData, steps, batch, c.inputSize, toTimeMajor: false) : inData),
+            h0: Tensor(unchecked: [slots, batch, hout], data: dh0.array(slots * batch * hout)),
+            c0: dc0.map { Tensor(unchecked: [slots, batch, h], data: $0.array(slots * batch * h)) },
+            stepGradientNorms: Tensor(unchecked: [slots, steps], data: norms.array(slots * steps)))
+    }
+
+    var gruVariant: GRUCell<S>.Variant {
+        switch config.gruVariant {
+        case .classic: return .classic
+        case .linearBeforeReset: return .linearBeforeReset
+        case .simplified: return .simplified
+        }
+    }
+
+    func validateLengths(_ lengths: [Int]?, steps: Int, batch: Int) throws -> [Int] {
+        guard let lengths else { return Array(repeating: steps, count: batch) }
+        if lengths.count != batch {
+            throw SeqError.invalid("lengths", expected: "\(batch) lengths (one per sequence)", got: "\(lengths.count)")
+        }
+        if let i = lengths.firstIndex(where: { $0 < 1 || $0 > steps }) {
+            throw SeqError.invalid("lengths", expected: "every length in 1...\(steps) (T)", got: "\(lengths[i]) at index \(i)")
+        }
+        return lengths
+    }
+
+    func checkState(_ t: Tensor<S>?, _ name: String, _ shape: [Int]) throws {
+        guard let t else { return }
+        if t.shape != shape { throw SeqError.invalid(name, expected: "shape \(shape)", got: t.shape) }
+        try checkFinite(t.data, name)
+    }
+
+    func checkFinite(_ data: [S], _ name: String) throws {
+        for i in data.indices where !data[i].isFinite {
+            throw SeqError.invalid(name, expected: "finite values", got: "\(data[i]) at index \(i)")
+        }
+    }
+
+    func dropoutMask(_ count: Int) -> Buffer<S> {
+        let p = config.dropout, keep = S(1 / (1 - p))
+        let mask = Buffer<S>(count)
+        for i in 0 ..< count { mask.pointer[i] = random.nextUnit() < p ? 0 : keep }
+        return mask
+    }
+
+    /// [T, B, F] ↔ [B, T, F].
+    static func transposeBT(_ x: [S], _ steps: Int, _ batch: Int, _ features: Int, toTimeMajor: Bool) -> [S] {
+        var y = [S](repeating: 0, count: x.count)
+        for t in 0 ..< steps {
+            for b in 0 ..< batch {
+                let tm = (t * batch + b) * features, bm = (b * steps + t) * features
+                for f in 0 ..< features {
+                    if toTimeMajor { y[tm + f] = x[bm + f] } else { y[bm + f] = x[tm + f] }
+                }
+            }
+        }
+        return y
+    }
+}
+
+/// One direction of one layer, forward: the input projection of all steps as one product, then the
+/// time loop. Steps t ≥ length carry the state unchanged and output zero, so the final state is the
+/// state at each sequence's last valid step, in either direction.
+struct ForwardRun<S: SeqScalar> {
+    let layer: Int, direction: Int, steps: Int, batch: Int, lengths: [Int]
+    let input: UnsafeMutablePointer<S>, inputSize: Int
+    let output: UnsafeMutablePointer<S>, outputStride: Int, column: Int
+    let h0: UnsafeMutablePointer<S>?, c0: UnsafeMutablePointer<S>?
+    let hN: UnsafeMutablePointer<S>, cN: UnsafeMutablePointer<S>?
+    let tape: RecurrentTape<S>?
+    let slot: Int
+    let reverse: Bool
+
+    func go<C: RecurrentCell>(_ cell: C, params p: CellParameters<S>) where C.Scalar == S {
+        let gw = cell.gateWidth, hout = cell.outputSize, h = cell.hiddenSize, tw = cell.tapeWidth
+        let rows = steps * batch, training = tape != nil, hasC = cell.hasCellState
+        // x<t>·W_ihᵀ + b_ih (+ b_hh) for every step at once.
+        let xp = Buffer<S>(rows * gw)
+        Kernels.gemm(transA: false, transB: true, m: rows, n: gw, k: inputSize, alpha: 1, a: input, lda: inputSize,
+                     b: p.wih, ldb: inputSize, beta: 0, c: xp.pointer, ldc: gw)
+        if let b = p.bih { Kernels.addRowVector(b, to: xp.pointer, rows: rows, n: gw, ldy: gw) }
+        if cell.foldsRecurrentBias, let b = p.bhh { Kernels.addRowVector(b, to: xp.pointer, rows: rows, n: gw, ldy: gw) }
+
+        var hCur = h0.map { Buffer(copying: $0, count: batch * hout) } ?? Buffer(batch * hout)
+        var hNext = Buffer<S>(batch * hout)
+        var cCur: Buffer<S>? = hasC ? (c0.map { Buffer(copying: $0, count: batch * h) } ?? Buffer(batch * h)) : nil
+        var cNext: Buffer<S>? = hasC ? Buffer(batch * h) : nil
+        let cellTape = Buffer<S>((training ? rows : batch) * tw)
+        let hPrevAll: Buffer<S>? = training ? Buffer(rows * hout) : nil
+        let cPrevAll: Buffer<S>? = training && hasC ? Buffer(rows * h) : nil
+        let allFull = lengths.allSatisfy { $0 == steps }
+
+        for s in 0 ..< steps {
+            let t = reverse ? steps - 1 - s : s
+            if let hp = hPrevAll { (hp.pointer + t * batch * hout).update(from: hCur.pointer, count: batch * hout) }
+            if let cp = cPrevAll, let cc = cCur { (cp.pointer + t * batch * h).update(from: cc.pointer, count: batch * h) }
+            cell.forward(rows: batch, xp: xp.pointer + t * batch * gw, hPrev: hCur.pointer, cPrev: cCur?.pointer,
+                         tape: cellTape.pointer + (training ? t * batch * tw : 0),
+                         hNew: hNext.pointer, cNew: cNext?.pointer)
+            for b in 0 ..< batch {
+                if !allFull && t >= lengths[b] {
+                    (hNext.pointer + b * hout).update(from: hCur.pointer + b * hout, count: hout)
+                    if let cn = cNext, let cc = cCur { (cn.pointer + b * h).update(from: cc.pointer + b * h, count: h) }
+                } else {
+                    let dst = output + (t * batch + b) * outputStride + column, src = hNext.pointer + b * hout
+                    for j in 0 ..< hout { dst[j] += src[j] }
+                }
+            }
+            swap(&hCur, &hNext)
+            swap(&cCur, &cNext)
+        }
+        hN.update(from: hCur.pointer, count: batch * hout)
+        if let cN, let cc = cCur { cN.update(from: cc.pointer, count: batch * h) }
+        if let tape {
+            tape.cellTapes[slot] = cellTape
+            tape.hPrev[slot] = hPrevAll
+            tape.cPrev[slot] = cPrevAll
+        }
+    }
+}
+
+/// One direction of one layer, backward through time. Walks the steps in the reverse of the forward
+/// order carrying ∂L/∂h and ∂L/∂c; at padded steps the carry passes through untouched and nothing
+/// reaches a parameter.
+struct BackwardRun<S: SeqScalar> {
+    let layer: Int, direction: Int
+    let tape: RecurrentTape<S>, slot: Int
+    let gradOutput: UnsafeMutablePointer<S>, gradStride: Int, column: Int
+    let dhN: UnsafeMutablePointer<S>?, dcN: UnsafeMutablePointer<S>?
+    let dh0: UnsafeMutablePointer<S>, dc0: UnsafeMutablePointer<S>?
+    let dX: UnsafeMutablePointer<S>, inputSize: Int
+    let norms: UnsafeMutablePointer<S>
+    let reverse: Bool
+
+    func go<C: RecurrentCell>(_ cell: C, params p: CellParameters<S>, grads g: CellParameters<S>) where C.Scalar == S {
+        let steps = tape.steps, batch = tape.batch, lengths = tape.lengths
+        let gw = cell.gateWidth, hout = cell.outputSize, h = cell.hiddenSize, tw = cell.tapeWidth
+        let rows = steps * batch, hasC = cell.hasCellState
+        let cellTape = tape.cellTapes[slot]!, hPrevAll = tape.hPrev[slot]!, cPrevAll = tape.cPrev[slot]
+        let x = tape.layerInputs[layer]
+
+        var dh = dhN.map { Buffer(copying: $0, count: batch * hout) } ?? Buffer(batch * hout)
+        var dhPrev = Buffer<S>(batch * hout)
+        var dc: Buffer<S>? = hasC ? (dcN.map { Buffer(copying: $0, count: batch * h) } ?? Buffer(batch * h)) : nil
+        var dcPrev: Buffer<S>? = hasC ? Buffer(batch * h) : nil
+        let dGX = Buffer<S>(rows * gw)
+        let dGH = cell.separateRecurrentGradient ? Buffer<S>(rows * gw) : dGX
+        let dHAll = Buffer<S>(rows * hout)
+        let savedH = Buffer<S>(batch * hout), savedC = Buffer<S>(batch * h)
+
+        for s in 0 ..< steps {
+            let t = reverse ? s : steps - 1 - s
+            var anyPadded = false
+            var squares: S = 0
+            for b in 0 ..< batch {
+                let d = dh.pointer + b * hout
+                if t < lengths[b] {
+                    let gy = gradOutput + (t * batch + b) * gradStride + column
+                    for j in 0 ..< hout { d[j] += gy[j] }
+                    squares += Kernels.sumOfSquares(d, count: hout)
+                    (dHAll.pointer + (t * batch + b) * hout).update(from: d, count: hout)
+                } else {
+                    // Padding: the state was carried, so its gradient is carried back unchanged.
+                    anyPadded = true
+                    (savedH.pointer + b * hout).update(from: d, count: hout)
+                    d.update(repeating: 0, count: hout)
+                    if let dc {
+                        (savedC.pointer + b * h).update(from: dc.pointer + b * h, count: h)
+                        (dc.pointer + b * h).update(repeating: 0, count: h)
+                    }
+                }
+            }
+            norms[t] = S.sqrt(squares)
+            cell.backward(rows: batch, tape: cellTape.pointer + t * batch * tw, hPrev: hPrevAll.pointer + t * batch * hout,
+                          cPrev: cPrevAll.map { $0.pointer + t * batch * h }, dh: dh.pointer, dc: dc?.pointer,
+                          dGX: dGX.pointer + t * batch * gw, dGH: dGH.pointer + t * batch * gw,
+                          dhPrev: dhPrev.pointer, dcPrev: dcPrev?.pointer)
+            if anyPadded {
+                for b in 0 ..< batch where t >= lengths[b] {
+                    (dhPrev.pointer + b * hout).update(from: savedH.pointer + b * hout, count: hout)
+                    if let dcp = dcPrev { (dcp.pointer + b * h).update(from: savedC.pointer + b * h, count: h) }
+                }
+            }
+            swap(&dh, &dhPrev)
+            swap(&dc, &dcPrev)
+        }
+        dh0.update(from: dh.pointer, count: batch * hout)
+        if let dc0, let dc { dc0.update(from: dc.pointer, count: batch * h) }
+
+        cell.accumulateWeightGradients(count: rows, dGH: dGH.pointer, hPrev: hPrevAll.pointer, dh: dHAll.pointer,
+                                       tape: cellTape.pointer)
+        // dW_ih += dGXᵀ · X;  db_ih += Σ dGX;  dX += dGX · W_ih
+        Kernels.gemm(transA: true, transB: false, m: gw, n: inputSize, k: rows, alpha: 1, a: dGX.pointer, lda: gw,
+                     b: x.pointer, ldb: inputSize, beta: 1, c: g.wih, ldc: inputSize)
+        if let b = g.bih { Kernels.accumulateColumnSums(dGX.pointer, rows: rows, n: gw, ldx: gw, into: b) }
+        Kernels.gemm(transA: false, transB: false, m: rows, n: inputSize, k: gw, alpha: 1, a: dGX.pointer, lda: gw,
+                     b: p.wih, ldb: inputSize, beta: 1, c: dX, ldc: inputSize)
+    }
+}
