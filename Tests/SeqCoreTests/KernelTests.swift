@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import SeqCore
 
@@ -79,5 +80,45 @@ final class KernelTests: XCTestCase {
             assertClose(gf.input.data, gd.input.data, rtol: 1e-4, atol: 1e-5, "\(cell) d_input")
             assertClose(f.arena.gradients, d.arena.gradients, rtol: 1e-4, atol: 1e-4, "\(cell) parameter gradients")
         }
+    }
+
+    /// The SIMD activations against libm in Double, over a dense sweep and the extremes, at every
+    /// tail length (count mod 16).
+    func testVectorActivationsMatchScalar() {
+        var xs: [Float] = stride(from: -20.0, through: 20.0, by: 0.001).map { Float($0) }
+        xs += [0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 0.6249, 0.625, 0.6251, -0.625, 87, 88, 89, -87, -88, -89,
+               1e4, -1e4, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .infinity, -.infinity]
+        for count in [xs.count, 1, 5, 16, 17, 31] {
+            let x = Array(xs.prefix(count))
+            var s = x, t = x
+            Kernels.sigmoid(&s, count: count)
+            Kernels.tanh(&t, count: count)
+            for i in 0 ..< count {
+                let xd = Double(x[i])
+                let sRef = 1 / (1 + Foundation.exp(-xd)), tRef = Foundation.tanh(xd)
+                XCTAssertEqual(Double(s[i]), sRef, accuracy: 3e-7 * max(1, sRef), "sigmoid(\(x[i]))")
+                // tanh: relative accuracy near zero (where it matters for small gradients), absolute elsewhere.
+                XCTAssertEqual(Double(t[i]), tRef, accuracy: max(3e-7 * abs(tRef), 1e-38), "tanh(\(x[i])) count \(count)")
+            }
+        }
+    }
+
+    /// One thread or two: bit-identical outputs and gradients (work is split by output elements).
+    func testThreadCountDoesNotChangeResults() throws {
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        var runs: [([Float], [Float], [Float])] = []
+        for threads in [1, 2] {
+            Parallelism.threadCount = threads
+            XCTAssertEqual(Parallelism.threadCount, threads)
+            let layer = try RecurrentLayer<Float>(RecurrentConfig(cell: .lstm, inputSize: 64, hiddenSize: 128, numLayers: 2), seed: 3)
+            let x = try Tensor(shape: [12, 16, 64], data: randomValues(12 * 16 * 64, seed: 4).map(Float.init))
+            let out = try layer.forward(x, training: true)
+            let g = try layer.backward(out.tape!, gradOutput: out.output)
+            runs.append((out.output.data, g.input.data, layer.arena.gradients))
+        }
+        XCTAssertEqual(runs[0].0, runs[1].0, "outputs differ between 1 and 2 threads")
+        XCTAssertEqual(runs[0].1, runs[1].1, "input gradients differ between 1 and 2 threads")
+        XCTAssertEqual(runs[0].2, runs[1].2, "parameter gradients differ between 1 and 2 threads")
     }
 }

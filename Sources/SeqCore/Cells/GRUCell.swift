@@ -74,13 +74,16 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
             Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)
             for b in 0 ..< rows {
                 let x = xp + b * gw, r0 = hp + b * gw, t = tape + b * tw, hp0 = hPrev + b * h, out = hNew + b * h
+                for j in 0 ..< 2 * h { t[j] = x[j] + r0[j] }
+                Kernels.sigmoid(t, count: 2 * h)  // r, z
                 for j in 0 ..< h {
-                    let r = Kernels.sigmoid(x[j] + r0[j])
-                    let z = Kernels.sigmoid(x[h + j] + r0[h + j])
-                    let hn = r0[2 * h + j]
-                    let n = S.tanh(x[2 * h + j] + r * hn)
-                    t[j] = r; t[h + j] = z; t[2 * h + j] = n; t[3 * h + j] = hn
-                    out[j] = (1 - z) * n + z * hp0[j]
+                    t[3 * h + j] = r0[2 * h + j]
+                    t[2 * h + j] = x[2 * h + j] + t[j] * r0[2 * h + j]
+                }
+                Kernels.tanh(t + 2 * h, count: h)  // n
+                for j in 0 ..< h {
+                    let z = t[h + j]
+                    out[j] = (1 - z) * t[2 * h + j] + z * hp0[j]
                 }
             }
         case .classic:
@@ -88,32 +91,29 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
             Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: xp, ldc: gw)
             for b in 0 ..< rows {
                 let x = xp + b * gw, t = tape + b * tw, hp0 = hPrev + b * h
-                for j in 0 ..< h {
-                    let r = Kernels.sigmoid(x[j])
-                    t[j] = r
-                    t[h + j] = Kernels.sigmoid(x[h + j])
-                    t[3 * h + j] = r * hp0[j]
-                }
+                Kernels.sigmoid(x, count: 2 * h)
+                t.update(from: x, count: 2 * h)
+                for j in 0 ..< h { t[3 * h + j] = t[j] * hp0[j] }
             }
             Kernels.gemm(m: rows, a: tape + 3 * h, lda: tw, packed: whnT!, beta: 1, c: xp + 2 * h, ldc: gw)
             for b in 0 ..< rows {
                 let x = xp + b * gw, t = tape + b * tw, hp0 = hPrev + b * h, out = hNew + b * h
+                Kernels.tanh(x + 2 * h, into: t + 2 * h, count: h)
                 for j in 0 ..< h {
-                    let n = S.tanh(x[2 * h + j])
                     let z = t[h + j]
-                    t[2 * h + j] = n
-                    out[j] = (1 - z) * n + z * hp0[j]
+                    out[j] = (1 - z) * t[2 * h + j] + z * hp0[j]
                 }
             }
         case .simplified:
             Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: xp, ldc: gw)
             for b in 0 ..< rows {
                 let x = xp + b * gw, t = tape + b * tw, hp0 = hPrev + b * h, out = hNew + b * h
+                Kernels.sigmoid(x, count: h)
+                Kernels.tanh(x + h, count: h)
+                t.update(from: x, count: 2 * h)
                 for j in 0 ..< h {
-                    let z = Kernels.sigmoid(x[j])
-                    let n = S.tanh(x[h + j])
-                    t[j] = z; t[h + j] = n
-                    out[j] = (1 - z) * n + z * hp0[j]
+                    let z = t[j]
+                    out[j] = (1 - z) * t[h + j] + z * hp0[j]
                 }
             }
         }

@@ -65,19 +65,21 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
         let peep = params.peephole
         for b in 0 ..< rows {
             let x = xp + b * 4 * h, t = tape + b * tw, cp = cPrev + b * h, cn = cNew + b * h
-            for j in 0 ..< h {
-                var pi = x[j], pf = x[h + j], po = x[3 * h + j]
-                if let p = peep { pi += p[j] * cp[j]; pf += p[h + j] * cp[j] }
-                let i = Kernels.sigmoid(pi), f = Kernels.sigmoid(pf), g = S.tanh(x[2 * h + j])
-                let c = f * cp[j] + i * g
-                if let p = peep { po += p[2 * h + j] * c }
-                let o = Kernels.sigmoid(po)
-                let tc = S.tanh(c)
-                t[j] = i; t[h + j] = f; t[2 * h + j] = g; t[3 * h + j] = o
-                t[4 * h + j] = c; t[5 * h + j] = tc
-                cn[j] = c
-                if projected { t[6 * h + j] = o * tc } else { hNew[b * h + j] = o * tc }
+            if let p = peep {
+                for j in 0 ..< h { x[j] += p[j] * cp[j]; x[h + j] += p[h + j] * cp[j] }
             }
+            Kernels.sigmoid(x, count: 2 * h)      // Γ_u, Γ_f
+            Kernels.tanh(x + 2 * h, count: h)      // c̃
+            for j in 0 ..< h { cn[j] = x[h + j] * cp[j] + x[j] * x[2 * h + j] }
+            if let p = peep {
+                for j in 0 ..< h { x[3 * h + j] += p[2 * h + j] * cn[j] }
+            }
+            Kernels.sigmoid(x + 3 * h, count: h)  // Γ_o
+            t.update(from: x, count: 4 * h)
+            (t + 4 * h).update(from: cn, count: h)
+            Kernels.tanh(cn, into: t + 5 * h, count: h)
+            let m = projected ? t + 6 * h : hNew + b * h
+            for j in 0 ..< h { m[j] = x[3 * h + j] * t[5 * h + j] }
         }
         if let w = whrT {
             Kernels.gemm(m: rows, a: tape + 6 * h, lda: tw, packed: w, beta: 0, c: hNew, ldc: hout)

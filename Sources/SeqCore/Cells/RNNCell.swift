@@ -35,11 +35,13 @@ final class RNNCell<S: SeqScalar>: RecurrentCell {
                  tape: UnsafeMutablePointer<S>, hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?) {
         let h = hiddenSize
         Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: xp, ldc: h)
-        for i in 0 ..< rows * h {
-            let a = relu ? Kernels.relu(xp[i]) : S.tanh(xp[i])
-            tape[i] = a
-            hNew[i] = a
+        if relu {
+            for i in 0 ..< rows * h { xp[i] = Kernels.relu(xp[i]) }
+        } else {
+            Kernels.tanh(xp, count: rows * h)
         }
+        tape.update(from: xp, count: rows * h)
+        hNew.update(from: xp, count: rows * h)
     }
 
     func backward(rows: Int, tape: UnsafePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,

@@ -76,6 +76,9 @@ enum FloatGEMM {
         }
     }
 
+    /// Products with at least this many multiply–adds are split over two threads.
+    static let parallelThreshold = 1 << 17
+
     static func gemmPacked(
         m: Int, a: UnsafePointer<Float>, lda: Int, transA: Bool, packed: Packed,
         alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
@@ -83,27 +86,50 @@ enum FloatGEMM {
         let n = packed.n, k = packed.k
         scale(m: m, n: n, beta: beta, c: c, ldc: ldc)
         if k == 0 || m == 0 || n == 0 { return }
-        let mcCap = min(mcMax, (m + mr - 1) / mr * mr)
+        let slivers = packed.nPadded / nr
+        if m * n * k < parallelThreshold || Parallelism.threadCount < 2 {
+            block(rows: 0 ..< m, slivers: 0 ..< slivers, a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, c: c, ldc: ldc)
+            return
+        }
+        // Split by output columns when there are enough of them (the recurrent step: few rows, many
+        // gate columns), else by rows in whole MR slivers (the input projection: many rows).
+        WorkerPool.shared.run { part in
+            if slivers >= 2 {
+                let half = slivers / 2
+                block(rows: 0 ..< m, slivers: part == 0 ? 0 ..< half : half ..< slivers,
+                      a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, c: c, ldc: ldc)
+            } else {
+                let half = min(m, (m / 2 + mr - 1) / mr * mr)
+                block(rows: part == 0 ? 0 ..< half : half ..< m, slivers: 0 ..< slivers,
+                      a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, c: c, ldc: ldc)
+            }
+        }
+    }
+
+    /// C[rows, columns of `slivers`] += α · op(A)[rows, :] · B[:, columns of `slivers`].
+    static func block(rows: Range<Int>, slivers: Range<Int>, a: UnsafePointer<Float>, lda: Int, transA: Bool,
+                      packed: Packed, alpha: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let n = packed.n, k = packed.k
+        if rows.isEmpty || slivers.isEmpty { return }
+        let mcCap = min(mcMax, (rows.count + mr - 1) / mr * mr)
         let aPack = UnsafeMutablePointer<Float>.allocate(capacity: mcCap * min(k, kcMax))
         defer { aPack.deallocate() }
-        let slivers = packed.nPadded / nr
         var p0 = 0
         while p0 < k {
             let kc = min(kcMax, k - p0)
             let bBlock = packed.data + p0 * packed.nPadded
-            var i0 = 0
-            while i0 < m {
-                let mc = min(mcMax, m - i0)
+            var i0 = rows.lowerBound
+            while i0 < rows.upperBound {
+                let mc = min(mcMax, rows.upperBound - i0)
                 packA(a: a, lda: lda, transA: transA, i0: i0, mc: mc, p0: p0, kc: kc, into: aPack)
-                for js in 0 ..< slivers {
+                for js in slivers {
                     let bSliver = UnsafePointer(bBlock + js * kc * nr)
                     let j0 = js * nr
                     let cols = min(nr, n - j0)
                     var ir = 0
                     while ir < mc {
-                        let rows = min(mr, mc - ir)
                         microKernel(kc: kc, a: UnsafePointer(aPack + ir * kc), b: bSliver,
-                                    c: c + (i0 + ir) * ldc + j0, ldc: ldc, alpha: alpha, rows: rows, cols: cols)
+                                    c: c + (i0 + ir) * ldc + j0, ldc: ldc, alpha: alpha, rows: min(mr, mc - ir), cols: cols)
                         ir += mr
                     }
                 }
