@@ -73,8 +73,8 @@ enum Handles {
     }
 
     /// The value behind a handle argument named `argument`, after checking that it is a live handle
-    /// of `Value`'s kind. The box stays alive for as long as the caller holds the result, even if
-    /// another thread frees the handle meanwhile.
+    /// of `Value`'s kind. A class value stays alive for as long as the caller holds the result,
+    /// even if another thread frees the handle meanwhile.
     static func value<Value: HandleValue>(_ handle: OpaquePointer?, as type: Value.Type = Value.self,
                                           argument: String) throws -> Value {
         let box = try lookUp(handle, kind: Value.handleKind, argument: argument)
