@@ -1,0 +1,121 @@
+# Builds, checks and installs the C library of seqcore: libseqcore.so and include/seqcore.h.
+#
+#   make                  the library and the command-line program (release)
+#   make lib              build/lib/libseqcore.so.X.Y.Z with its soname links
+#   make cli              build/bin/seqcore-cli
+#   make header           regenerate include/seqcore.h from Sources/SeqCAPI (commit the result)
+#   make check-header     fail if the committed header differs from a freshly generated one
+#   make header-test      compile the header with gcc, clang (C99) and g++ (C++17), warnings as errors
+#   make check-lib        soname, dependencies and exported symbols of the built library
+#   make install PREFIX=/opt/seqcore   lib/libseqcore.so*, include/seqcore.h, lib/pkgconfig/seqcore.pc
+#   make capi-test        install into a scratch prefix, build Tests/capi against it with pkg-config,
+#                         run it, then run it again under valgrind
+#
+# A program then builds with `cc app.c $(pkg-config --cflags --libs seqcore)`. With a PREFIX outside
+# the dynamic loader's path, add `-Wl,-rpath,$(pkg-config --variable=libdir seqcore)` (or set
+# LD_LIBRARY_PATH at run time; or run ldconfig after installing into /usr/local).
+#
+# Needs: Swift 6.3 (on PATH or at /opt/swift), python3, gcc, g++, make, binutils, pkg-config and
+# valgrind (Debian: apt-get install pkg-config valgrind).
+
+SWIFT   ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+SWIFTC  ?= $(dir $(SWIFT))swiftc
+CLANG   ?= $(shell command -v clang 2>/dev/null || echo $(dir $(SWIFT))clang)
+CC      ?= cc
+GCC     ?= gcc
+GXX     ?= g++
+PYTHON  ?= python3
+VALGRIND ?= valgrind
+
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DESTDIR    ?=
+
+# The release build has its own scratch directory: its flags (static standard library, soname,
+# version script) differ from a developer's `swift build`, and sharing .build would make each
+# rebuild everything the other built.
+SCRATCH := .build-lib
+OUT     := build
+
+VERSION := $(shell $(PYTHON) scripts/gen-header.py --print-version)
+ABI     := $(shell $(PYTHON) scripts/gen-header.py --print-abi)
+LIBFILE := libseqcore.so.$(VERSION)
+
+# -static-stdlib links the Swift standard library into the .so (C and Python users need no Swift
+# installation); it is passed to swiftc because SwiftPM's --static-swift-stdlib applies only to
+# executables. Passing the same compile flags to every product lets them share one build.
+SWIFT_BUILD := $(SWIFT) build -c release --scratch-path $(SCRATCH) -Xswiftc -static-stdlib
+# Linker flags for the library only:
+#   soname           programs record libseqcore.so.<ABI> and keep working across compatible releases;
+#   version script   only seq_* is exported (scripts/seqcore.map);
+#   -z nodelete      dlclose() leaves the library mapped: the Swift runtime inside it registers
+#                    state (pthread key destructors, metadata caches) that must not vanish under a
+#                    running process, e.g. when Python's ctypes unloads it;
+#   -z defs          an unresolved symbol fails the link instead of the first call.
+LIB_LDFLAGS := -Xlinker -soname=libseqcore.so.$(ABI) \
+	-Xlinker --version-script=$(CURDIR)/scripts/seqcore.map \
+	-Xlinker -z -Xlinker nodelete -Xlinker -z -Xlinker defs
+
+STRICT_C   := -std=c99 -Wall -Wextra -Werror -pedantic
+STRICT_CXX := -std=c++17 -Wall -Wextra -Werror
+
+.PHONY: all lib cli header check-header header-test check-lib install capi-test clean
+
+all: lib cli
+
+lib:
+	$(SWIFT_BUILD) --product seqcore $(LIB_LDFLAGS)
+	mkdir -p $(OUT)/lib
+	cp -f $(SCRATCH)/release/libseqcore.so $(OUT)/lib/$(LIBFILE)
+	ln -sf $(LIBFILE) $(OUT)/lib/libseqcore.so.$(ABI)
+	ln -sf libseqcore.so.$(ABI) $(OUT)/lib/libseqcore.so
+
+cli:
+	$(SWIFT_BUILD) --product seqcore-cli
+	mkdir -p $(OUT)/bin
+	cp -f $(SCRATCH)/release/seqcore-cli $(OUT)/bin/seqcore-cli
+
+# The generator type-checks Sources/SeqCAPI with swiftc against the SeqCore module that `lib` builds.
+header: lib
+	SWIFTC=$(SWIFTC) $(PYTHON) scripts/gen-header.py --modules $(SCRATCH)/release/Modules
+
+check-header: lib
+	SWIFTC=$(SWIFTC) $(PYTHON) scripts/gen-header.py --modules $(SCRATCH)/release/Modules --check
+
+header-test:
+	mkdir -p $(OUT)/header-test
+	$(GCC) $(STRICT_C) -Iinclude -c Tests/capi/header_test.c -o $(OUT)/header-test/gcc.o
+	$(CLANG) $(STRICT_C) -Iinclude -c Tests/capi/header_test.c -o $(OUT)/header-test/clang.o
+	$(GXX) $(STRICT_CXX) -Iinclude -x c++ -c Tests/capi/header_test.c -o $(OUT)/header-test/gxx.o
+	@echo "header-test: include/seqcore.h compiles without warnings as C99 (gcc, clang) and C++17 (g++)"
+
+check-lib: lib
+	scripts/check-lib.sh $(OUT)/lib/$(LIBFILE) $(ABI) include/seqcore.h
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 755 $(OUT)/lib/$(LIBFILE) $(DESTDIR)$(LIBDIR)/$(LIBFILE)
+	ln -sf $(LIBFILE) $(DESTDIR)$(LIBDIR)/libseqcore.so.$(ABI)
+	ln -sf libseqcore.so.$(ABI) $(DESTDIR)$(LIBDIR)/libseqcore.so
+	install -m 644 include/seqcore.h $(DESTDIR)$(INCLUDEDIR)/seqcore.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' scripts/seqcore.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/seqcore.pc
+
+# The harness is built the way a user would build a program: from an installed copy, through
+# pkg-config, with an rpath to the scratch prefix.
+CAPI_PREFIX := $(CURDIR)/$(OUT)/capi-prefix
+CAPI_PKG    := PKG_CONFIG_PATH=$(CAPI_PREFIX)/lib/pkgconfig pkg-config
+CAPI_SRCS   := $(filter-out Tests/capi/header_test.c,$(wildcard Tests/capi/*.c))
+
+capi-test: check-header check-lib header-test
+	rm -rf $(CAPI_PREFIX)
+	$(MAKE) --no-print-directory install PREFIX=$(CAPI_PREFIX) DESTDIR=
+	$(CC) $(STRICT_C) -g -pthread $(CAPI_SRCS) -o $(OUT)/capi-harness \
+	    $$($(CAPI_PKG) --cflags --libs seqcore) -Wl,-rpath,$$($(CAPI_PKG) --variable=libdir seqcore) -lm
+	$(OUT)/capi-harness
+	$(VALGRIND) --quiet --leak-check=full --error-exitcode=1 \
+	    --suppressions=Tests/capi/valgrind.supp $(OUT)/capi-harness
+
+clean:
+	rm -rf $(OUT) $(SCRATCH)
