@@ -1,0 +1,226 @@
+extension OutputKind {
+    /// ŷ = g_y(z) over rows of K: σ (binary), softmax (classes), identity (regression). In place.
+    func activate<S: SeqScalar>(_ z: inout [S], width k: Int) {
+        switch self {
+        case .regression:
+            return
+        case .binary:
+            z.withUnsafeMutableBufferPointer { Kernels.sigmoid($0.baseAddress!, count: $0.count) }
+        case .classes:
+            for r in 0 ..< z.count / k {
+                var m = -S.infinity
+                for j in 0 ..< k { m = max(m, z[r * k + j]) }
+                var sum: S = 0
+                for j in 0 ..< k { z[r * k + j] = S.exp(z[r * k + j] - m); sum += z[r * k + j] }
+                for j in 0 ..< k { z[r * k + j] /= sum }
+            }
+        }
+    }
+}
+
+extension SequenceModel {
+    /// ŷ for a batch: probabilities (binary, classes) or values (regression), [T, B, K] per step
+    /// (zero rows at padded steps) or [B, K] for a classifier. Not for seq2seq: use `decode`.
+    public func predict(_ input: SequenceInput<S>, lengths: [Int]? = nil) throws -> Tensor<S> {
+        if config.architecture == .seq2seq {
+            throw SeqError(.state, "predict: a seq2seq model produces sequences; use decode")
+        }
+        let pass = try forward(SequenceBatch(input: input, lengths: lengths), training: false)
+        var y = pass.logits.data
+        let k = config.outputSize
+        config.output.activate(&y, width: k)
+        if let lengths = pass.lengths {
+            let b = pass.logits.shape[1]
+            for t in 0 ..< pass.logits.shape[0] {
+                for r in 0 ..< b where t >= lengths[r] {
+                    for j in 0 ..< k { y[(t * b + r) * k + j] = 0 }
+                }
+            }
+        }
+        return Tensor(unchecked: pass.logits.shape, data: y)
+    }
+}
+
+/// How to pick a token from a distribution.
+public struct Sampling: Equatable, Sendable {
+    /// Divides the logits before softmax: < 1 sharper, > 1 flatter. 0 means greedy (argmax).
+    public var temperature: Double
+    /// Keep only the k most likely tokens (0: all).
+    public var topK: Int
+    public var seed: UInt64
+
+    public init(temperature: Double = 1, topK: Int = 0, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        self.seed = seed
+    }
+
+    public static let greedy = Sampling(temperature: 0)
+
+    func validate(vocabulary: Int) throws {
+        if !(temperature >= 0) || !temperature.isFinite {
+            throw SeqError.invalid("temperature", expected: "a finite value ≥ 0 (0 = greedy)", got: temperature)
+        }
+        if topK < 0 || topK > vocabulary {
+            throw SeqError.invalid("top_k", expected: "0 (all) to \(vocabulary) (the vocabulary)", got: topK)
+        }
+    }
+
+    /// Picks a token from one row of logits.
+    func pick<S: SeqScalar>(_ logits: ArraySlice<S>, _ rng: inout SeqRandom) -> Int {
+        let z = logits.map(Double.init)
+        if temperature == 0 { return z.indices.max { z[$0] < z[$1] }! }
+        var order = Array(z.indices)
+        if topK > 0 && topK < z.count {
+            order.sort { z[$0] > z[$1] || (z[$0] == z[$1] && $0 < $1) }
+            order = Array(order.prefix(topK))
+        }
+        let m = order.map { z[$0] }.max()!
+        let weights = order.map { Glibc_exp((z[$0] - m) / temperature) }
+        let total = weights.reduce(0, +)
+        var u = rng.nextUnit() * total
+        for (i, w) in zip(order, weights) {
+            u -= w
+            if u < 0 { return i }
+        }
+        return order.last!
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+@usableFromInline func Glibc_exp(_ x: Double) -> Double { Glibc.exp(x) }
+#endif
+
+/// Inference one step or one chunk at a time with the state kept inside: a keyword spotter or a
+/// sensor monitor feeds samples as they arrive. Results equal those of running the whole sequence
+/// at once. One direction only (a bidirectional model needs the future).
+public final class StreamingSession<S: SeqScalar> {
+    public let model: SequenceModel<S>
+    public let batch: Int
+    /// a<t> [L, B, Hout] and c<t> [L, B, H] after the last step fed.
+    public private(set) var h: Tensor<S>
+    public private(set) var c: Tensor<S>?
+    /// Steps fed since the last reset.
+    public private(set) var position = 0
+
+    public init(model: SequenceModel<S>, batch: Int = 1) throws {
+        let rc = model.config.rnn
+        if rc.direction == .bidirectional {
+            throw SeqError.invalid("model", expected: "a one-direction model for streaming (bidirectional needs the whole sequence)", got: "bidirectional")
+        }
+        if model.config.architecture == .seq2seq {
+            throw SeqError.invalid("model", expected: "a tagger, classifier or language model for streaming", got: "seq2seq")
+        }
+        try Check.positive(batch, "batch")
+        self.model = model
+        self.batch = batch
+        h = Tensor(zeros: [rc.numLayers, batch, rc.outputSize])
+        c = rc.hasCellState ? Tensor(zeros: [rc.numLayers, batch, rc.hiddenSize]) : nil
+    }
+
+    /// Forgets the state: the next step starts a new sequence.
+    public func reset() {
+        h = Tensor(zeros: h.shape)
+        c = c.map { Tensor(zeros: $0.shape) }
+        position = 0
+    }
+
+    /// Sets the state (e.g. an encoder's), [L, B, Hout] and [L, B, H].
+    public func setState(h: Tensor<S>, c: Tensor<S>?) throws {
+        if h.shape != self.h.shape { throw SeqError.invalid("h", expected: "shape \(self.h.shape)", got: h.shape) }
+        if let c, c.shape != self.c?.shape ?? [] {
+            throw SeqError.invalid("c", expected: self.c == nil ? "nil (no memory cell)" : "shape \(self.c!.shape)", got: c.shape)
+        }
+        try model.rnn.checkFinite(h.data, "h")
+        self.h = h
+        if let c { try model.rnn.checkFinite(c.data, "c"); self.c = c }
+    }
+
+    /// Feeds a chunk of T ≥ 1 steps ([T, B, I] features or [T, B] tokens) and returns the head's
+    /// logits z [T, B, K] for each step (apply `activate` for probabilities).
+    public func feedLogits(_ input: SequenceInput<S>) throws -> Tensor<S> {
+        if input.batch != batch {
+            throw SeqError.invalid("input", expected: "batch \(batch) (the session's)", got: input.batch)
+        }
+        let (x, _) = try model.embed(input, model.embedding, "input")
+        let out = try model.rnn.forward(x, h0: h, c0: c)
+        h = out.hN
+        c = out.cN
+        position += x.shape[0]
+        let rows = x.shape[0] * batch, k = model.config.outputSize
+        var z = [S](repeating: 0, count: rows * k)
+        out.output.data.withUnsafeBufferPointer { o in
+            z.withUnsafeMutableBufferPointer { model.head.forward(o.baseAddress!, rows: rows, ldx: model.rnn.config.outputFeatures, into: $0.baseAddress!) }
+        }
+        return Tensor(unchecked: [x.shape[0], batch, k], data: z)
+    }
+
+    /// `feedLogits` followed by the output activation: ŷ [T, B, K].
+    public func feed(_ input: SequenceInput<S>) throws -> Tensor<S> {
+        var z = try feedLogits(input)
+        model.config.output.activate(&z.data, width: model.config.outputSize)
+        return z
+    }
+}
+
+extension SequenceModel {
+    /// One-to-many generation (lesson 3): primes the state with `prefix`, then samples `count` tokens,
+    /// each fed back as the next input. Stops early after `stopToken`. Returns the sampled tokens.
+    public func generate(prefix: [Int], count: Int, sampling: Sampling = Sampling(), stopToken: Int? = nil) throws -> [Int] {
+        guard config.architecture == .languageModel else {
+            throw SeqError(.state, "generate: needs a language model, this is a \(config.architecture.rawValue)")
+        }
+        try Check.nonNegative(count, "count")
+        try sampling.validate(vocabulary: config.outputSize)
+        if prefix.isEmpty { throw SeqError.invalid("prefix", expected: "at least one token to start from", got: "[]") }
+        let session = try StreamingSession(model: self)
+        var rng = SeqRandom(seed: sampling.seed)
+        var z = try session.feedLogits(.tokens(prefix, steps: prefix.count, batch: 1))
+        var out: [Int] = []
+        let k = config.outputSize
+        while out.count < count {
+            let last = z.data[(z.shape[0] - 1) * k ..< z.shape[0] * k]
+            let token = sampling.pick(last, &rng)
+            out.append(token)
+            if token == stopToken { break }
+            z = try session.feedLogits(.tokens([token], steps: 1, batch: 1))
+        }
+        return out
+    }
+
+    /// Seq2seq decoding: runs the encoder on `source`, then the decoder from <start>, picking each
+    /// token (greedy when `sampling.temperature` is 0) until <stop> or `maxLength` tokens.
+    /// Returns one token list per sequence, without the stop token.
+    public func decode(_ source: SequenceInput<S>, lengths: [Int]? = nil, maxLength: Int, sampling: Sampling = .greedy) throws -> [[Int]] {
+        guard config.architecture == .seq2seq, let dec = decoder, let demb = decoderEmbedding else {
+            throw SeqError(.state, "decode: needs a seq2seq model, this is a \(config.architecture.rawValue)")
+        }
+        try Check.positive(maxLength, "max_length")
+        try sampling.validate(vocabulary: config.outputSize)
+        let (x, _) = try embed(source, embedding, "source")
+        let b = x.shape[1]
+        let enc = try rnn.forward(x, lengths: lengths)
+        var h = bridge(enc.hN, batch: b, width: config.rnn.outputSize)
+        var c = enc.cN.map { bridge($0, batch: b, width: config.rnn.hiddenSize) }
+        var rng = SeqRandom(seed: sampling.seed)
+        var current = [Int](repeating: config.startToken, count: b)
+        var results = [[Int]](repeating: [], count: b), done = [Bool](repeating: false, count: b)
+        let k = config.outputSize, f = dec.config.outputFeatures
+        for _ in 0 ..< maxLength where done.contains(false) {
+            let out = try dec.forward(Tensor(unchecked: [1, b, demb.embeddingSize], data: demb.forward(current)), h0: h, c0: c)
+            h = out.hN
+            c = out.cN
+            var z = [S](repeating: 0, count: b * k)
+            out.output.data.withUnsafeBufferPointer { o in
+                z.withUnsafeMutableBufferPointer { head.forward(o.baseAddress!, rows: b, ldx: f, into: $0.baseAddress!) }
+            }
+            for r in 0 ..< b where !done[r] {
+                let token = sampling.pick(z[r * k ..< (r + 1) * k], &rng)
+                if token == config.stopToken { done[r] = true } else { results[r].append(token) }
+                current[r] = token
+            }
+        }
+        return results
+    }
+}
