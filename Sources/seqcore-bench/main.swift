@@ -5,6 +5,10 @@
 //   seqcore-bench step CELL H REPEATS               batch-1 streaming latency per step
 //   seqcore-bench gemm M N K REPEATS                GFLOP/s of the recurrent-step and projection products
 //   seqcore-bench peak                              the FMA peak of this CPU (register-only loop)
+//   seqcore-bench train-checkpointed PATH STEPS      train a small model, checkpointing to PATH every
+//                                                   step (resuming from PATH if it exists), then write
+//                                                   the final weights to PATH.final — the child process
+//                                                   of the kill test (Tests/SeqCoreTests/CheckpointKillTests)
 //   --threads N (default 2)
 import SeqCore
 #if canImport(Glibc)
@@ -143,6 +147,30 @@ case "peak":
         results = [r.0, box.value]
     }
     emit([("gflops", "\(results.reduce(0, +))"), ("threads", "\(threads)"), ("sink", "\(sink.isFinite ? 0 : 1)")])
+case "train-checkpointed":
+    let path = args[1], steps = Int(args[2])!
+    let config = ModelConfig(architecture: .languageModel, rnn: RecurrentConfig(cell: .lstm, inputSize: 8, hiddenSize: 32, numLayers: 2, dropout: 0.2),
+                             vocabularySize: 12, embeddingSize: 8, outputSize: 12)
+    var rng = SeqRandom(seed: 7)
+    let sequences = (0 ..< 64).map { _ in (0 ..< 16).map { _ in Int(rng.nextUnit() * 12) } }
+    let data = try SequenceDataset<Float>(inputs: .tokens(sequences.map { Array($0.dropLast()) }),
+                                          targets: .stepClasses(sequences.map { Array($0.dropFirst()) }))
+    var options = TrainingOptions()
+    options.batchSize = 8
+    options.epochs = steps / 8
+    options.seed = 3
+    options.checkpointEvery = 1
+    options.checkpointPath = path
+    let trainer: Trainer<Float>
+    if access(path, F_OK) == 0 {
+        trainer = try Trainer(resumingFrom: try TrainingCheckpoint<Float>.load(from: path), options: options)
+    } else {
+        let model = try SequenceModel<Float>(config, seed: 1)
+        trainer = try Trainer(model: model, optimizer: try Optimizer(.adam(), learningRate: 0.01, for: model.arena), options: options)
+    }
+    _ = try trainer.fit(data)
+    try trainer.model.save(to: path + ".final")
+    emit([("steps", "\(trainer.stepCount)")])
 default:
     print("unknown command \(command)")
     exit(2)

@@ -259,17 +259,6 @@ struct Saturating {
     }
 }
 
-extension LossReduction {
-    static let all: [LossReduction] = [.sum, .meanOverBatch, .meanOverSteps]
-    var name: String {
-        switch self {
-        case .sum: return "sum"
-        case .meanOverBatch: return "mean_over_batch"
-        case .meanOverSteps: return "mean_over_steps"
-        }
-    }
-}
-
 extension ModelConfig {
     static let jsonKeys = ["architecture", "rnn", "vocab_size", "embedding_size", "padding_index", "output_size",
                            "output", "reduction", "ignore_index", "start_token", "stop_token"]
@@ -279,7 +268,7 @@ extension ModelConfig {
             ("architecture", .string(architecture.rawValue)), ("rnn", rnn.json),
             ("vocab_size", jsonNumber(vocabularySize)), ("embedding_size", jsonNumber(embeddingSize)),
             ("padding_index", paddingIndex.map(jsonNumber) ?? .null), ("output_size", jsonNumber(outputSize)),
-            ("output", .string(output.rawValue)), ("reduction", .string(reduction.name)),
+            ("output", .string(output.rawValue)), ("reduction", .string(reduction.rawValue)),
             ("ignore_index", ignoreIndex.map(jsonNumber) ?? .null),
             ("start_token", jsonNumber(startToken)), ("stop_token", jsonNumber(stopToken)),
         ]))
@@ -289,9 +278,9 @@ extension ModelConfig {
         try r.onlyKeys(Self.jsonKeys)
         var reduction = LossReduction.meanOverSteps
         if r.has("reduction") {
-            guard let s = r.object["reduction"]?.string, let match = LossReduction.all.first(where: { $0.name == s }) else {
+            guard let s = r.object["reduction"]?.string, let match = LossReduction.allCases.first(where: { $0.rawValue == s }) else {
                 throw ModelFileFormat.formatError("\(r.context): 'reduction' is \(r.object["reduction"]?.serialized() ?? "missing"), expected one of "
-                                                  + LossReduction.all.map { "\"\($0.name)\"" }.joined(separator: ", "))
+                                                  + LossReduction.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
             }
             reduction = match
         }

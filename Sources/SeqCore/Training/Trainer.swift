@@ -33,6 +33,10 @@ public struct TrainingOptions: Sendable {
     /// With early stopping: put back the weights of the best validation epoch at the end.
     public var restoreBestWeights = true
     public var onNonFinite = NonFiniteAction.stop
+    /// Write a `TrainingCheckpoint` to `checkpointPath` every this many optimizer steps (atomically:
+    /// an interrupted save leaves the previous checkpoint intact), and at the end of training.
+    public var checkpointEvery: Int?
+    public var checkpointPath: String?
 
     public init() {}
 
@@ -44,6 +48,10 @@ public struct TrainingOptions: Sendable {
         if let c = clipValue, !(c > 0 && c.isFinite) { throw SeqError.invalid("clip_value", expected: "a finite value > 0", got: c) }
         if let p = earlyStoppingPatience { try Check.positive(p, "patience") }
         if !(minDelta >= 0) { throw SeqError.invalid("min_delta", expected: "a value ≥ 0", got: minDelta) }
+        if let n = checkpointEvery {
+            try Check.positive(n, "checkpoint_every")
+            if checkpointPath == nil { throw SeqError.invalid("checkpoint_path", expected: "a path when checkpoint_every is set", got: "nil") }
+        }
     }
 }
 
@@ -87,11 +95,15 @@ public final class Trainer<S: SeqScalar> {
     public let model: SequenceModel<S>
     public let optimizer: Optimizer<S>
     public var options: TrainingOptions
-    /// Draws the shuffling order; saved in checkpoints.
-    public var shuffleRandom: SeqRandom
+    /// Draws the shuffling order (seeded by `options.seed`).
+    var shuffleRandom: SeqRandom
     /// Optimizer steps taken (drives the schedule) and epochs completed.
     public var stepCount = 0
     public var epochCount = 0
+    /// The shuffling generator as it was when the current epoch drew its order, and the batches of
+    /// that epoch already done: what a checkpoint needs to resume mid-epoch exactly.
+    var epochStartRandom: SeqRandom
+    var batchesDoneInEpoch = 0
 
     public init(model: SequenceModel<S>, optimizer: Optimizer<S>, options: TrainingOptions = TrainingOptions()) throws {
         try options.validate()
@@ -102,6 +114,30 @@ public final class Trainer<S: SeqScalar> {
         self.optimizer = optimizer
         self.options = options
         shuffleRandom = SeqRandom(seed: options.seed)
+        epochStartRandom = shuffleRandom
+    }
+
+    /// Continues the training saved in `checkpoint` (written by `fit` with `checkpointEvery`, or by
+    /// `checkpoint()`): same weights, optimizer state, shuffling position and step counters, so the
+    /// rest of the run is bit-identical to one that was never interrupted. Early-stopping counters
+    /// start afresh.
+    public convenience init(resumingFrom checkpoint: TrainingCheckpoint<S>, options: TrainingOptions) throws {
+        try self.init(model: checkpoint.model, optimizer: try checkpoint.makeOptimizer(), options: options)
+        guard let start = checkpoint.generators["shuffle_epoch_start"] else {
+            throw SeqError(.format, "checkpoint: no 'shuffle_epoch_start' generator; not written by Trainer")
+        }
+        epochStartRandom = start
+        shuffleRandom = start
+        stepCount = checkpoint.counters["step"] ?? 0
+        epochCount = checkpoint.counters["epoch"] ?? 0
+        batchesDoneInEpoch = checkpoint.counters["batches_done_in_epoch"] ?? 0
+    }
+
+    /// The state of training now, as a checkpoint.
+    public func checkpoint() -> TrainingCheckpoint<S> {
+        TrainingCheckpoint(model: model, optimizer: optimizer, generators: ["shuffle_epoch_start": epochStartRandom],
+                           counters: ["step": stepCount, "epoch": epochCount, "batches_done_in_epoch": batchesDoneInEpoch],
+                           schedule: options.schedule)
     }
 
     /// One optimizer step on a batch. Returns the loss, or nil when the step was skipped as non-finite.
@@ -210,9 +246,16 @@ public final class Trainer<S: SeqScalar> {
         let start = Self.now()
         var best = Double.infinity, bestWeights: [S]? = nil, sinceBest = 0
         var tokens = 0
-        for epoch in 1 ... options.epochs {
+        var epoch = epochCount
+        while epoch < options.epochs {
+            epoch += 1
             var sum = 0.0, counted = 0
-            for (i, indices) in epochBatches(train).enumerated() {
+            // A resumed run redraws the interrupted epoch's order from its saved start and skips the
+            // batches already done.
+            shuffleRandom = epochStartRandom
+            let batches = epochBatches(train)
+            let skip = batchesDoneInEpoch
+            for (i, indices) in batches.enumerated() where i >= skip {
                 var stepLoss = Double.nan
                 if let k = options.truncatedBPTT {
                     let r = try truncatedStep(train, indices, chunk: k)
@@ -224,6 +267,10 @@ public final class Trainer<S: SeqScalar> {
                     history.skippedSteps += 1
                 }
                 if stepLoss.isFinite { sum += stepLoss; counted += 1; history.stepLoss.append(stepLoss) }
+                batchesDoneInEpoch = i + 1
+                if let every = options.checkpointEvery, let path = options.checkpointPath, stepCount % every == 0 {
+                    try checkpoint().save(to: path)
+                }
                 tokens += indices.reduce(0) { $0 + train.lengths[$1] }
                 if let callback {
                     let elapsed = Self.now() - start
@@ -236,7 +283,10 @@ public final class Trainer<S: SeqScalar> {
                     if !callback(p) { history.interrupted = true; break }
                 }
             }
+            if history.interrupted { break }  // the epoch is unfinished: a checkpoint resumes inside it
             epochCount += 1
+            batchesDoneInEpoch = 0
+            epochStartRandom = shuffleRandom
             history.trainLoss.append(counted > 0 ? sum / Double(counted) : .nan)
             var validationLoss: Double? = nil
             if let validation {
@@ -269,6 +319,7 @@ public final class Trainer<S: SeqScalar> {
             }
         }
         if let w = bestWeights, history.stoppedEarly { model.arena.values = w }
+        if options.checkpointEvery != nil, let path = options.checkpointPath { try checkpoint().save(to: path) }
         return history
     }
 
