@@ -9,7 +9,8 @@
 #   make check-lib        soname, dependencies and exported symbols of the built library
 #   make install PREFIX=/opt/seqcore   lib/libseqcore.so*, include/seqcore.h, lib/pkgconfig/seqcore.pc
 #   make capi-test        install into a scratch prefix, build Tests/capi against it with pkg-config,
-#                         run it, then run it again under valgrind
+#                         run it, then run it again under valgrind (quick mode), then the examples
+#   make examples         build examples/c against the scratch prefix and run them
 #
 # A program then builds with `cc app.c $(pkg-config --cflags --libs seqcore)`. With a PREFIX outside
 # the dynamic loader's path, add `-Wl,-rpath,$(pkg-config --variable=libdir seqcore)` (or set
@@ -60,7 +61,7 @@ LIB_LDFLAGS := -Xlinker -soname=libseqcore.so.$(ABI) \
 STRICT_C   := -std=c99 -Wall -Wextra -Werror -pedantic
 STRICT_CXX := -std=c++17 -Wall -Wextra -Werror
 
-.PHONY: all lib cli header check-header header-test check-lib install capi-test clean
+.PHONY: all lib lib-portable cli header check-header header-test check-lib install capi-prefix capi-test examples examples-run clean
 
 all: lib cli
 
@@ -70,6 +71,18 @@ lib:
 	cp -f $(SCRATCH)/release/libseqcore.so $(OUT)/lib/$(LIBFILE)
 	ln -sf $(LIBFILE) $(OUT)/lib/libseqcore.so.$(ABI)
 	ln -sf libseqcore.so.$(ABI) $(OUT)/lib/libseqcore.so
+
+# The same library without -march=native (SEQCORE_PORTABLE=1, see Package.swift), for the valgrind
+# run of capi-test: valgrind 3.19 cannot execute AVX-512 instructions. Its own scratch directory
+# inside $(SCRATCH), since its compile flags differ.
+PORTABLE_SCRATCH := $(SCRATCH)/portable
+lib-portable:
+	SEQCORE_PORTABLE=1 $(SWIFT) build -c release --scratch-path $(PORTABLE_SCRATCH) -Xswiftc -static-stdlib \
+	    --product seqcore $(LIB_LDFLAGS)
+	mkdir -p $(OUT)/lib-portable
+	cp -f $(PORTABLE_SCRATCH)/release/libseqcore.so $(OUT)/lib-portable/$(LIBFILE)
+	ln -sf $(LIBFILE) $(OUT)/lib-portable/libseqcore.so.$(ABI)
+	ln -sf libseqcore.so.$(ABI) $(OUT)/lib-portable/libseqcore.so
 
 cli:
 	$(SWIFT_BUILD) --product seqcore-cli
@@ -102,20 +115,50 @@ install: lib
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' scripts/seqcore.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/seqcore.pc
 
-# The harness is built the way a user would build a program: from an installed copy, through
-# pkg-config, with an rpath to the scratch prefix.
+# The harness and the examples are built the way a user would build a program: from an installed
+# copy, through pkg-config, with an rpath to the scratch prefix.
 CAPI_PREFIX := $(CURDIR)/$(OUT)/capi-prefix
 CAPI_PKG    := PKG_CONFIG_PATH=$(CAPI_PREFIX)/lib/pkgconfig pkg-config
+CAPI_FLAGS   = $$($(CAPI_PKG) --cflags --libs seqcore) -Wl,-rpath,$$($(CAPI_PKG) --variable=libdir seqcore)
 CAPI_SRCS   := $(filter-out Tests/capi/header_test.c,$(wildcard Tests/capi/*.c))
+# The engine's golden files as a C header (Tests/capi/fixtures_to_c.py).
+CAPI_FIXTURES := $(OUT)/capi-fixtures/engine_fixtures.h
 
-capi-test: check-header check-lib header-test
+capi-prefix: lib
 	rm -rf $(CAPI_PREFIX)
 	$(MAKE) --no-print-directory install PREFIX=$(CAPI_PREFIX) DESTDIR=
-	$(CC) $(STRICT_C) -g -pthread $(CAPI_SRCS) -o $(OUT)/capi-harness \
-	    $$($(CAPI_PKG) --cflags --libs seqcore) -Wl,-rpath,$$($(CAPI_PKG) --variable=libdir seqcore) -lm
+
+$(CAPI_FIXTURES): Tests/capi/fixtures_to_c.py $(wildcard Tests/Fixtures/engine_*.json)
+	$(PYTHON) Tests/capi/fixtures_to_c.py $@
+
+# Natively with the full learning tasks; then under valgrind, against the portable build of the same
+# sources (LD_LIBRARY_PATH comes before the harness's runpath), in quick mode (SEQCORE_TEST_QUICK=1:
+# the learning tasks take a few steps and skip their accuracy thresholds, every other test is the
+# same), since valgrind runs some 50 times slower.
+capi-test: check-header check-lib header-test capi-prefix lib-portable $(CAPI_FIXTURES)
+	$(CC) $(STRICT_C) -g -pthread -I$(OUT)/capi-fixtures $(CAPI_SRCS) -o $(OUT)/capi-harness $(CAPI_FLAGS) -lm
 	$(OUT)/capi-harness
-	$(VALGRIND) --quiet --leak-check=full --error-exitcode=1 \
-	    --suppressions=Tests/capi/valgrind.supp $(OUT)/capi-harness
+	LD_LIBRARY_PATH=$(CURDIR)/$(OUT)/lib-portable SEQCORE_TEST_QUICK=1 $(VALGRIND) --quiet --leak-check=full \
+	    --error-exitcode=1 --suppressions=Tests/capi/valgrind.supp $(OUT)/capi-harness
+	$(MAKE) --no-print-directory examples-run
+
+# examples/c: each program is built alone, as a user would copy it.
+EXAMPLES     := $(basename $(notdir $(wildcard examples/c/*.c)))
+EXAMPLE_DIR  := $(OUT)/examples
+EXAMPLE_TEXT := examples/c/train_char_model.c
+EXAMPLE_MODEL = $(EXAMPLE_DIR)/char_model.safetensors
+
+examples: capi-prefix
+	$(MAKE) --no-print-directory examples-run
+
+examples-run:
+	mkdir -p $(EXAMPLE_DIR)
+	for e in $(EXAMPLES); do \
+	    $(CC) $(STRICT_C) -O2 examples/c/$$e.c -o $(EXAMPLE_DIR)/$$e $(CAPI_FLAGS) -lm || exit 1; \
+	done
+	$(EXAMPLE_DIR)/train_char_model $(EXAMPLE_TEXT) $(EXAMPLE_MODEL)
+	$(EXAMPLE_DIR)/generate_text $(EXAMPLE_MODEL) "int main(" 200
+	$(EXAMPLE_DIR)/stream_steps $(EXAMPLE_MODEL) "seq_model_"
 
 clean:
 	rm -rf $(OUT) $(SCRATCH)

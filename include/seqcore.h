@@ -59,6 +59,12 @@ extern "C" {
 typedef int32_t seq_status;
 
 /**
+ * How a caller's buffer orders the elements of a batch of B sequences of T steps with F values
+ * per step; one of the `SEQ_LAYOUT_*` values.
+ */
+typedef int32_t seq_layout;
+
+/**
  * The values of `seq_status`. Compare a status with these names, never with literal numbers; a
  * newer library may return codes this header does not list, which `seq_status_string` names.
  */
@@ -92,27 +98,138 @@ enum seq_status_code {
 };
 
 /**
+ * The values of `seq_layout`. The layout of an output buffer is the layout of the input of the
+ * same call.
+ */
+enum seq_layout_value {
+    /**
+     * Time-major: element (t, b, f) at index (t * B + b) * F + f, every sequence's step 0 first
+     * (PyTorch's default, batch_first=False).
+     */
+    SEQ_LAYOUT_TIME_MAJOR = 0,
+    /**
+     * Batch-first: element (t, b, f) at index (b * T + t) * F + f, each sequence whole, one after
+     * another (PyTorch's batch_first=True).
+     */
+    SEQ_LAYOUT_BATCH_FIRST = 1
+};
+
+/**
  * A set of named options that describes a model before it is created; this is how C programs
  * configure a model (no struct crosses the ABI, so new options never break old programs).
  * Create with `seq_config_create`, set keys with `seq_config_set_int` / `_float` / `_string`,
- * free with `seq_config_free`.
+ * pass it to `seq_model_create`, free it with `seq_config_free`. "Unset" below means the key has
+ * no default: leave it unset for "none".
  *
- * Keys (type, accepted values, default):
+ * Keys of the recurrent stack (type, accepted values, default):
  * - "cell" (string: "rnn_tanh", "rnn_relu", "gru", "lstm"; required)
- * - "gru_variant" (string: "classic", "linear_before_reset", "simplified"; "linear_before_reset")
- * - "input_size" (int >= 1; required): I, features per time step
+ * - "gru_variant" (string: "classic", "linear_before_reset", "simplified"; "linear_before_reset";
+ *   only with cell "gru")
+ * - "input_size" (int >= 1; required for feature inputs, defaults to embedding_size for tokens):
+ *   I, features per time step
  * - "hidden_size" (int >= 1; required): H, hidden units per layer and direction
  * - "num_layers" (int >= 1; 1): L, stacked layers
  * - "direction" (string: "forward", "reverse", "bidirectional"; "forward")
  * - "merge" (string: "concat", "sum"; "concat"): how the two directions are combined
- * - "proj_size" (int >= 0; 0 = none): LSTM projection size
+ * - "proj_size" (int >= 0; 0 = none): LSTM projection size, less than hidden_size
  * - "peepholes" (int 0 or 1; 0): LSTM peephole connections
  * - "bias" (int 0 or 1; 1): whether layers have bias vectors
  * - "dropout" (float in [0, 1); 0): dropout between layers, in training only
- * - "seed" (int, any; 0): seed of initialisation and dropout
- * - "batch_first" (int 0 or 1; 0): tensors are (B, T, features) instead of (T, B, features)
+ * - "initialization" (string: "pytorch", "xavier", "orthogonal"; "pytorch")
+ * - "forget_bias" (float, finite; unset): LSTM only, initial forget-gate bias
+ * - "seed" (int, any; 0): seed of initialisation, dropout and the shuffling of seq_model_fit
+ *
+ * Keys of the model around it:
+ * - "architecture" (string: "tagger", "classifier", "language_model", "seq2seq"; "tagger"):
+ *   an output per step, one per sequence (from the final state), next-token prediction, or an
+ *   encoder-decoder
+ * - "vocab_size" (int >= 0; 0): V > 0 makes the input token ids through an embedding
+ * - "embedding_size" (int >= 0; 0): E, required (>= 1) when vocab_size > 0; for seq2seq also the
+ *   decoder's embedding (0: hidden_size)
+ * - "padding_index" (int >= 0; unset): a token id whose embedding stays zero
+ * - "output_size" (int >= 1; required, vocab_size for a language model): K, outputs per step,
+ *   classes, or the target vocabulary of seq2seq
+ * - "output" (string: "binary", "classes", "regression"; "classes"): sigmoid with binary
+ *   cross-entropy, softmax with cross-entropy, or identity with mean squared error
+ * - "reduction" (string: "mean_over_steps", "mean_over_batch", "sum"; "mean_over_steps"): how the
+ *   per-step losses are combined
+ * - "ignore_index" (int, any; unset): a class label that contributes nothing to the loss
+ * - "start_token", "stop_token" (int >= 0; 0 and 1; seq2seq only): decoder start and stop ids,
+ *   in 0..output_size-1
+ *
+ * Keys of training:
+ * - "optimizer" (string: "sgd", "adam", "adamw", "rmsprop"; "adam")
+ * - "learning_rate" (float >= 0; 0.001)
+ * - "momentum" (float >= 0; 0; sgd and rmsprop only)
+ * - "weight_decay" (float >= 0; 0, or 0.01 for adamw)
+ * - "beta1", "beta2" (float in [0, 1); 0.9 and 0.999; adam and adamw only)
+ * - "epsilon" (float >= 0; 1e-8; adam, adamw and rmsprop only)
+ * - "clip_norm" (float >= 0; 0 = none): rescale the gradients to at most this global L2 norm
+ * - "clip_value" (float >= 0; 0 = none): clamp every gradient to [-clip_value, clip_value]
  */
 typedef struct seq_config seq_config;
+
+/**
+ * A model: one of the four architectures (tagger, classifier, language model, seq2seq) over a
+ * recurrent stack, with its parameters (PyTorch names), its gradients and its optimizer.
+ * Create with `seq_model_create` (or `seq_model_load`), free with `seq_model_free`.
+ *
+ * Calls on one model are serialised by a lock inside it: using one handle from several threads
+ * is safe but not parallel, and a call that mutates the model (training, setting parameters)
+ * changes what concurrent calls on other threads see. Different models are independent.
+ */
+typedef struct seq_model seq_model;
+
+/**
+ * N training sequences with their targets, copied from C arrays. Create with
+ * `seq_dataset_create`, fill with `seq_dataset_set_inputs` and `seq_dataset_set_targets`, train
+ * with `seq_model_fit`, free with `seq_dataset_free`. A dataset is checked against a model only
+ * when it is used, so one dataset may serve several models.
+ */
+typedef struct seq_dataset seq_dataset;
+
+/**
+ * A streaming session over a model: the state a<t> (and c<t> for an LSTM) of B independent
+ * sequences, advanced by `seq_stream_feed`. Create with `seq_stream_create`, free with
+ * `seq_stream_free`. The stream keeps its model alive, and uses the model's current parameters
+ * at every call.
+ */
+typedef struct seq_stream seq_stream;
+
+/**
+ * Training progress, given by pointer to a `seq_progress_callback` after every batch of
+ * `seq_model_fit`. Fields are only ever appended: read `size` before a field added after the
+ * version you compiled against.
+ */
+typedef struct seq_progress {
+    /** sizeof(seq_progress) in the library that filled the struct. */
+    int64_t size;
+    /** The epoch in progress, 1...epochs. */
+    int64_t epoch;
+    /** The number of epochs requested. */
+    int64_t epochs;
+    /** The batch just trained on, 1...batches. */
+    int64_t batch;
+    /** Batches per epoch. */
+    int64_t batches;
+    /** Optimizer steps taken since seq_model_fit started. */
+    int64_t step;
+    /** The loss of the batch just trained on, computed before its update. */
+    double loss;
+    /** The mean loss of the epoch so far: batch losses weighted by their numbers of sequences. */
+    double epoch_loss;
+    /** The learning rate of the step just taken. */
+    double learning_rate;
+} seq_progress;
+
+/**
+ * The function `seq_model_fit` calls after every batch, with the progress (valid only during the
+ * call) and the `user_data` given to seq_model_fit. Return 0 to go on, non-zero to stop training
+ * after this batch (seq_model_fit then returns SEQ_OK). It runs on the thread that called
+ * seq_model_fit, with no lock held: it may call any function, also on the model being trained
+ * (e.g. `seq_model_save` for a checkpoint, `seq_model_set_learning_rate` for a schedule).
+ */
+typedef int32_t (*seq_progress_callback)(const seq_progress *progress, void *user_data);
 
 /* ---------------------------------------------------------------------------------------------
  * Version
@@ -179,6 +296,30 @@ const char *seq_status_string(seq_status code);
  * - Thread safety: safe to call from any thread; each thread sees only its own message.
  */
 const char *seq_last_error(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Threads
+ */
+
+/**
+ * Sets how many threads the kernels use, for every model of the process: 1 computes on the
+ * calling thread only; 2 (the default on a machine with two or more cores) splits each large
+ * product with one persistent worker thread. Results are bit-identical for every setting.
+ *
+ * - Parameter count: >= 1. Values above the library's maximum (2) use the maximum; read the
+ *   number in use with `seq_get_num_threads`.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_INVALID_ARGUMENT` (count < 1).
+ * - Thread safety: safe to call from any thread; calls already running keep their setting.
+ */
+seq_status seq_set_num_threads(int32_t count);
+
+/**
+ * The number of threads the kernels use (1 or 2).
+ *
+ * - Returns: the number of threads.
+ * - Thread safety: safe to call from any thread.
+ */
+int32_t seq_get_num_threads(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Configuration
@@ -250,6 +391,19 @@ seq_status seq_config_set_float(seq_config *config, const char *key, double valu
 seq_status seq_config_set_string(seq_config *config, const char *key, const char *value);
 
 /**
+ * Removes a key's value: it reads as its default again, or as unset when it has none (e.g. to
+ * go back from "gru_variant" set to a cell that has no variants).
+ *
+ * - Parameters:
+ *   - config: a live `seq_config`.
+ *   - key: NUL-terminated key name.
+ * - Returns: `SEQ_OK` (also when the key was not set); `SEQ_ERR_NULL_POINTER`;
+ *   `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_NOT_FOUND` (unknown key).
+ * - Thread safety: safe to call from any thread, also concurrently on the same handle.
+ */
+seq_status seq_config_unset(seq_config *config, const char *key);
+
+/**
  * Reads an integer key: the value set, else the key's default.
  *
  * - Parameters:
@@ -298,6 +452,796 @@ seq_status seq_config_get_string(seq_config *config,
                                  char *buffer,
                                  int64_t capacity,
                                  int64_t *length);
+
+/* ---------------------------------------------------------------------------------------------
+ * Models
+ */
+
+/**
+ * Creates a model from a configuration: its parameters initialised from the configuration's
+ * seed, its optimizer ready for training.
+ *
+ * - Parameters:
+ *   - config: a live `seq_config` holding at least "cell", "hidden_size", "output_size" (except
+ *     for a language model) and "input_size" (or "vocab_size" and "embedding_size"). It is read,
+ *     not kept: free it whenever convenient.
+ *   - out: receives the new model; set to NULL on failure. Must not be NULL.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+ *   (a required key is unset, or keys contradict each other, e.g. "proj_size" with a GRU; the
+ *   message names the key); `SEQ_ERR_RESOURCE_LIMIT` (the model would exceed the size limit).
+ * - Ownership: the caller owns the model and frees it with `seq_model_free`.
+ * - Thread safety: safe to call from any thread.
+ */
+seq_status seq_model_create(seq_config *config, seq_model **out);
+
+/**
+ * Frees a model. Streams made from it keep it alive until they are freed too.
+ *
+ * - Parameter model: the model to free. NULL is a no-op. A pointer that is not a live `seq_model`
+ *   is left alone and the reason is stored for `seq_last_error()`.
+ * - Thread safety: safe to call from any thread, but the handle must not be used after or while
+ *   it is freed.
+ */
+void seq_model_free(seq_model *model);
+
+/**
+ * Gives a model's configuration back as a new `seq_config`, with the keys the model was created
+ * with and the current learning rate; read it with `seq_config_get_*` (e.g. "output_size" to size
+ * output buffers, "architecture" after `seq_model_load`).
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - out: receives the new configuration; set to NULL on failure. Must not be NULL.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`.
+ * - Ownership: the caller owns the configuration and frees it with `seq_config_free`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_get_config(seq_model *model, seq_config **out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Inference
+ */
+
+/**
+ * Runs a model on a batch and writes its predictions y-hat: probabilities for outputs "binary"
+ * (sigmoid) and "classes" (softmax), values for "regression". Not for seq2seq models (use
+ * `seq_model_decode`). No dropout; gradients and parameters are untouched.
+ *
+ * Input, in `layout`: either `features` [T, B, I] (models without an embedding) or `tokens`
+ * [T, B] (models with vocab_size > 0), the other NULL. Output, K = output_size: [T, B, K] in
+ * `layout` for a tagger or language model, with zeros at steps t >= lengths[b]; [B, K] for a
+ * classifier (from each sequence's final state).
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - features: T * B * input_size floats, all finite; NULL when the model takes tokens.
+ *   - tokens: T * B token ids in [0, vocab_size); NULL when the model takes features.
+ *   - steps: T >= 1, the steps of the longest sequence.
+ *   - batch: B >= 1, the number of sequences.
+ *   - input_size: features per step, the model's input_size; 1 for tokens.
+ *   - lengths: B lengths, each in 1...T; NULL when every sequence has T steps. Steps past a
+ *     length are not used, but must hold valid values (e.g. zeros, or token 0).
+ *   - layout: `SEQ_LAYOUT_TIME_MAJOR` or `SEQ_LAYOUT_BATCH_FIRST`, for input and output.
+ *   - output: receives the predictions; may be NULL only when `capacity` is 0.
+ *   - capacity: size of `output` in floats.
+ *   - count: if not NULL, receives the number of floats the output needs (T * B * K, or B * K),
+ *     also when `output` is too small. With `output` NULL and `capacity` 0 the call only sets
+ *     `count` (after checking every other argument) and returns `SEQ_OK`.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+ *   (sizes, lengths, layout, NaN or infinite features, token ids out of range, features given to
+ *   a token model or the reverse, a seq2seq model); `SEQ_ERR_BUFFER_TOO_SMALL`;
+ *   `SEQ_ERR_RESOURCE_LIMIT` (T * B too large).
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_predict(seq_model *model,
+                             const float *features,
+                             const int32_t *tokens,
+                             int64_t steps,
+                             int64_t batch,
+                             int64_t input_size,
+                             const int64_t *lengths,
+                             seq_layout layout,
+                             float *output,
+                             int64_t capacity,
+                             int64_t *count);
+
+/**
+ * Generates tokens with a language model (one-to-many): feeds `prefix`, then samples `count`
+ * tokens, each fed back as the next input. The same arguments and seed give the same tokens.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model` with architecture "language_model".
+ *   - prefix: `prefix_length` token ids in [0, vocab_size) that start the text.
+ *   - prefix_length: >= 1.
+ *   - count: tokens to generate, >= 0.
+ *   - temperature: divides the logits before the softmax: below 1 sharper, above 1 flatter; 0
+ *     picks the most likely token (greedy). Finite, >= 0.
+ *   - top_k: sample among the k most likely tokens only; 0 for all. In 0...vocab_size.
+ *   - seed: seed of the sampling.
+ *   - stop_token: generation ends after this token is produced (it is included); -1 for none.
+ *   - output: receives the generated tokens (not the prefix). Must hold `count` ids.
+ *   - capacity: size of `output` in ids, >= `count`.
+ *   - generated: if not NULL, receives the number of tokens written (less than `count` when
+ *     `stop_token` came early).
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+ *   (not a language model, a token id out of range, a bad temperature or top_k);
+ *   `SEQ_ERR_BUFFER_TOO_SMALL`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_generate(seq_model *model,
+                              const int32_t *prefix,
+                              int64_t prefix_length,
+                              int64_t count,
+                              double temperature,
+                              int64_t top_k,
+                              int64_t seed,
+                              int32_t stop_token,
+                              int32_t *output,
+                              int64_t capacity,
+                              int64_t *generated);
+
+/**
+ * Decodes with a seq2seq model (many-to-many, Tx != Ty): runs the encoder on each source
+ * sequence, then the decoder from start_token, one token at a time, until stop_token or
+ * `max_length` tokens. Greedy when `temperature` is 0.
+ *
+ * Output, in `layout`: token ids [max_length, B] (time-major) or [B, max_length] (batch-first),
+ * without the stop token, padded with -1 after each sequence's end.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model` with architecture "seq2seq".
+ *   - features: source features [T, B, I], all finite; NULL when the model takes tokens.
+ *   - tokens: source token ids [T, B] in [0, vocab_size); NULL when the model takes features.
+ *   - steps: T >= 1, the steps of the longest source.
+ *   - batch: B >= 1.
+ *   - input_size: the model's input_size for features; 1 for tokens.
+ *   - lengths: B source lengths, each in 1...T; NULL when all have T steps.
+ *   - layout: `SEQ_LAYOUT_TIME_MAJOR` or `SEQ_LAYOUT_BATCH_FIRST`, for source and output.
+ *   - max_length: the most tokens decoded per sequence, >= 1.
+ *   - temperature: 0 for greedy decoding, else the sampling temperature (finite, > 0).
+ *   - top_k: sample among the k most likely tokens; 0 for all. In 0...output_size.
+ *   - seed: seed of the sampling.
+ *   - output: receives max_length * B token ids.
+ *   - capacity: size of `output` in ids, >= max_length * B.
+ *   - output_lengths: if not NULL, receives B lengths (tokens before the stop token).
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+ *   (not a seq2seq model, and as `seq_model_predict`); `SEQ_ERR_BUFFER_TOO_SMALL`;
+ *   `SEQ_ERR_RESOURCE_LIMIT`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_decode(seq_model *model,
+                            const float *features,
+                            const int32_t *tokens,
+                            int64_t steps,
+                            int64_t batch,
+                            int64_t input_size,
+                            const int64_t *lengths,
+                            seq_layout layout,
+                            int64_t max_length,
+                            double temperature,
+                            int64_t top_k,
+                            int64_t seed,
+                            int32_t *output,
+                            int64_t capacity,
+                            int64_t *output_lengths);
+
+/* ---------------------------------------------------------------------------------------------
+ * Training
+ */
+
+/**
+ * One training step on a batch: zeroes the gradients, computes the loss and its gradients
+ * (backpropagation through time), clips them as configured ("clip_norm", "clip_value") and
+ * updates the parameters with the configured optimizer.
+ *
+ * Input as `seq_model_predict`. Targets, in `layout`, K = output_size:
+ * - output "classes" (also language models and seq2seq): `target_ids`, class ids in [0, K) (or
+ *   ignore_index), [target_steps, B]; `target_values` NULL.
+ * - output "binary" or "regression": `target_values` [target_steps, B, K] (binary: in [0, 1]);
+ *   `target_ids` NULL.
+ * target_steps is T for a tagger or language model (the target of step t; for a language model,
+ * the token after step t's), 1 for a classifier, and Ty, the longest target sequence, for seq2seq
+ * (the target tokens without start or stop token; the model adds them).
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - features: T * B * input_size floats, all finite; NULL when the model takes tokens.
+ *   - tokens: T * B token ids in [0, vocab_size); NULL when the model takes features.
+ *   - steps: T >= 1.
+ *   - batch: B >= 1.
+ *   - input_size: the model's input_size for features; 1 for tokens.
+ *   - lengths: B lengths in 1...T, or NULL for all T. Steps past a length contribute nothing.
+ *   - layout: `SEQ_LAYOUT_TIME_MAJOR` or `SEQ_LAYOUT_BATCH_FIRST`, for inputs and targets.
+ *   - target_ids: class ids or target tokens (see above), or NULL.
+ *   - target_values: target values (see above), or NULL.
+ *   - target_steps: the time dimension of the targets (see above).
+ *   - target_lengths: seq2seq only: B target lengths in 1...target_steps, or NULL for all
+ *     target_steps. NULL for the other architectures.
+ *   - loss: if not NULL, receives the batch's loss, computed before the update.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+ *   (any argument out of range or inconsistent with the model); `SEQ_ERR_NUMERIC` (the loss, a
+ *   gradient or an updated parameter would be NaN or infinite: the parameters and the optimizer
+ *   are left as they were); `SEQ_ERR_RESOURCE_LIMIT`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_train_step(seq_model *model,
+                                const float *features,
+                                const int32_t *tokens,
+                                int64_t steps,
+                                int64_t batch,
+                                int64_t input_size,
+                                const int64_t *lengths,
+                                seq_layout layout,
+                                const int32_t *target_ids,
+                                const float *target_values,
+                                int64_t target_steps,
+                                const int64_t *target_lengths,
+                                double *loss);
+
+/**
+ * The loss of a batch, without dropout, leaving gradients and parameters untouched. Arguments as
+ * `seq_model_train_step`.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - features: as `seq_model_train_step`.
+ *   - tokens: as `seq_model_train_step`.
+ *   - steps: as `seq_model_train_step`.
+ *   - batch: as `seq_model_train_step`.
+ *   - input_size: as `seq_model_train_step`.
+ *   - lengths: as `seq_model_train_step`.
+ *   - layout: as `seq_model_train_step`.
+ *   - target_ids: as `seq_model_train_step`.
+ *   - target_values: as `seq_model_train_step`.
+ *   - target_steps: as `seq_model_train_step`.
+ *   - target_lengths: as `seq_model_train_step`.
+ *   - loss: receives the loss. Must not be NULL.
+ * - Returns: as `seq_model_train_step`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_evaluate(seq_model *model,
+                              const float *features,
+                              const int32_t *tokens,
+                              int64_t steps,
+                              int64_t batch,
+                              int64_t input_size,
+                              const int64_t *lengths,
+                              seq_layout layout,
+                              const int32_t *target_ids,
+                              const float *target_values,
+                              int64_t target_steps,
+                              const int64_t *target_lengths,
+                              double *loss);
+
+/**
+ * Computes the gradients of a batch's loss without updating the parameters: zeroes every
+ * gradient, then fills them by backpropagation through time (read them with
+ * `seq_model_get_gradient`; apply them with `seq_model_apply_gradients`). Dropout is active, as
+ * in training. Arguments as `seq_model_train_step`.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - features: as `seq_model_train_step`.
+ *   - tokens: as `seq_model_train_step`.
+ *   - steps: as `seq_model_train_step`.
+ *   - batch: as `seq_model_train_step`.
+ *   - input_size: as `seq_model_train_step`.
+ *   - lengths: as `seq_model_train_step`.
+ *   - layout: as `seq_model_train_step`.
+ *   - target_ids: as `seq_model_train_step`.
+ *   - target_values: as `seq_model_train_step`.
+ *   - target_steps: as `seq_model_train_step`.
+ *   - target_lengths: as `seq_model_train_step`.
+ *   - loss: if not NULL, receives the loss.
+ * - Returns: as `seq_model_train_step`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_compute_gradients(seq_model *model,
+                                       const float *features,
+                                       const int32_t *tokens,
+                                       int64_t steps,
+                                       int64_t batch,
+                                       int64_t input_size,
+                                       const int64_t *lengths,
+                                       seq_layout layout,
+                                       const int32_t *target_ids,
+                                       const float *target_values,
+                                       int64_t target_steps,
+                                       const int64_t *target_lengths,
+                                       double *loss);
+
+/**
+ * Updates the parameters from the current gradients (as left by `seq_model_compute_gradients`
+ * or written with `seq_model_set_gradient`): clips them as configured, then takes one optimizer
+ * step. The gradients are left as clipped.
+ *
+ * - Parameter model: a live `seq_model`.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_NUMERIC` (a
+ *   gradient, or a parameter after the update, would be NaN or infinite; nothing changes).
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_apply_gradients(seq_model *model);
+
+/**
+ * Sets every gradient to zero.
+ *
+ * - Parameter model: a live `seq_model`.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_zero_gradients(seq_model *model);
+
+/**
+ * Sets the learning rate of the steps that follow (e.g. a schedule computed by the caller, or a
+ * change from a `seq_progress_callback`). The optimizer's state (moments, step count) is kept.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - learning_rate: finite, >= 0.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_set_learning_rate(seq_model *model, double learning_rate);
+
+/**
+ * Reads the learning rate of the next step.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - out: receives the learning rate. Must not be NULL.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_get_learning_rate(seq_model *model, double *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Datasets and training loops
+ */
+
+/**
+ * Creates an empty dataset.
+ *
+ * - Parameter out: receives the new dataset; set to NULL on failure. Must not be NULL.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`.
+ * - Ownership: the caller owns the dataset and frees it with `seq_dataset_free`.
+ * - Thread safety: safe to call from any thread.
+ */
+seq_status seq_dataset_create(seq_dataset **out);
+
+/**
+ * Frees a dataset.
+ *
+ * - Parameter dataset: the dataset to free. NULL is a no-op. A pointer that is not a live
+ *   `seq_dataset` is left alone and the reason is stored for `seq_last_error()`.
+ * - Thread safety: safe to call from any thread, but the handle must not be used after or while
+ *   it is freed.
+ */
+void seq_dataset_free(seq_dataset *dataset);
+
+/**
+ * Copies the inputs of N sequences into the dataset (replacing any set before): features
+ * [T, N, I] or token ids [T, N] (time-major), or [N, T, I] / [N, T] (batch-first). Token ids are
+ * checked against a model's vocabulary when the dataset is used.
+ *
+ * - Parameters:
+ *   - dataset: a live `seq_dataset`.
+ *   - features: count * steps * input_size finite floats, or NULL when giving tokens.
+ *   - tokens: count * steps token ids >= 0, or NULL when giving features.
+ *   - count: N >= 1, the number of sequences.
+ *   - steps: T >= 1, the steps of the longest sequence.
+ *   - input_size: features per step; 1 for tokens.
+ *   - lengths: N lengths in 1...T, or NULL when every sequence has T steps.
+ *   - layout: `SEQ_LAYOUT_TIME_MAJOR` or `SEQ_LAYOUT_BATCH_FIRST`.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+ *   (both or neither of features and tokens, sizes, NaN or infinite features, negative token ids,
+ *   lengths); `SEQ_ERR_RESOURCE_LIMIT`. On failure the dataset is unchanged.
+ * - Thread safety: safe to call from any thread.
+ */
+seq_status seq_dataset_set_inputs(seq_dataset *dataset,
+                                  const float *features,
+                                  const int32_t *tokens,
+                                  int64_t count,
+                                  int64_t steps,
+                                  int64_t input_size,
+                                  const int64_t *lengths,
+                                  seq_layout layout);
+
+/**
+ * Copies the targets of the N sequences into the dataset (replacing any set before), shaped as
+ * the targets of `seq_model_train_step` with N in place of B: class ids [target_steps, N] or
+ * values [target_steps, N, width] time-major ([N, target_steps(, width)] batch-first).
+ *
+ * - Parameters:
+ *   - dataset: a live `seq_dataset`.
+ *   - target_ids: count * target_steps class ids or target tokens, or NULL when giving values.
+ *   - target_values: count * target_steps * width finite floats, or NULL when giving ids.
+ *   - count: N, the number of sequences (the inputs' N when the dataset is used).
+ *   - target_steps: T for a tagger or language model, 1 for a classifier, Ty for seq2seq.
+ *   - width: values per step: the model's output_size for values, 1 for ids.
+ *   - target_lengths: seq2seq only: N target lengths in 1...target_steps, or NULL.
+ *   - layout: `SEQ_LAYOUT_TIME_MAJOR` or `SEQ_LAYOUT_BATCH_FIRST`.
+ * - Returns: as `seq_dataset_set_inputs`.
+ * - Thread safety: safe to call from any thread.
+ */
+seq_status seq_dataset_set_targets(seq_dataset *dataset,
+                                   const int32_t *target_ids,
+                                   const float *target_values,
+                                   int64_t count,
+                                   int64_t target_steps,
+                                   int64_t width,
+                                   const int64_t *target_lengths,
+                                   seq_layout layout);
+
+/**
+ * The number of sequences whose inputs are set (0 before `seq_dataset_set_inputs`).
+ *
+ * - Parameters:
+ *   - dataset: a live `seq_dataset`.
+ *   - count: receives N. Must not be NULL.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`.
+ * - Thread safety: safe to call from any thread.
+ */
+seq_status seq_dataset_count(seq_dataset *dataset, int64_t *count);
+
+/**
+ * Trains a model on a dataset: `epochs` passes over it in shuffled minibatches of `batch_size`
+ * sequences (the last one smaller when batch_size does not divide N), one
+ * `seq_model_train_step` per batch. The shuffling is seeded from the model's "seed" and the
+ * number of steps it has taken: the same model, dataset and calls train the same way, and two
+ * calls in a row shuffle differently. After every batch `callback`, if not NULL, receives the
+ * progress and may stop the training.
+ *
+ * The whole dataset is checked against the model before the first step (inputs and targets set,
+ * the same N, shapes and values as `seq_model_train_step` requires, target width equal to
+ * output_size for values); messages name the dataset's arguments ("dataset.tokens", ...).
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - dataset: a live `seq_dataset` with inputs and targets set.
+ *   - epochs: >= 1.
+ *   - batch_size: sequences per step, >= 1 (more than N means N).
+ *   - callback: called after every batch, or NULL.
+ *   - user_data: passed to `callback` unchanged; may be NULL.
+ * - Returns: `SEQ_OK` (also when the callback stopped training); `SEQ_ERR_NULL_POINTER`;
+ *   `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_STATE` (inputs or targets not set);
+ *   `SEQ_ERR_INVALID_ARGUMENT` (the dataset does not fit the model, epochs or batch_size < 1);
+ *   `SEQ_ERR_NUMERIC` (a loss or gradient became NaN or infinite: training stops, and the
+ *   parameters are those of the last good step); `SEQ_ERR_RESOURCE_LIMIT`.
+ * - Thread safety: safe to call from any thread. The model's lock is taken for each step and
+ *   released around the callback, so other threads' calls on the model interleave with training.
+ */
+seq_status seq_model_fit(seq_model *model,
+                         seq_dataset *dataset,
+                         int64_t epochs,
+                         int64_t batch_size,
+                         seq_progress_callback callback,
+                         void *user_data);
+
+/* ---------------------------------------------------------------------------------------------
+ * Parameters and gradients
+ */
+
+/**
+ * The number of named parameter tensors of a model (not of scalars).
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - count: receives the number. Must not be NULL.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`.
+ * - Thread safety: safe to call from any thread.
+ */
+seq_status seq_model_parameter_count(seq_model *model, int64_t *count);
+
+/**
+ * The name of the parameter at `index`, in registration order (PyTorch's state_dict order within
+ * each module), e.g. "rnn.weight_ih_l0". Strings follow the convention of
+ * `seq_config_get_string`: `buffer` NULL and `capacity` 0 only set `length`.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - index: in 0...count-1, count from `seq_model_parameter_count`.
+ *   - buffer: receives the name and a terminating NUL; may be NULL only when `capacity` is 0.
+ *   - capacity: size of `buffer` in bytes, including the NUL.
+ *   - length: if not NULL, receives the name's length without the NUL, also when the buffer is
+ *     too small.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+ *   (index out of range, negative capacity); `SEQ_ERR_BUFFER_TOO_SMALL` (buffer untouched).
+ * - Thread safety: safe to call from any thread.
+ */
+seq_status seq_model_parameter_name(seq_model *model,
+                                    int64_t index,
+                                    char *buffer,
+                                    int64_t capacity,
+                                    int64_t *length);
+
+/**
+ * The shape of a parameter, e.g. [4 * H, I] for "rnn.weight_ih_l0" of an LSTM.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - name: NUL-terminated parameter name.
+ *   - dims: receives the `rank` dimensions; may be NULL only when `capacity` is 0.
+ *   - capacity: size of `dims` in elements.
+ *   - rank: if not NULL, receives the number of dimensions, also when `dims` is too small.
+ *   - count: if not NULL, receives the number of elements (the product of the dimensions).
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_NOT_FOUND` (no
+ *   such parameter; the message lists the names); `SEQ_ERR_BUFFER_TOO_SMALL`;
+ *   `SEQ_ERR_INVALID_ARGUMENT` (negative capacity).
+ * - Thread safety: safe to call from any thread.
+ */
+seq_status seq_model_parameter_shape(seq_model *model,
+                                     const char *name,
+                                     int64_t *dims,
+                                     int64_t capacity,
+                                     int64_t *rank,
+                                     int64_t *count);
+
+/**
+ * Copies a parameter's values into a caller's buffer, row-major in the parameter's shape.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - name: NUL-terminated parameter name, e.g. "rnn.weight_hh_l0".
+ *   - buffer: receives the values; may be NULL only when `capacity` is 0.
+ *   - capacity: size of `buffer` in floats.
+ *   - count: if not NULL, receives the parameter's element count, also when `buffer` is too
+ *     small. `buffer` NULL with `capacity` 0 only sets `count`.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_NOT_FOUND`;
+ *   `SEQ_ERR_BUFFER_TOO_SMALL` (buffer untouched); `SEQ_ERR_INVALID_ARGUMENT` (negative capacity).
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_get_parameter(seq_model *model,
+                                   const char *name,
+                                   float *buffer,
+                                   int64_t capacity,
+                                   int64_t *count);
+
+/**
+ * Overwrites a parameter's values, row-major in the parameter's shape (e.g. weights exported
+ * from PyTorch's state_dict under the same name).
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - name: NUL-terminated parameter name.
+ *   - values: the new values, all finite.
+ *   - count: the number of values: exactly the parameter's element count.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_NOT_FOUND`;
+ *   `SEQ_ERR_INVALID_ARGUMENT` (wrong count, NaN or infinite value; nothing is written).
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_set_parameter(seq_model *model,
+                                   const char *name,
+                                   const float *values,
+                                   int64_t count);
+
+/**
+ * Copies a parameter's gradient dL/dparameter (as left by the last training step or
+ * `seq_model_compute_gradients`) into a caller's buffer, in the parameter's shape.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - name: NUL-terminated parameter name.
+ *   - buffer: receives the gradient; may be NULL only when `capacity` is 0.
+ *   - capacity: size of `buffer` in floats.
+ *   - count: if not NULL, receives the element count, also when `buffer` is too small.
+ * - Returns: as `seq_model_get_parameter`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_get_gradient(seq_model *model,
+                                  const char *name,
+                                  float *buffer,
+                                  int64_t capacity,
+                                  int64_t *count);
+
+/**
+ * Overwrites a parameter's gradient, e.g. from a loss computed by the caller; then
+ * `seq_model_apply_gradients` updates the parameters from it.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - name: NUL-terminated parameter name.
+ *   - gradients: the new gradient, all finite.
+ *   - count: exactly the parameter's element count.
+ * - Returns: as `seq_model_set_parameter`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_set_gradient(seq_model *model,
+                                  const char *name,
+                                  const float *gradients,
+                                  int64_t count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Streaming
+ */
+
+/**
+ * Creates a stream over a model, for B sequences at once, each starting from a zero state.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`: a tagger, classifier or language model whose direction is
+ *     "forward" (a bidirectional or reverse model needs the whole sequence).
+ *   - batch: B >= 1, the number of independent sequences advanced together.
+ *   - out: receives the new stream; set to NULL on failure. Must not be NULL.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+ *   (a seq2seq, bidirectional or reverse model; batch < 1); `SEQ_ERR_RESOURCE_LIMIT`.
+ * - Ownership: the caller owns the stream and frees it with `seq_stream_free`.
+ * - Thread safety: safe to call from any thread.
+ */
+seq_status seq_stream_create(seq_model *model, int64_t batch, seq_stream **out);
+
+/**
+ * Frees a stream (and its reference to the model).
+ *
+ * - Parameter stream: the stream to free. NULL is a no-op. A pointer that is not a live
+ *   `seq_stream` is left alone and the reason is stored for `seq_last_error()`.
+ * - Thread safety: safe to call from any thread, but the handle must not be used after or while
+ *   it is freed.
+ */
+void seq_stream_free(seq_stream *stream);
+
+/**
+ * Feeds the next `steps` steps of every sequence and writes the model's output y-hat at each of
+ * them: [steps, B, K] in `layout` (probabilities for "binary" and "classes", values for
+ * "regression"). For a classifier, the output at step t is the prediction for the sequence as if
+ * it ended at t. For a language model, the distribution of the next token.
+ *
+ * - Parameters:
+ *   - stream: a live `seq_stream`.
+ *   - features: steps * B * input_size floats, all finite; NULL when the model takes tokens.
+ *   - tokens: steps * B token ids in [0, vocab_size); NULL when the model takes features.
+ *   - steps: >= 1, the steps in this chunk.
+ *   - batch: the stream's B.
+ *   - input_size: the model's input_size for features; 1 for tokens.
+ *   - layout: `SEQ_LAYOUT_TIME_MAJOR` or `SEQ_LAYOUT_BATCH_FIRST`, for input and output.
+ *   - output: receives steps * B * K floats; may be NULL only when `capacity` is 0.
+ *   - capacity: size of `output` in floats.
+ *   - count: if not NULL, receives steps * B * K, also when `output` is too small. `output` NULL
+ *     with `capacity` 0 only sets `count` and leaves the state alone.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`;
+ *   `SEQ_ERR_BUFFER_TOO_SMALL`; `SEQ_ERR_RESOURCE_LIMIT`. On failure the state is unchanged.
+ * - Thread safety: safe to call from any thread (calls on one stream, and on its model, are
+ *   serialised).
+ */
+seq_status seq_stream_feed(seq_stream *stream,
+                           const float *features,
+                           const int32_t *tokens,
+                           int64_t steps,
+                           int64_t batch,
+                           int64_t input_size,
+                           seq_layout layout,
+                           float *output,
+                           int64_t capacity,
+                           int64_t *count);
+
+/**
+ * Forgets the state of every sequence: the next step starts new sequences from a zero state.
+ *
+ * - Parameter stream: a live `seq_stream`.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`.
+ * - Thread safety: safe to call from any thread (calls on one stream are serialised).
+ */
+seq_status seq_stream_reset(seq_stream *stream);
+
+/**
+ * The number of steps fed since the stream was created or last reset.
+ *
+ * - Parameters:
+ *   - stream: a live `seq_stream`.
+ *   - steps: receives the number of steps. Must not be NULL.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`.
+ * - Thread safety: safe to call from any thread (calls on one stream are serialised).
+ */
+seq_status seq_stream_position(seq_stream *stream, int64_t *steps);
+
+/**
+ * Copies the state: h = a<t> [L, B, Hout] (Hout = proj_size if set, else hidden_size) and, for
+ * an LSTM, c = c<t> [L, B, H]. Each output follows the size convention of `seq_model_predict`:
+ * NULL with capacity 0 only sets the count.
+ *
+ * - Parameters:
+ *   - stream: a live `seq_stream`.
+ *   - h: receives L * B * Hout floats; may be NULL only when `h_capacity` is 0.
+ *   - h_capacity: size of `h` in floats.
+ *   - h_count: if not NULL, receives L * B * Hout.
+ *   - c: receives L * B * H floats for an LSTM; may be NULL only when `c_capacity` is 0.
+ *   - c_capacity: size of `c` in floats.
+ *   - c_count: if not NULL, receives L * B * H for an LSTM, 0 for other cells.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_BUFFER_TOO_SMALL`;
+ *   `SEQ_ERR_INVALID_ARGUMENT` (negative capacity).
+ * - Thread safety: safe to call from any thread (calls on one stream are serialised).
+ */
+seq_status seq_stream_get_state(seq_stream *stream,
+                                float *h,
+                                int64_t h_capacity,
+                                int64_t *h_count,
+                                float *c,
+                                int64_t c_capacity,
+                                int64_t *c_count);
+
+/**
+ * Sets the state, e.g. one saved with `seq_stream_get_state`, or PyTorch's h0 and c0 of a
+ * one-direction model. Shapes as `seq_stream_get_state`.
+ *
+ * - Parameters:
+ *   - stream: a live `seq_stream`.
+ *   - h: L * B * Hout finite floats.
+ *   - h_count: L * B * Hout.
+ *   - c: for an LSTM, L * B * H finite floats (NULL for zeros); NULL for other cells.
+ *   - c_count: L * B * H for an LSTM with `c`, else 0.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+ *   (a count that does not match, NaN or infinite values, `c` for a cell without a memory cell).
+ *   On failure the state is unchanged.
+ * - Thread safety: safe to call from any thread (calls on one stream are serialised).
+ */
+seq_status seq_stream_set_state(seq_stream *stream,
+                                const float *h,
+                                int64_t h_count,
+                                const float *c,
+                                int64_t c_count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Model files
+ */
+
+/**
+ * Saves a model (configuration and parameters, not the optimizer's state) to a file, atomically:
+ * the file is written under a temporary name in the same directory and renamed over `path` once
+ * complete, so a crash never leaves a half-written model. The file is a safetensors file that
+ * PyTorch's `safetensors.torch.load_file` reads, with the parameters under their PyTorch names.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - path: NUL-terminated file path; an existing file is replaced.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_IO` (the
+ *   directory is not writable, the disk is full, ...; any existing file is left intact).
+ * - Thread safety: safe to call from any thread (calls on one model are serialised), also from
+ *   a `seq_progress_callback` of the same model.
+ */
+seq_status seq_model_save(seq_model *model, const char *path);
+
+/**
+ * Loads a model saved by `seq_model_save`: the same configuration and parameters; the optimizer
+ * starts afresh. The file is checked completely (format version, configuration, every
+ * parameter's presence, shape and finiteness) before a model is made.
+ *
+ * - Parameters:
+ *   - path: NUL-terminated file path.
+ *   - out: receives the new model; set to NULL on failure. Must not be NULL.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_IO` (cannot open or read);
+ *   `SEQ_ERR_FORMAT` (not a seqcore model file, a newer format version, a damaged or truncated
+ *   file); `SEQ_ERR_RESOURCE_LIMIT` (the file is too large).
+ * - Ownership: the caller owns the model and frees it with `seq_model_free`.
+ * - Thread safety: safe to call from any thread.
+ */
+seq_status seq_model_load(const char *path, seq_model **out);
+
+/* ---------------------------------------------------------------------------------------------
+ * ONNX import
+ */
+
+/**
+ * NOT YET IMPLEMENTED: always fails with `SEQ_ERR_INTERNAL` ("not yet implemented") after
+ * checking its arguments. Will set one layer's weights from an ONNX GRU or LSTM node's inputs,
+ * in ONNX's layout (both directions in one tensor, ONNX gate order), converting them to the
+ * model's PyTorch layout: "W" [D, G*H, I], "R" [D, G*H, H], "B" [D, 2*G*H], "P" [D, 3*H].
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - stack: "rnn" (the recurrent stack; a seq2seq model's encoder) or "decoder" (seq2seq).
+ *   - layer: the layer, 0...num_layers-1 (an ONNX node is one layer).
+ *   - tensor: the ONNX input name: "W", "R", "B" or "P".
+ *   - data: the tensor's values, all finite, row-major in ONNX's shape.
+ *   - count: the number of values.
+ * - Returns: `SEQ_ERR_INTERNAL` with "not yet implemented" for valid arguments;
+ *   `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_set_onnx_tensor(seq_model *model,
+                                     const char *stack,
+                                     int64_t layer,
+                                     const char *tensor,
+                                     const float *data,
+                                     int64_t count);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -33,6 +33,19 @@ What the parser accepts in Sources/SeqCAPI (it fails loudly on anything else):
 - `public typealias Seq<Name> = <scalar>` with a `///` comment -> `typedef <c scalar> seq_<name>;`
 - `enum Status: SeqStatus` with `case name = <int>` lines -> the status constants
   (`ok` -> SEQ_OK, `fooBar` -> SEQ_ERR_FOO_BAR).
+- `enum Anything: Seq<Name>` (Seq<Name> a scalar typealias above) with `case name = <int>` lines,
+  each with a `///` comment -> `enum seq_<name>_value { SEQ_<NAME>_<CASE> = <int>, ... };`
+  (`enum Layout: SeqLayout { case batchFirst = 1 }` -> SEQ_LAYOUT_BATCH_FIRST = 1).
+- `struct Seq<Name> {` whose stored properties are `var name: Int64` or `var name: Double`, each
+  with a `///` comment, the first being `size: Int64` -> `typedef struct seq_<name> { int64_t size;
+  ... } seq_<name>;` (property names in snake_case). Only 8-byte fields, so the Swift and C layouts
+  are the same (offsets 0, 8, 16, ...) without any padding rule to agree on. Such a struct only
+  crosses the ABI by pointer, and carries its own size so fields can be appended later.
+- `public typealias Seq<Name>Pointer = UnsafeRawPointer` -> a parameter type spelled
+  `const seq_<name> *`, pointing to the struct above (a Swift struct cannot appear in a @c
+  signature; swiftc sees `const void *`, which the cross-check accepts for it).
+- `public typealias Seq<Name>Callback = @convention(c) (_ a: T, ...) -> R` with a `///` comment ->
+  `typedef R (*seq_<name>_callback)(T a, ...);` (the parameter names are required, for C readers).
 - `let seqVersionMajor / seqVersionMinor / seqVersionPatch / seqABIVersion: Int32 = <digits>`.
 - The first `// MARK: - Title` of a file titles that file's group of functions.
 
@@ -57,7 +70,9 @@ SOURCES = os.path.join(ROOT, "Sources", "SeqCAPI")
 HEADER = os.path.join(ROOT, "include", "seqcore.h")
 
 # Groups of functions appear in this order; files not listed follow in alphabetical order.
-FILE_ORDER = ["Version.swift", "Status.swift", "LastError.swift", "Config.swift"]
+FILE_ORDER = ["Version.swift", "Status.swift", "LastError.swift", "Threads.swift", "Config.swift", "ConfigKeys.swift", "Model.swift",
+              "Inference.swift", "Training.swift", "Dataset.swift", "Parameters.swift", "Streaming.swift",
+              "ModelFile.swift", "ONNX.swift"]
 
 SCALARS = {
     "Int8": "int8_t", "Int16": "int16_t", "Int32": "int32_t", "Int64": "int64_t",
@@ -105,6 +120,10 @@ class Source:
         self.scalar_aliases = []  # (swift alias, c name, c underlying, doc lines)
         self.status_doc = []
         self.status_cases = []   # (c name, value, doc lines)
+        self.constant_enums = []  # (swift alias, c enum name, doc lines, [(c name, value, doc lines)])
+        self.structs = []        # (swift name, c name, doc lines, [(c field, c type, doc lines)])
+        self.struct_pointers = []  # (swift alias, c struct name)
+        self.callbacks = []      # (swift alias, c name, doc lines, result swift type, [(name, swift type)], path, line)
         self.groups = []         # (title, [Function])
 
 
@@ -178,9 +197,24 @@ def read_file(path, lines, src):
         m = re.match(r"(public\s+)?typealias\s+(Seq\w+)\s*=\s*(\w+)\s*$", line)
         if m:
             read_typealias(path, lineno, m, doc, src)
+        m = re.match(r"(public\s+)?typealias\s+(Seq\w+)\s*=\s*@convention\(c\)", line)
+        if m:
+            i = read_callback(path, lines, i, m, doc, src)
+            doc = []
+            continue
         if re.match(r"(\w+\s+)*enum\s+Status\s*:\s*SeqStatus\b", line):
             src.status_doc = doc
             i = read_status(path, lines, i + 1, src)
+            doc = []
+            continue
+        m = re.match(r"(?:\w+\s+)*enum\s+\w+\s*:\s*(Seq\w+)\b", line)
+        if m:
+            i = read_constant_enum(path, lines, i + 1, m.group(1), doc, src)
+            doc = []
+            continue
+        m = re.match(r"(?:public\s+)?struct\s+(Seq\w+)\s*\{\s*$", line)
+        if m:
+            i = read_struct(path, lines, i + 1, m.group(1), doc, src)
             doc = []
             continue
         if re.match(r"@c\b", line):
@@ -204,7 +238,11 @@ def read_typealias(path, lineno, m, doc, src):
         fail_at(path, lineno, f"typealias {alias}: needs a /// doc comment (it documents the C type)")
     if not "".join(doc).isascii():
         fail_at(path, lineno, f"typealias {alias}: the doc comment is not ASCII")
-    if target == "OpaquePointer":
+    if target == "UnsafeRawPointer":
+        if not alias.endswith("Pointer"):
+            fail_at(path, lineno, f"typealias {alias} = UnsafeRawPointer: struct pointer aliases are named Seq<Name>Pointer")
+        src.struct_pointers.append((alias, snake(alias[: -len("Pointer")])))
+    elif target == "OpaquePointer":
         if not alias.endswith("Handle"):
             fail_at(path, lineno, f"typealias {alias} = OpaquePointer: handle aliases are named Seq<Name>Handle")
         src.handles.append((alias, snake(alias[: -len("Handle")]), doc))
@@ -241,6 +279,118 @@ def read_status(path, lines, i, src):
             doc = []
         i += 1
     fail_at(path, i, "unterminated enum Status")
+
+
+def read_doc_lines(line, doc):
+    text = line[3:]
+    doc.append(text[1:] if text.startswith(" ") else text)
+
+
+def check_ascii_doc(path, lineno, what, doc):
+    if not doc:
+        fail_at(path, lineno, f"{what}: needs a /// doc comment")
+    text = "\n".join(doc)
+    if not text.isascii():
+        fail_at(path, lineno, f"{what}: the doc comment is not ASCII")
+    if "*/" in text or "/*" in text:
+        fail_at(path, lineno, f"{what}: the doc comment contains `*/` or `/*`, which break a C comment")
+
+
+def read_constant_enum(path, lines, i, alias, enum_doc, src):
+    """`enum X: Seq<Name>` cases -> SEQ_<NAME>_<CASE> constants; the alias must be a scalar typealias
+    declared before (checked in `render`)."""
+    start = i
+    prefix = "SEQ_" + snake(alias[3:]).upper() + "_"
+    cases, doc = [], []
+    check_ascii_doc(path, start, f"enum of {alias}", enum_doc)
+    while i < len(lines):
+        line = lines[i].strip()
+        if line.startswith("///"):
+            read_doc_lines(line, doc)
+        elif line.startswith("}"):
+            break
+        else:
+            m = re.match(r"case\s+`?(\w+)`?\s*=\s*(-?\d+)\s*$", line)
+            if m:
+                check_ascii_doc(path, i + 1, f"case {m.group(1)}", doc)
+                cases.append((prefix + snake(m.group(1)).upper(), int(m.group(2)), doc))
+            elif line.startswith("case "):
+                fail_at(path, i + 1, "constant cases are written one per line as `case name = <value>`")
+            elif line and not line.startswith("//"):
+                # Members after the cases: skip to the enum's closing brace by indentation.
+                while i < len(lines) and lines[i].rstrip() != "}":
+                    i += 1
+                break
+            doc = []
+        i += 1
+    if not cases:
+        fail_at(path, start, f"enum of {alias}: no `case name = <value>` lines")
+    src.constant_enums.append((alias, "seq_" + snake(alias[3:]) + "_value", enum_doc, cases))
+    return i + 1
+
+
+def read_struct(path, lines, i, name, struct_doc, src):
+    """A C struct passed by pointer: 8-byte fields only, the first `size: Int64`."""
+    start = i
+    check_ascii_doc(path, start, f"struct {name}", struct_doc)
+    fields, doc = [], []
+    while i < len(lines):
+        line = lines[i].strip()
+        if line.startswith("///"):
+            read_doc_lines(line, doc)
+        elif line.startswith("}"):
+            break
+        elif line and not line.startswith("//"):
+            m = re.match(r"(?:public\s+)?var\s+(\w+)\s*:\s*(Int64|Double)\s*(=.*)?$", line)
+            if not m:
+                fail_at(path, i + 1, f"struct {name}: only `var name: Int64` or `var name: Double` stored "
+                        "properties are allowed (8-byte fields keep the Swift and C layouts identical)")
+            check_ascii_doc(path, i + 1, f"{name}.{m.group(1)}", doc)
+            fields.append((snake(m.group(1)), SCALARS[m.group(2)], doc))
+            doc = []
+        i += 1
+    if not fields or fields[0][:2] != ("size", "int64_t"):
+        fail_at(path, start, f"struct {name}: the first field must be `size: Int64` (the struct's own size in bytes)")
+    src.structs.append((name, snake(name), struct_doc, fields))
+    return i + 1
+
+
+def read_callback(path, lines, i, m, doc, src):
+    """`public typealias Seq<Name>Callback = @convention(c) (_ a: T, ...) -> R`, on one or more lines."""
+    start = i + 1
+    alias = m.group(2)
+    if not m.group(1):
+        fail_at(path, start, f"typealias {alias}: a Seq-prefixed typealias is exported to C and must be public")
+    if not alias.endswith("Callback"):
+        fail_at(path, start, f"typealias {alias}: C function pointer aliases are named Seq<Name>Callback")
+    check_ascii_doc(path, start, f"typealias {alias}", doc)
+    text = ""
+    while i < len(lines):
+        text += " " + lines[i].strip()
+        i += 1
+        if re.search(r"->\s*\w+\s*$", text):
+            break
+    body = text.split("@convention(c)", 1)[1].strip()
+    if not body.startswith("("):
+        fail_at(path, start, f"typealias {alias}: expected `@convention(c) (...) -> R`")
+    depth, j = 0, 0
+    for j, ch in enumerate(body):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            break
+    params_text, rest = body[1:j], body[j + 1:].strip()
+    rm = re.match(r"^->\s*(\w+)$", rest)
+    if not rm:
+        fail_at(path, start, f"typealias {alias}: cannot read the result type from `{rest}`")
+    params = []
+    for p in split_top_level(params_text):
+        pm = re.match(r"^_\s+(\w+)\s*:\s*(.+)$", p)
+        if not pm:
+            fail_at(path, start, f"typealias {alias}: write each parameter as `_ name: Type` (C readers need the names)")
+        params.append((snake(pm.group(1)), pm.group(2).strip()))
+    result = rm.group(1)
+    src.callbacks.append((alias, snake(alias), doc, None if result == "Void" else result, params, path, start))
+    return i
 
 
 def read_function(path, lines, i, doc):
@@ -320,9 +470,34 @@ class Types:
     def __init__(self, src):
         self.handles = {alias: c for alias, c, _ in src.handles}
         self.scalars = {alias: c for alias, c, _, _ in src.scalar_aliases}
+        struct_names = {c for _, c, _, _ in src.structs}
+        self.struct_pointers = {}
+        for alias, c in src.struct_pointers:
+            if c not in struct_names:
+                raise GenError(f"typealias {alias}: no `struct Seq...` named seq_{c[4:]} to point to")
+            self.struct_pointers[alias] = c
+        self.callbacks = {alias: (c, result, params, path, line)
+                          for alias, c, _, result, params, path, line in src.callbacks}
         # For the comparison with swiftc, which knows no typedefs.
         self.underlying = {c: "void" for c in self.handles.values()}
+        self.underlying.update({c: "void" for c in struct_names})
         self.underlying.update({c: u for _, c, u, _ in src.scalar_aliases})
+
+    def callback_signature(self, alias):
+        """(C result, [(C type, name)]) of a callback typealias."""
+        c, result, params, path, line = self.callbacks[alias]
+        fn = Function(path, line, c, params, result, [])
+        ctypes = [(self.c_type(t, fn, f"parameter {n}"), n) for n, t in params]
+        return (self.c_type(result, fn, "result") if result else "void"), ctypes
+
+    def canonical_callback(self, c_name):
+        """The canonical spelling of a callback typedef's function pointer type, for the cross-check."""
+        for alias, (c, _, _, _, _) in self.callbacks.items():
+            if c == c_name:
+                result, params = self.callback_signature(alias)
+                inner = ", ".join(canonical(t, self.underlying) for t, _ in params) or "void"
+                return f"{canonical(result, self.underlying)} (*)({inner})"
+        return None
 
     def c_type(self, swift, fn, role, top=True):
         """C spelling of a Swift type. role is 'parameter NAME' or 'result'."""
@@ -348,6 +523,16 @@ class Types:
         elif t in self.handles:
             is_pointer = True
             c = self.handles[t] + " *"
+        elif t in self.struct_pointers:
+            if not top:
+                bad("a struct pointer alias is not supported inside another pointer")
+            is_pointer = True
+            c = "const " + self.struct_pointers[t] + " *"
+        elif t in self.callbacks:
+            if not top:
+                bad("a callback alias is not supported inside a pointer")
+            is_pointer = True
+            c = self.callbacks[t][0]
         elif t == "OpaquePointer":
             bad("bare OpaquePointer has no C type name; declare `public typealias Seq<Name>Handle = OpaquePointer`")
         elif t in self.scalars:
@@ -464,8 +649,29 @@ def render(src):
             seen.add(value)
             out += comment(doc, "    ") + f"    {c_name} = {value},\n"
         out = out.rstrip(",\n") + "\n};\n"
+    scalar_names = {alias for alias, _, _, _ in src.scalar_aliases}
+    for alias, c_enum, doc, cases in src.constant_enums:
+        if alias not in scalar_names:
+            raise GenError(f"enum of {alias}: {alias} must be a `public typealias {alias} = <integer type>`")
+        out += "\n" + comment(doc) + f"enum {c_enum} {{\n"
+        seen = set()
+        for c_name, value, cdoc in cases:
+            if value in seen:
+                raise GenError(f"{c_enum}: value {value} is used twice")
+            seen.add(value)
+            out += comment(cdoc, "    ") + f"    {c_name} = {value},\n"
+        out = out.rstrip(",\n") + "\n};\n"
     for _, c, doc in src.handles:
         out += "\n" + comment(doc) + f"typedef struct {c} {c};\n"
+    for _, c, doc, fields in src.structs:
+        out += "\n" + comment(doc) + f"typedef struct {c} {{\n"
+        for name, ctype, fdoc in fields:
+            out += comment(fdoc, "    ") + f"    {ctype} {name};\n"
+        out += f"}} {c};\n"
+    for alias, c, doc, _, _, _, _ in src.callbacks:
+        result, params = types.callback_signature(alias)
+        plist = ", ".join(c_decl(t, n) for t, n in params) or "void"
+        out += "\n" + comment(doc) + f"typedef {c_decl(result, '(*' + c + ')')}({plist});\n"
 
     names = set()
     for title, functions in src.groups:
@@ -496,6 +702,16 @@ def canonical(ctype, underlying):
     return " ".join(tokens)
 
 
+def canonical_function_pointer(ctype):
+    """swiftc's `int32_t (* _Nullable name)(void const * _Nullable, void * _Nullable)` as
+    `int32_t (*)(void const *, void *)`."""
+    m = re.match(r"^(.*?)\(\s*\*[^()]*\)\s*\((.*)\)\s*$", ctype.strip())
+    if not m:
+        raise GenError(f"cannot read the function pointer type `{ctype}` in swiftc's header")
+    params = [canonical(p, {}) for p in split_top_level(m.group(2))]
+    return f"{canonical(m.group(1), {})} (*)({', '.join(params) or 'void'})"
+
+
 def swiftc_signatures(modules):
     swiftc = os.environ.get("SWIFTC") or "swiftc"
     files = sorted(os.path.join(SOURCES, f) for f in os.listdir(SOURCES) if f.endswith(".swift"))
@@ -514,9 +730,12 @@ def swiftc_signatures(modules):
         result, name, params = m.group(1), m.group(2), m.group(3).strip()
         ptypes = []
         if params and params != "void":
-            for p in params.split(","):
-                # swiftc always names parameters: drop the name, keep the type.
-                ptypes.append(re.sub(r"\b\w+\s*$", "", p.strip()))
+            for p in split_top_level(params):
+                if "(*" in p.replace(" ", ""):
+                    ptypes.append(p)  # a function pointer: canonical_function_pointer drops the name
+                else:
+                    # swiftc always names parameters: drop the name, keep the type.
+                    ptypes.append(re.sub(r"\b\w+\s*$", "", p.strip()))
         sigs[name] = (result, ptypes)
     return sigs
 
@@ -536,8 +755,8 @@ def cross_check(src, modules):
         mine = [types.c_type(fn.result, fn, "result") if fn.result else "void"]
         mine += [types.c_type(t, fn, f"parameter {n}") for n, t in fn.params]
         theirs = [result] + ptypes
-        a = [canonical(t, types.underlying) for t in mine]
-        b = [canonical(t, {}) for t in theirs]
+        a = [types.canonical_callback(t.strip()) or canonical(t, types.underlying) for t in mine]
+        b = [canonical_function_pointer(t) if "(*" in t.replace(" ", "") else canonical(t, {}) for t in theirs]
         if a != b:
             problems.append(f"{name}: this script says ({', '.join(a)}), swiftc says ({', '.join(b)})")
     if problems:

@@ -36,16 +36,24 @@ final class ConfigStore: HandleValue {
         return value
     }
 
-    /// Every key that is set or has a default: what a model constructor reads. Required keys that
-    /// were never set are absent.
-    func resolved() -> [String: ConfigValue] {
-        let set = values.withLock { $0 }
-        var all: [String: ConfigValue] = [:]
-        for key in configKeys {
-            if let value = set[key.name] ?? key.defaultValue { all[key.name] = value }
-        }
-        return all
+    /// Forgets `name`'s value, so that it reads as its default (or as unset) again.
+    func unset(_ name: String) throws {
+        _ = try ConfigKey.named(name)
+        _ = values.withLock { $0.removeValue(forKey: name) }
     }
+
+    /// The keys set explicitly, without defaults: what a model keeps, saves and gives back, so
+    /// that "set" and "left at its default" stay distinguishable.
+    func explicitValues() -> [String: ConfigValue] {
+        values.withLock { $0 }
+    }
+
+    /// Replaces every value at once (a model's configuration read back, or a model file's).
+    /// The values are not checked again: they come from a config that was.
+    func replaceAll(_ new: [String: ConfigValue]) {
+        values.withLock { $0 = new }
+    }
+
 }
 
 /// Creates an empty configuration: every key unset, reading back as its default.
@@ -123,6 +131,22 @@ final class ConfigStore: HandleValue {
     guarded {
         let store = try Handles.value(config, as: ConfigStore.self, argument: "config")
         try store.set(Arg.string(key, "key"), .string(Arg.string(value, "value")))
+    }
+}
+
+/// Removes a key's value: it reads as its default again, or as unset when it has none (e.g. to
+/// go back from "gru_variant" set to a cell that has no variants).
+///
+/// - Parameters:
+///   - config: a live `seq_config`.
+///   - key: NUL-terminated key name.
+/// - Returns: `SEQ_OK` (also when the key was not set); `SEQ_ERR_NULL_POINTER`;
+///   `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_NOT_FOUND` (unknown key).
+/// - Thread safety: safe to call from any thread, also concurrently on the same handle.
+@c public func seq_config_unset(_ config: SeqConfigHandle?, _ key: UnsafePointer<CChar>?) -> SeqStatus {
+    guarded {
+        let store = try Handles.value(config, as: ConfigStore.self, argument: "config")
+        try store.unset(Arg.string(key, "key"))
     }
 }
 

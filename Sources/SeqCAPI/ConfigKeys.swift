@@ -11,22 +11,54 @@ import SeqCore
 /// A set of named options that describes a model before it is created; this is how C programs
 /// configure a model (no struct crosses the ABI, so new options never break old programs).
 /// Create with `seq_config_create`, set keys with `seq_config_set_int` / `_float` / `_string`,
-/// free with `seq_config_free`.
+/// pass it to `seq_model_create`, free it with `seq_config_free`. "Unset" below means the key has
+/// no default: leave it unset for "none".
 ///
-/// Keys (type, accepted values, default):
+/// Keys of the recurrent stack (type, accepted values, default):
 /// - "cell" (string: "rnn_tanh", "rnn_relu", "gru", "lstm"; required)
-/// - "gru_variant" (string: "classic", "linear_before_reset", "simplified"; "linear_before_reset")
-/// - "input_size" (int >= 1; required): I, features per time step
+/// - "gru_variant" (string: "classic", "linear_before_reset", "simplified"; "linear_before_reset";
+///   only with cell "gru")
+/// - "input_size" (int >= 1; required for feature inputs, defaults to embedding_size for tokens):
+///   I, features per time step
 /// - "hidden_size" (int >= 1; required): H, hidden units per layer and direction
 /// - "num_layers" (int >= 1; 1): L, stacked layers
 /// - "direction" (string: "forward", "reverse", "bidirectional"; "forward")
 /// - "merge" (string: "concat", "sum"; "concat"): how the two directions are combined
-/// - "proj_size" (int >= 0; 0 = none): LSTM projection size
+/// - "proj_size" (int >= 0; 0 = none): LSTM projection size, less than hidden_size
 /// - "peepholes" (int 0 or 1; 0): LSTM peephole connections
 /// - "bias" (int 0 or 1; 1): whether layers have bias vectors
 /// - "dropout" (float in [0, 1); 0): dropout between layers, in training only
-/// - "seed" (int, any; 0): seed of initialisation and dropout
-/// - "batch_first" (int 0 or 1; 0): tensors are (B, T, features) instead of (T, B, features)
+/// - "initialization" (string: "pytorch", "xavier", "orthogonal"; "pytorch")
+/// - "forget_bias" (float, finite; unset): LSTM only, initial forget-gate bias
+/// - "seed" (int, any; 0): seed of initialisation, dropout and the shuffling of seq_model_fit
+///
+/// Keys of the model around it:
+/// - "architecture" (string: "tagger", "classifier", "language_model", "seq2seq"; "tagger"):
+///   an output per step, one per sequence (from the final state), next-token prediction, or an
+///   encoder-decoder
+/// - "vocab_size" (int >= 0; 0): V > 0 makes the input token ids through an embedding
+/// - "embedding_size" (int >= 0; 0): E, required (>= 1) when vocab_size > 0; for seq2seq also the
+///   decoder's embedding (0: hidden_size)
+/// - "padding_index" (int >= 0; unset): a token id whose embedding stays zero
+/// - "output_size" (int >= 1; required, vocab_size for a language model): K, outputs per step,
+///   classes, or the target vocabulary of seq2seq
+/// - "output" (string: "binary", "classes", "regression"; "classes"): sigmoid with binary
+///   cross-entropy, softmax with cross-entropy, or identity with mean squared error
+/// - "reduction" (string: "mean_over_steps", "mean_over_batch", "sum"; "mean_over_steps"): how the
+///   per-step losses are combined
+/// - "ignore_index" (int, any; unset): a class label that contributes nothing to the loss
+/// - "start_token", "stop_token" (int >= 0; 0 and 1; seq2seq only): decoder start and stop ids,
+///   in 0..output_size-1
+///
+/// Keys of training:
+/// - "optimizer" (string: "sgd", "adam", "adamw", "rmsprop"; "adam")
+/// - "learning_rate" (float >= 0; 0.001)
+/// - "momentum" (float >= 0; 0; sgd and rmsprop only)
+/// - "weight_decay" (float >= 0; 0, or 0.01 for adamw)
+/// - "beta1", "beta2" (float in [0, 1); 0.9 and 0.999; adam and adamw only)
+/// - "epsilon" (float >= 0; 1e-8; adam, adamw and rmsprop only)
+/// - "clip_norm" (float >= 0; 0 = none): rescale the gradients to at most this global L2 norm
+/// - "clip_value" (float >= 0; 0 = none): clamp every gradient to [-clip_value, clip_value]
 public typealias SeqConfigHandle = OpaquePointer
 
 /// The three value types of configuration keys, each with its own C setter and getter.
@@ -80,12 +112,16 @@ enum ConfigDomain: Sendable {
     case anyInteger
     /// A float in [0, 1): a probability that may not be certain.
     case probability
+    /// A finite float >= 0 (rates, decays, clipping thresholds).
+    case nonNegativeFloat
+    /// Any finite float.
+    case finiteFloat
 
     var type: ConfigValueType {
         switch self {
         case .choice: return .string
         case .positive, .nonNegative, .flag, .anyInteger: return .int
-        case .probability: return .float
+        case .probability, .nonNegativeFloat, .finiteFloat: return .float
         }
     }
 
@@ -109,6 +145,10 @@ enum ConfigDomain: Sendable {
         case (.probability, .float(let v)):
             // NaN fails both comparisons, so it is rejected here too.
             guard v >= 0 && v < 1 else { throw SeqError.invalid(key, expected: "a number in [0, 1)", got: v) }
+        case (.nonNegativeFloat, .float(let v)):
+            guard v >= 0 && v.isFinite else { throw SeqError.invalid(key, expected: "a finite number >= 0", got: v) }
+        case (.finiteFloat, .float(let v)):
+            try Arg.finite(v, key)
         default:
             throw SeqError.invalid(key, expected: "\(type.name) (set with seq_config_set_\(type.cSuffix))",
                                    got: value.type.name)
@@ -126,6 +166,7 @@ struct ConfigKey: Sendable {
 
 /// The keys, in the order of the documentation above.
 let configKeys: [ConfigKey] = [
+    // The recurrent stack.
     ConfigKey(name: "cell", domain: .choice(["rnn_tanh", "rnn_relu", "gru", "lstm"]), defaultValue: nil),
     ConfigKey(name: "gru_variant", domain: .choice(["classic", "linear_before_reset", "simplified"]),
               defaultValue: .string("linear_before_reset")),
@@ -139,8 +180,33 @@ let configKeys: [ConfigKey] = [
     ConfigKey(name: "peepholes", domain: .flag, defaultValue: .int(0)),
     ConfigKey(name: "bias", domain: .flag, defaultValue: .int(1)),
     ConfigKey(name: "dropout", domain: .probability, defaultValue: .float(0)),
+    ConfigKey(name: "initialization", domain: .choice(["pytorch", "xavier", "orthogonal"]),
+              defaultValue: .string("pytorch")),
+    ConfigKey(name: "forget_bias", domain: .finiteFloat, defaultValue: nil),
     ConfigKey(name: "seed", domain: .anyInteger, defaultValue: .int(0)),
-    ConfigKey(name: "batch_first", domain: .flag, defaultValue: .int(0)),
+    // The model around it.
+    ConfigKey(name: "architecture", domain: .choice(["tagger", "classifier", "language_model", "seq2seq"]),
+              defaultValue: .string("tagger")),
+    ConfigKey(name: "vocab_size", domain: .nonNegative, defaultValue: .int(0)),
+    ConfigKey(name: "embedding_size", domain: .nonNegative, defaultValue: .int(0)),
+    ConfigKey(name: "padding_index", domain: .nonNegative, defaultValue: nil),
+    ConfigKey(name: "output_size", domain: .positive, defaultValue: nil),
+    ConfigKey(name: "output", domain: .choice(["binary", "classes", "regression"]), defaultValue: .string("classes")),
+    ConfigKey(name: "reduction", domain: .choice(["mean_over_steps", "mean_over_batch", "sum"]),
+              defaultValue: .string("mean_over_steps")),
+    ConfigKey(name: "ignore_index", domain: .anyInteger, defaultValue: nil),
+    ConfigKey(name: "start_token", domain: .nonNegative, defaultValue: .int(0)),
+    ConfigKey(name: "stop_token", domain: .nonNegative, defaultValue: .int(1)),
+    // Training.
+    ConfigKey(name: "optimizer", domain: .choice(["sgd", "adam", "adamw", "rmsprop"]), defaultValue: .string("adam")),
+    ConfigKey(name: "learning_rate", domain: .nonNegativeFloat, defaultValue: .float(0.001)),
+    ConfigKey(name: "momentum", domain: .nonNegativeFloat, defaultValue: .float(0)),
+    ConfigKey(name: "weight_decay", domain: .nonNegativeFloat, defaultValue: nil),
+    ConfigKey(name: "beta1", domain: .probability, defaultValue: .float(0.9)),
+    ConfigKey(name: "beta2", domain: .probability, defaultValue: .float(0.999)),
+    ConfigKey(name: "epsilon", domain: .nonNegativeFloat, defaultValue: .float(1e-8)),
+    ConfigKey(name: "clip_norm", domain: .nonNegativeFloat, defaultValue: .float(0)),
+    ConfigKey(name: "clip_value", domain: .nonNegativeFloat, defaultValue: .float(0)),
 ]
 
 private let configKeysByName: [String: ConfigKey] =
@@ -155,4 +221,14 @@ extension ConfigKey {
         }
         return key
     }
+}
+
+/// Every key that is set in `explicit` or has a default: what a model is built from. Required keys
+/// that were never set are absent.
+func resolvedConfig(_ explicit: [String: ConfigValue]) -> [String: ConfigValue] {
+    var all: [String: ConfigValue] = [:]
+    for key in configKeys {
+        if let value = explicit[key.name] ?? key.defaultValue { all[key.name] = value }
+    }
+    return all
 }

@@ -21,11 +21,17 @@ import Synchronization
 /// recognisable in a debugger's memory dump).
 enum HandleKind: UInt32, Sendable {
     case config = 0x4746_4E43  // "CNFG" in memory (little-endian)
+    case model = 0x4C44_4F4D  // "MODL"
+    case stream = 0x4D52_5453  // "STRM"
+    case dataset = 0x5445_5344  // "DSET"
 
     /// The C type name, for messages.
     var cName: String {
         switch self {
         case .config: return "seq_config"
+        case .model: return "seq_model"
+        case .stream: return "seq_stream"
+        case .dataset: return "seq_dataset"
         }
     }
 }

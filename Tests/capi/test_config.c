@@ -51,7 +51,12 @@ void test_config_defaults(void) {
     CHECK_INT_EQ(get_int(config, "peepholes"), 0);
     CHECK_INT_EQ(get_int(config, "bias"), 1);
     CHECK_INT_EQ(get_int(config, "seed"), 0);
-    CHECK_INT_EQ(get_int(config, "batch_first"), 0);
+    CHECK_STR_EQ(get_string(config, "architecture"), "tagger");
+    CHECK_STR_EQ(get_string(config, "output"), "classes");
+    CHECK_STR_EQ(get_string(config, "optimizer"), "adam");
+    CHECK_INT_EQ(get_int(config, "vocab_size"), 0);
+    CHECK_CLOSE(get_float(config, "learning_rate"), 0.001, 0, 0);
+    CHECK_CLOSE(get_float(config, "clip_norm"), 0.0, 0, 0);
     CHECK_CLOSE(get_float(config, "dropout"), 0.0, 0, 0);
     seq_config_free(config);
 }
@@ -71,7 +76,8 @@ void test_config_set_and_get(void) {
     CHECK_OK(seq_config_set_int(config, "bias", 0));
     CHECK_OK(seq_config_set_float(config, "dropout", 0.25));
     CHECK_OK(seq_config_set_int(config, "seed", INT64_MIN)); /* any 64-bit seed */
-    CHECK_OK(seq_config_set_int(config, "batch_first", 1));
+    CHECK_OK(seq_config_set_string(config, "architecture", "seq2seq"));
+    CHECK_OK(seq_config_set_float(config, "learning_rate", 0.25));
 
     CHECK_STR_EQ(get_string(config, "cell"), "lstm");
     CHECK_STR_EQ(get_string(config, "gru_variant"), "classic");
@@ -85,7 +91,8 @@ void test_config_set_and_get(void) {
     CHECK_INT_EQ(get_int(config, "bias"), 0);
     CHECK_CLOSE(get_float(config, "dropout"), 0.25, 0, 0);
     CHECK(get_int(config, "seed") == INT64_MIN);
-    CHECK_INT_EQ(get_int(config, "batch_first"), 1);
+    CHECK_STR_EQ(get_string(config, "architecture"), "seq2seq");
+    CHECK_CLOSE(get_float(config, "learning_rate"), 0.25, 0, 0);
     seq_config_free(config);
 }
 
@@ -163,8 +170,14 @@ void test_config_invalid_handles(void) {
     CHECK_ERROR(seq_config_get_int(freed, "seed", &value), SEQ_ERR_WRONG_HANDLE, "already freed");
     CHECK_ERROR(seq_config_set_int(fake, "seed", 1), SEQ_ERR_WRONG_HANDLE, "not a live seqcore handle");
     CHECK_ERROR(seq_config_set_string(inside, "cell", "gru"), SEQ_ERR_WRONG_HANDLE, "argument 'config'");
-    /* TODO(engine): once a second handle kind exists (seq_model), pass one here and expect
-       SEQ_ERR_WRONG_HANDLE with "expected a seq_config handle, got a seq_model handle". */
+    /* A handle of another kind (test_errors.c covers every pair). */
+    {
+        seq_dataset *dataset = NULL;
+        CHECK_OK(seq_dataset_create(&dataset));
+        CHECK_ERROR(seq_config_set_int((seq_config *)(void *)dataset, "seed", 1), SEQ_ERR_WRONG_HANDLE,
+                    "argument 'config': expected a seq_config handle, got a seq_dataset handle");
+        seq_dataset_free(dataset);
+    }
 
     /* Freeing what is not a live seq_config does nothing but leave a message. */
     seq_config_free(freed);
@@ -235,7 +248,14 @@ void test_config_values_out_of_range(void) {
     CHECK_OK(seq_config_set_int(config, "proj_size", 0));
     CHECK_ERROR(seq_config_set_int(config, "peepholes", 2), SEQ_ERR_INVALID_ARGUMENT,
                 "argument 'peepholes': expected 0 or 1, got 2");
-    CHECK_ERROR(seq_config_set_int(config, "batch_first", -1), SEQ_ERR_INVALID_ARGUMENT, "expected 0 or 1");
+    CHECK_ERROR(seq_config_set_int(config, "bias", -1), SEQ_ERR_INVALID_ARGUMENT, "expected 0 or 1");
+    CHECK_ERROR(seq_config_set_float(config, "learning_rate", -1), SEQ_ERR_INVALID_ARGUMENT,
+                "argument 'learning_rate': expected a finite number >= 0, got -1.0");
+    CHECK_ERROR(seq_config_set_float(config, "clip_norm", INFINITY), SEQ_ERR_INVALID_ARGUMENT, "argument 'clip_norm'");
+    CHECK_ERROR(seq_config_set_float(config, "forget_bias", NAN), SEQ_ERR_INVALID_ARGUMENT, "argument 'forget_bias'");
+    CHECK_ERROR(seq_config_set_float(config, "beta2", 1.0), SEQ_ERR_INVALID_ARGUMENT, "argument 'beta2'");
+    CHECK_ERROR(seq_config_set_string(config, "optimizer", "lbfgs"), SEQ_ERR_INVALID_ARGUMENT, "argument 'optimizer'");
+    CHECK_ERROR(seq_config_set_int(config, "padding_index", -1), SEQ_ERR_INVALID_ARGUMENT, "argument 'padding_index'");
     CHECK_ERROR(seq_config_set_float(config, "dropout", 1.0), SEQ_ERR_INVALID_ARGUMENT,
                 "argument 'dropout': expected a number in [0, 1), got 1.0");
     CHECK_ERROR(seq_config_set_float(config, "dropout", -0.1), SEQ_ERR_INVALID_ARGUMENT, "got -0.1");
@@ -318,4 +338,19 @@ void test_config_concurrent_use(void) {
     }
     CHECK(get_int(shared, "seed") >= 0);
     seq_config_free(shared);
+}
+
+void test_config_unset(void) {
+    seq_config *config = new_config();
+    int64_t value = 0;
+    CHECK_OK(seq_config_set_int(config, "num_layers", 3));
+    CHECK_OK(seq_config_unset(config, "num_layers"));
+    CHECK_INT_EQ(get_int(config, "num_layers"), 1); /* the default again */
+    CHECK_OK(seq_config_set_int(config, "hidden_size", 8));
+    CHECK_OK(seq_config_unset(config, "hidden_size"));
+    CHECK_ERROR(seq_config_get_int(config, "hidden_size", &value), SEQ_ERR_NOT_FOUND, "has not been set");
+    CHECK_OK(seq_config_unset(config, "hidden_size")); /* unsetting twice is fine */
+    CHECK_ERROR(seq_config_unset(config, "hiden_size"), SEQ_ERR_NOT_FOUND, "unknown configuration key");
+    CHECK_ERROR(seq_config_unset(NULL, "seed"), SEQ_ERR_NULL_POINTER, "argument 'config'");
+    seq_config_free(config);
 }

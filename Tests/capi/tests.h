@@ -25,7 +25,61 @@
     X(config_values_out_of_range)                     \
     X(config_required_keys_without_default)           \
     X(config_failed_set_leaves_value)                 \
-    X(config_concurrent_use)
+    X(config_concurrent_use)                          \
+    X(config_unset)                                   \
+    /* test_model.c */                                \
+    X(model_create_each_architecture)                 \
+    X(model_get_config)                               \
+    X(model_parameter_names_and_shapes)               \
+    X(model_embedding_and_seq2seq_names)              \
+    X(model_set_and_get_parameters_and_gradients)     \
+    X(model_seed_determines_initialisation)           \
+    X(model_predict_shapes_and_activations)           \
+    X(model_predict_layouts_agree)                    \
+    X(model_padding_does_not_leak)                    \
+    X(threads_setting)                                \
+    X(model_concurrent_use)                           \
+    /* test_stream.c */                               \
+    X(stream_step_by_step_equals_whole_sequence)      \
+    X(stream_chunks_and_layouts)                      \
+    X(stream_classifier_and_language_model)           \
+    X(stream_state_round_trip)                        \
+    X(stream_outlives_model_handle)                   \
+    /* test_golden.c */                               \
+    X(golden_engine_fixtures)                         \
+    X(golden_parameters_round_trip)                   \
+    /* test_generate.c */                             \
+    X(generate_is_seeded)                             \
+    X(generate_greedy_top_k_and_stop)                 \
+    X(decode_layouts_and_padding)                     \
+    /* test_training.c */                             \
+    X(learn_tagger_with_fit)                          \
+    X(learn_classifier_with_train_step)               \
+    X(learn_language_model_with_fit)                  \
+    X(learn_seq2seq_reversal)                         \
+    X(fit_progress_and_stop)                          \
+    X(fit_callback_uses_the_model)                    \
+    X(gradients_match_finite_differences)             \
+    X(train_step_is_compute_then_apply)               \
+    X(numeric_failure_leaves_parameters)              \
+    /* test_file.c */                                 \
+    X(file_save_and_load)                             \
+    X(file_load_errors)                               \
+    /* test_errors.c */                               \
+    X(errors_null_pointers)                           \
+    X(errors_wrong_handle_kinds)                      \
+    X(errors_sizes)                                   \
+    X(errors_buffers_too_small)                       \
+    X(errors_lengths_out_of_range)                    \
+    X(errors_nan_and_infinity)                        \
+    X(errors_unknown_names)                           \
+    X(errors_token_ids_out_of_range)                  \
+    X(errors_mismatched_inputs_and_targets)           \
+    X(errors_wrong_architecture)                      \
+    X(errors_model_configurations)                    \
+    X(errors_datasets)                                \
+    X(errors_onnx_import_not_yet_implemented)         \
+    X(errors_leave_the_model_unchanged)
 
 #define SEQ_DECLARE_TEST(name) void test_##name(void);
 SEQ_TESTS(SEQ_DECLARE_TEST)

@@ -1,0 +1,233 @@
+// MARK: - Training
+//
+// One step at a time: the loss and gradients of a batch, gradient clipping and the optimizer's
+// update. seq_model_train_step is seq_model_compute_gradients followed by seq_model_apply_gradients.
+
+import SeqCore
+
+extension ModelObject {
+    /// Zeroes the gradients and accumulates those of `batch`; returns the loss. Lock held.
+    func computeGradients(_ batch: SequenceBatch<Float>) throws -> Double {
+        model.arena.zeroGradients()
+        let result = try model.lossAndGradients(batch)
+        guard result.loss.isFinite else {
+            throw SeqError(.numeric, "the loss is \(result.loss) (lower the learning rate, or clip gradients with "
+                + "\"clip_norm\"); the parameters are unchanged")
+        }
+        return result.loss
+    }
+
+    /// Clips the gradients as configured and lets the optimizer update the parameters. Refuses
+    /// NaN or infinite gradients, leaving the parameters unchanged. Lock held.
+    func applyGradients() throws {
+        let norm = try model.arena.gradientNorm()
+        guard norm.isFinite else {
+            throw SeqError(.numeric, "the gradient norm is \(norm): a gradient is NaN or infinite; the parameters are unchanged")
+        }
+        if clipValue > 0 { try model.arena.clipGradientValues(maxValue: clipValue) }
+        if clipNorm > 0 { try model.arena.clipGradientNorm(maxNorm: clipNorm) }
+        // A finite gradient can still overflow float in the update (a huge learning rate): keep
+        // what is needed to undo the step. The copies are made lazily, by the step's writes.
+        let savedValues = model.arena.values, savedState = optimizer.exportState()
+        try optimizer.step(model.arena)
+        if let bad = model.arena.values.firstIndex(where: { !$0.isFinite }) {
+            let value = model.arena.values[bad]
+            model.arena.values = savedValues
+            try? optimizer.importState(savedState)
+            let name = model.arena.table.last(where: { $0.offset <= bad })?.name ?? "?"
+            throw SeqError(.numeric, "the update made '\(name)' \(value) (is the learning rate, "
+                + "\(optimizer.learningRate), too large?); the parameters are unchanged")
+        }
+    }
+
+    /// `check` and `batch` together: the arguments of the training functions.
+    func trainingBatch(_ a: InputArguments, _ t: TargetArguments) throws -> SequenceBatch<Float> {
+        try batch(check(a), t)
+    }
+}
+
+/// One training step on a batch: zeroes the gradients, computes the loss and its gradients
+/// (backpropagation through time), clips them as configured ("clip_norm", "clip_value") and
+/// updates the parameters with the configured optimizer.
+///
+/// Input as `seq_model_predict`. Targets, in `layout`, K = output_size:
+/// - output "classes" (also language models and seq2seq): `target_ids`, class ids in [0, K) (or
+///   ignore_index), [target_steps, B]; `target_values` NULL.
+/// - output "binary" or "regression": `target_values` [target_steps, B, K] (binary: in [0, 1]);
+///   `target_ids` NULL.
+/// target_steps is T for a tagger or language model (the target of step t; for a language model,
+/// the token after step t's), 1 for a classifier, and Ty, the longest target sequence, for seq2seq
+/// (the target tokens without start or stop token; the model adds them).
+///
+/// - Parameters:
+///   - model: a live `seq_model`.
+///   - features: T * B * input_size floats, all finite; NULL when the model takes tokens.
+///   - tokens: T * B token ids in [0, vocab_size); NULL when the model takes features.
+///   - steps: T >= 1.
+///   - batch: B >= 1.
+///   - input_size: the model's input_size for features; 1 for tokens.
+///   - lengths: B lengths in 1...T, or NULL for all T. Steps past a length contribute nothing.
+///   - layout: `SEQ_LAYOUT_TIME_MAJOR` or `SEQ_LAYOUT_BATCH_FIRST`, for inputs and targets.
+///   - target_ids: class ids or target tokens (see above), or NULL.
+///   - target_values: target values (see above), or NULL.
+///   - target_steps: the time dimension of the targets (see above).
+///   - target_lengths: seq2seq only: B target lengths in 1...target_steps, or NULL for all
+///     target_steps. NULL for the other architectures.
+///   - loss: if not NULL, receives the batch's loss, computed before the update.
+/// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+///   (any argument out of range or inconsistent with the model); `SEQ_ERR_NUMERIC` (the loss, a
+///   gradient or an updated parameter would be NaN or infinite: the parameters and the optimizer
+///   are left as they were); `SEQ_ERR_RESOURCE_LIMIT`.
+/// - Thread safety: safe to call from any thread (calls on one model are serialised).
+@c public func seq_model_train_step(_ model: SeqModelHandle?, _ features: UnsafePointer<Float>?, _ tokens: UnsafePointer<Int32>?,
+                                    _ steps: Int64, _ batch: Int64, _ input_size: Int64, _ lengths: UnsafePointer<Int64>?,
+                                    _ layout: SeqLayout, _ target_ids: UnsafePointer<Int32>?, _ target_values: UnsafePointer<Float>?,
+                                    _ target_steps: Int64, _ target_lengths: UnsafePointer<Int64>?,
+                                    _ loss: UnsafeMutablePointer<Double>?) -> SeqStatus {
+    guarded {
+        let m = try Handles.value(model, as: ModelObject.self, argument: "model")
+        let b = try m.trainingBatch(
+            InputArguments(features: features, tokens: tokens, steps: steps, batch: batch, inputSize: input_size,
+                           lengths: lengths, layout: layout),
+            TargetArguments(ids: target_ids, values: target_values, steps: target_steps, lengths: target_lengths))
+        let value = try m.locked {
+            let value = try m.computeGradients(b)
+            try m.applyGradients()
+            return value
+        }
+        loss?.pointee = value
+    }
+}
+
+/// The loss of a batch, without dropout, leaving gradients and parameters untouched. Arguments as
+/// `seq_model_train_step`.
+///
+/// - Parameters:
+///   - model: a live `seq_model`.
+///   - features: as `seq_model_train_step`.
+///   - tokens: as `seq_model_train_step`.
+///   - steps: as `seq_model_train_step`.
+///   - batch: as `seq_model_train_step`.
+///   - input_size: as `seq_model_train_step`.
+///   - lengths: as `seq_model_train_step`.
+///   - layout: as `seq_model_train_step`.
+///   - target_ids: as `seq_model_train_step`.
+///   - target_values: as `seq_model_train_step`.
+///   - target_steps: as `seq_model_train_step`.
+///   - target_lengths: as `seq_model_train_step`.
+///   - loss: receives the loss. Must not be NULL.
+/// - Returns: as `seq_model_train_step`.
+/// - Thread safety: safe to call from any thread (calls on one model are serialised).
+@c public func seq_model_evaluate(_ model: SeqModelHandle?, _ features: UnsafePointer<Float>?, _ tokens: UnsafePointer<Int32>?,
+                                  _ steps: Int64, _ batch: Int64, _ input_size: Int64, _ lengths: UnsafePointer<Int64>?,
+                                  _ layout: SeqLayout, _ target_ids: UnsafePointer<Int32>?, _ target_values: UnsafePointer<Float>?,
+                                  _ target_steps: Int64, _ target_lengths: UnsafePointer<Int64>?,
+                                  _ loss: UnsafeMutablePointer<Double>?) -> SeqStatus {
+    guarded {
+        let m = try Handles.value(model, as: ModelObject.self, argument: "model")
+        let out = try Arg.pointer(loss, "loss")
+        let b = try m.trainingBatch(
+            InputArguments(features: features, tokens: tokens, steps: steps, batch: batch, inputSize: input_size,
+                           lengths: lengths, layout: layout),
+            TargetArguments(ids: target_ids, values: target_values, steps: target_steps, lengths: target_lengths))
+        out.pointee = try m.locked { try m.model.evaluate(b).loss }
+    }
+}
+
+/// Computes the gradients of a batch's loss without updating the parameters: zeroes every
+/// gradient, then fills them by backpropagation through time (read them with
+/// `seq_model_get_gradient`; apply them with `seq_model_apply_gradients`). Dropout is active, as
+/// in training. Arguments as `seq_model_train_step`.
+///
+/// - Parameters:
+///   - model: a live `seq_model`.
+///   - features: as `seq_model_train_step`.
+///   - tokens: as `seq_model_train_step`.
+///   - steps: as `seq_model_train_step`.
+///   - batch: as `seq_model_train_step`.
+///   - input_size: as `seq_model_train_step`.
+///   - lengths: as `seq_model_train_step`.
+///   - layout: as `seq_model_train_step`.
+///   - target_ids: as `seq_model_train_step`.
+///   - target_values: as `seq_model_train_step`.
+///   - target_steps: as `seq_model_train_step`.
+///   - target_lengths: as `seq_model_train_step`.
+///   - loss: if not NULL, receives the loss.
+/// - Returns: as `seq_model_train_step`.
+/// - Thread safety: safe to call from any thread (calls on one model are serialised).
+@c public func seq_model_compute_gradients(_ model: SeqModelHandle?, _ features: UnsafePointer<Float>?,
+                                           _ tokens: UnsafePointer<Int32>?, _ steps: Int64, _ batch: Int64, _ input_size: Int64,
+                                           _ lengths: UnsafePointer<Int64>?, _ layout: SeqLayout,
+                                           _ target_ids: UnsafePointer<Int32>?, _ target_values: UnsafePointer<Float>?,
+                                           _ target_steps: Int64, _ target_lengths: UnsafePointer<Int64>?,
+                                           _ loss: UnsafeMutablePointer<Double>?) -> SeqStatus {
+    guarded {
+        let m = try Handles.value(model, as: ModelObject.self, argument: "model")
+        let b = try m.trainingBatch(
+            InputArguments(features: features, tokens: tokens, steps: steps, batch: batch, inputSize: input_size,
+                           lengths: lengths, layout: layout),
+            TargetArguments(ids: target_ids, values: target_values, steps: target_steps, lengths: target_lengths))
+        let value = try m.locked { try m.computeGradients(b) }
+        loss?.pointee = value
+    }
+}
+
+/// Updates the parameters from the current gradients (as left by `seq_model_compute_gradients`
+/// or written with `seq_model_set_gradient`): clips them as configured, then takes one optimizer
+/// step. The gradients are left as clipped.
+///
+/// - Parameter model: a live `seq_model`.
+/// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_NUMERIC` (a
+///   gradient, or a parameter after the update, would be NaN or infinite; nothing changes).
+/// - Thread safety: safe to call from any thread (calls on one model are serialised).
+@c public func seq_model_apply_gradients(_ model: SeqModelHandle?) -> SeqStatus {
+    guarded {
+        let m = try Handles.value(model, as: ModelObject.self, argument: "model")
+        try m.locked { try m.applyGradients() }
+    }
+}
+
+/// Sets every gradient to zero.
+///
+/// - Parameter model: a live `seq_model`.
+/// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`.
+/// - Thread safety: safe to call from any thread (calls on one model are serialised).
+@c public func seq_model_zero_gradients(_ model: SeqModelHandle?) -> SeqStatus {
+    guarded {
+        let m = try Handles.value(model, as: ModelObject.self, argument: "model")
+        try m.locked { m.model.arena.zeroGradients() }
+    }
+}
+
+/// Sets the learning rate of the steps that follow (e.g. a schedule computed by the caller, or a
+/// change from a `seq_progress_callback`). The optimizer's state (moments, step count) is kept.
+///
+/// - Parameters:
+///   - model: a live `seq_model`.
+///   - learning_rate: finite, >= 0.
+/// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`.
+/// - Thread safety: safe to call from any thread (calls on one model are serialised).
+@c public func seq_model_set_learning_rate(_ model: SeqModelHandle?, _ learning_rate: Double) -> SeqStatus {
+    guarded {
+        let m = try Handles.value(model, as: ModelObject.self, argument: "model")
+        guard learning_rate.isFinite && learning_rate >= 0 else {
+            throw SeqError.invalid("learning_rate", expected: "a finite number >= 0", got: learning_rate)
+        }
+        try m.locked { m.setLearningRate(learning_rate) }
+    }
+}
+
+/// Reads the learning rate of the next step.
+///
+/// - Parameters:
+///   - model: a live `seq_model`.
+///   - out: receives the learning rate. Must not be NULL.
+/// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`.
+/// - Thread safety: safe to call from any thread (calls on one model are serialised).
+@c public func seq_model_get_learning_rate(_ model: SeqModelHandle?, _ out: UnsafeMutablePointer<Double>?) -> SeqStatus {
+    guarded {
+        let m = try Handles.value(model, as: ModelObject.self, argument: "model")
+        let out = try Arg.pointer(out, "out")
+        out.pointee = try m.locked { m.optimizer.learningRate }
+    }
+}

@@ -1,0 +1,171 @@
+/* Model files: save, load, and every way a file can be wrong. */
+#define _POSIX_C_SOURCE 200809L /* strtok_r, getpid, unlink, access */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "helpers.h"
+#include "tests.h"
+
+/* Whether `needle` occurs in the `size` bytes at `haystack`. */
+static int contains_bytes(const unsigned char *haystack, long size, const char *needle) {
+    long n = (long)strlen(needle), i;
+    for (i = 0; i + n <= size; i++)
+        if (memcmp(haystack + i, needle, (size_t)n) == 0) return 1;
+    return 0;
+}
+
+static void temp_path(char *path, size_t size, const char *name) {
+    snprintf(path, size, "/tmp/seqcore-capi-%d-%s", (int)getpid(), name);
+}
+
+static long file_size(const char *path) {
+    struct stat info;
+    return stat(path, &info) == 0 ? (long)info.st_size : -1;
+}
+
+static unsigned char *read_all(const char *path, long *size) {
+    FILE *f = fopen(path, "rb");
+    unsigned char *bytes;
+    *size = file_size(path);
+    if (f == NULL || *size < 0) {
+        if (f) fclose(f);
+        return NULL;
+    }
+    bytes = (unsigned char *)malloc((size_t)*size + 1);
+    if (fread(bytes, 1, (size_t)*size, f) != (size_t)*size) *size = -1;
+    fclose(f);
+    return bytes;
+}
+
+static void write_all(const char *path, const unsigned char *bytes, long size) {
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) return;
+    if (size > 0) fwrite(bytes, 1, (size_t)size, f);
+    fclose(f);
+}
+
+void test_file_save_and_load(void) {
+    enum { T = 5, B = 2, V = 9 };
+    seq_model *model = model_from("architecture=language_model cell=lstm vocab_size=9 embedding_size=4 hidden_size=6 "
+                                  "num_layers=2 proj_size=3 learning_rate=0.02 seed=12");
+    seq_model *loaded = NULL;
+    seq_config *config = NULL;
+    char path[128];
+    int32_t tokens[T * B] = {1, 2, 3, 4, 5, 6, 7, 8, 0, 1}, targets[T * B] = {2, 3, 4, 5, 6, 7, 8, 0, 1, 2};
+    float before[T * B * V], after[T * B * V];
+    char text[32];
+    double rate = 0;
+    long size;
+    unsigned char *bytes;
+    temp_path(path, sizeof path, "model.safetensors");
+    if (model == NULL) return;
+    /* Trained a little, so the weights differ from any seed's. */
+    CHECK_OK(seq_model_train_step(model, NULL, tokens, T, B, 1, NULL, SEQ_LAYOUT_TIME_MAJOR, targets, NULL, T, NULL, NULL));
+    CHECK_OK(seq_model_save(model, path));
+    CHECK_OK(seq_model_load(path, &loaded));
+    CHECK(loaded != NULL);
+    if (loaded == NULL) goto done;
+    CHECK_OK(seq_model_predict(model, NULL, tokens, T, B, 1, NULL, SEQ_LAYOUT_TIME_MAJOR, before, T * B * V, NULL));
+    CHECK_OK(seq_model_predict(loaded, NULL, tokens, T, B, 1, NULL, SEQ_LAYOUT_TIME_MAJOR, after, T * B * V, NULL));
+    CHECK(memcmp(before, after, sizeof before) == 0);
+    CHECK_OK(seq_model_get_config(loaded, &config));
+    CHECK_OK(seq_config_get_string(config, "cell", text, sizeof text, NULL));
+    CHECK_STR_EQ(text, "lstm");
+    CHECK_OK(seq_config_get_float(config, "learning_rate", &rate));
+    CHECK_CLOSE(rate, 0.02, 0, 0);
+    /* A safetensors file: 8-byte header length, then a JSON object, then 8-aligned data. */
+    bytes = read_all(path, &size);
+    CHECK(bytes != NULL && size > 16);
+    if (bytes != NULL) {
+        unsigned long long n = 0;
+        int k;
+        for (k = 7; k >= 0; k--) n = (n << 8) | bytes[k];
+        CHECK(n % 8 == 0 && (long)n < size);
+        CHECK_INT_EQ(bytes[8], '{');
+        CHECK(contains_bytes(bytes, size, "\"rnn.weight_hr_l1\""));
+        CHECK(contains_bytes(bytes, size, "seqcore.format_version"));
+        free(bytes);
+    }
+    /* Saving again replaces the file, and leaves no temporary file behind. */
+    CHECK_OK(seq_model_save(loaded, path));
+    {
+        char temporary[160];
+        snprintf(temporary, sizeof temporary, "%s.tmp-%d", path, (int)getpid());
+        CHECK(access(temporary, F_OK) != 0);
+    }
+done:
+    unlink(path);
+    seq_config_free(config);
+    seq_model_free(loaded);
+    seq_model_free(model);
+}
+
+/* Damaged, truncated, foreign and missing files: an error code, never a crash, never a model. */
+void test_file_load_errors(void) {
+    seq_model *model = model_from("architecture=classifier cell=gru input_size=2 hidden_size=3 output_size=2");
+    seq_model *loaded = (seq_model *)(void *)&model; /* must come back NULL */
+    char path[128], bad[128];
+    unsigned char *bytes;
+    long size = 0, cut;
+    temp_path(path, sizeof path, "good.safetensors");
+    temp_path(bad, sizeof bad, "bad.safetensors");
+    if (model == NULL) return;
+    CHECK_OK(seq_model_save(model, path));
+    bytes = read_all(path, &size);
+    if (bytes == NULL) goto done;
+
+    CHECK_ERROR(seq_model_load("/nonexistent/dir/model.safetensors", &loaded), SEQ_ERR_IO, "argument 'path': cannot open");
+    CHECK(loaded == NULL);
+    CHECK_ERROR(seq_model_load("/tmp", &loaded), SEQ_ERR_IO, "not a regular file");
+    write_all(bad, bytes, 0);
+    CHECK_ERROR(seq_model_load(bad, &loaded), SEQ_ERR_FORMAT, "too short");
+    write_all(bad, (const unsigned char *)"not a model file at all, just text", 34);
+    CHECK_ERROR(seq_model_load(bad, &loaded), SEQ_ERR_FORMAT, "header length");
+    /* Every truncation of a good file fails cleanly. */
+    for (cut = 1; cut < size; cut += (cut < 200 ? 1 : 97)) {
+        write_all(bad, bytes, cut);
+        if (seq_model_load(bad, &loaded) != SEQ_ERR_FORMAT) check_fail(__FILE__, __LINE__, "truncated", "at %ld bytes", cut);
+        CHECK(loaded == NULL);
+    }
+    /* Every single-byte corruption of the header: refused, or (for a harmless byte such as a
+       digit of the learning rate) a model; never a crash. */
+    {
+        unsigned long long n = 0;
+        long k;
+        int j;
+        for (j = 7; j >= 0; j--) n = (n << 8) | bytes[j];
+        for (k = 0; k < 8 + (long)n; k += 3) {
+            unsigned char saved = bytes[k];
+            seq_status status;
+            bytes[k] = (unsigned char)(saved ^ 0x5A);
+            write_all(bad, bytes, size);
+            status = seq_model_load(bad, &loaded);
+            if (status == SEQ_OK) seq_model_free(loaded);
+            else if (status != SEQ_ERR_FORMAT && status != SEQ_ERR_RESOURCE_LIMIT)
+                check_fail(__FILE__, __LINE__, "corrupted byte", "byte %ld: status %d: %s", k, status, seq_last_error());
+            bytes[k] = saved;
+        }
+    }
+    /* A NaN weight in the data. */
+    {
+        unsigned char copy[4096];
+        if (size <= (long)sizeof copy) {
+            memcpy(copy, bytes, (size_t)size);
+            copy[size - 1] = 0x7F, copy[size - 2] = 0xC0, copy[size - 3] = 0, copy[size - 4] = 0;
+            write_all(bad, copy, size);
+            CHECK_ERROR(seq_model_load(bad, &loaded), SEQ_ERR_FORMAT, "is not finite");
+        }
+    }
+    /* Saving where it cannot be written. */
+    CHECK_ERROR(seq_model_save(model, "/nonexistent/dir/model.safetensors"), SEQ_ERR_IO, "argument 'path'");
+    CHECK_ERROR(seq_model_save(model, ""), SEQ_ERR_INVALID_ARGUMENT, "argument 'path'");
+    free(bytes);
+done:
+    unlink(path);
+    unlink(bad);
+    seq_model_free(model);
+}

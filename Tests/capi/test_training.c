@@ -1,0 +1,411 @@
+/*
+ * Training: each of the four architectures learns a small task to a stated threshold (a few
+ * seconds each), seq_model_fit with its progress callback, and the pieces of a step (gradients
+ * against finite differences, compute + apply = train step, numeric errors).
+ * In quick mode (the valgrind run) the tasks run a few steps and skip their thresholds.
+ */
+#define _POSIX_C_SOURCE 200809L /* strtok_r, getpid, unlink, access */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "helpers.h"
+#include "tests.h"
+
+/* ---- Tagger: per step, is this token less than, equal to or greater than the previous one? ---- */
+
+enum { TAG_V = 6, TAG_T = 12 };
+
+static void tagger_data(test_rng *rng, int n, int32_t *tokens, int32_t *labels, int64_t *lengths) {
+    int b, t;
+    for (b = 0; b < n; b++) {
+        lengths[b] = 4 + rng_below(rng, TAG_T - 3);
+        for (t = 0; t < TAG_T; t++) {
+            /* Batch-first [N, T]; padding holds valid ids and labels (0). */
+            int32_t token = t < lengths[b] ? rng_below(rng, TAG_V) : 0;
+            int32_t previous = t > 0 ? tokens[b * TAG_T + t - 1] : token;
+            tokens[b * TAG_T + t] = token;
+            labels[b * TAG_T + t] = t < lengths[b] ? (token < previous ? 0 : token == previous ? 1 : 2) : 0;
+        }
+    }
+}
+
+void test_learn_tagger_with_fit(void) {
+    enum { N = 512, TEST = 200, K = 3 };
+    static int32_t tokens[N * TAG_T], labels[N * TAG_T], test_tokens[TEST * TAG_T], test_labels[TEST * TAG_T];
+    static int64_t lengths[N], test_lengths[TEST];
+    static float y[TEST * TAG_T * K];
+    seq_model *model = model_from("architecture=tagger cell=gru vocab_size=6 embedding_size=8 hidden_size=32 "
+                                  "output_size=3 learning_rate=0.01 clip_norm=5 seed=1");
+    seq_dataset *data = NULL;
+    test_rng rng;
+    int correct = 0, total = 0, b, t, k;
+    double accuracy;
+    if (model == NULL) return;
+    rng_seed(&rng, 21);
+    tagger_data(&rng, N, tokens, labels, lengths);
+    tagger_data(&rng, TEST, test_tokens, test_labels, test_lengths);
+    CHECK_OK(seq_dataset_create(&data));
+    CHECK_OK(seq_dataset_set_inputs(data, NULL, tokens, N, TAG_T, 1, lengths, SEQ_LAYOUT_BATCH_FIRST));
+    CHECK_OK(seq_dataset_set_targets(data, labels, NULL, N, TAG_T, 1, NULL, SEQ_LAYOUT_BATCH_FIRST));
+    CHECK_OK(seq_model_fit(model, data, quick_mode() ? 1 : 8, quick_mode() ? 256 : 32, NULL, NULL));
+    CHECK_OK(seq_model_predict(model, NULL, test_tokens, TAG_T, TEST, 1, test_lengths, SEQ_LAYOUT_BATCH_FIRST, y,
+                               TEST * TAG_T * K, NULL));
+    for (b = 0; b < TEST; b++)
+        for (t = 0; t < test_lengths[b]; t++) {
+            const float *p = y + (b * TAG_T + t) * K;
+            int best = 0;
+            for (k = 1; k < K; k++)
+                if (p[k] > p[best]) best = k;
+            correct += best == test_labels[b * TAG_T + t];
+            total++;
+        }
+    accuracy = (double)correct / total;
+    printf("  tagger: %.1f%% of %d tokens right\n", 100 * accuracy, total);
+    if (!quick_mode()) CHECK(accuracy >= 0.95);
+    seq_dataset_free(data);
+    seq_model_free(model);
+}
+
+/* ---- Classifier: which of 3 channels has the largest sum over the (variable-length) sequence ---- */
+
+enum { CLS_T = 10, CLS_I = 3 };
+
+static void classifier_data(test_rng *rng, int n, float *x, int32_t *labels, int64_t *lengths) {
+    int b, t, i;
+    for (b = 0; b < n; b++) {
+        double sums[CLS_I] = {0, 0, 0};
+        lengths[b] = 3 + rng_below(rng, CLS_T - 2);
+        for (t = 0; t < CLS_T; t++)
+            for (i = 0; i < CLS_I; i++) {
+                float v = t < lengths[b] ? rng_float(rng) : 0;
+                x[(t * n + b) * CLS_I + i] = v; /* time-major [T, N, I] */
+                sums[i] += v;
+            }
+        labels[b] = sums[0] >= sums[1] && sums[0] >= sums[2] ? 0 : sums[1] >= sums[2] ? 1 : 2;
+    }
+}
+
+void test_learn_classifier_with_train_step(void) {
+    enum { B = 32, TEST = 300, K = 3 };
+    static float x[CLS_T * B * CLS_I], test_x[CLS_T * TEST * CLS_I], y[TEST * K];
+    int32_t labels[B], test_labels[TEST];
+    int64_t lengths[B], test_lengths[TEST];
+    seq_model *model = model_from("architecture=classifier cell=gru input_size=3 hidden_size=32 output_size=3 "
+                                  "learning_rate=0.01 clip_norm=5 seed=2");
+    test_rng rng;
+    int step, steps = quick_mode() ? 5 : 400, correct = 0, b, k;
+    double loss = 0, accuracy;
+    if (model == NULL) return;
+    rng_seed(&rng, 22);
+    for (step = 0; step < steps; step++) {
+        classifier_data(&rng, B, x, labels, lengths);
+        CHECK_OK(seq_model_train_step(model, x, NULL, CLS_T, B, CLS_I, lengths, SEQ_LAYOUT_TIME_MAJOR, labels, NULL, 1, NULL,
+                                      &loss));
+    }
+    classifier_data(&rng, TEST, test_x, test_labels, test_lengths);
+    CHECK_OK(seq_model_predict(model, test_x, NULL, CLS_T, TEST, CLS_I, test_lengths, SEQ_LAYOUT_TIME_MAJOR, y, TEST * K,
+                               NULL));
+    for (b = 0; b < TEST; b++) {
+        int best = 0;
+        for (k = 1; k < K; k++)
+            if (y[b * K + k] > y[b * K + best]) best = k;
+        correct += best == test_labels[b];
+    }
+    accuracy = (double)correct / TEST;
+    printf("  classifier: %.1f%% of %d sequences right (last loss %.3f)\n", 100 * accuracy, TEST, loss);
+    if (!quick_mode()) CHECK(accuracy >= 0.90);
+    seq_model_free(model);
+}
+
+/* ---- Language model: characters of a small text; the loss must fall well below the unigram
+   entropy (what a model that ignores the context can reach) ---- */
+
+static const char *const lm_text =
+    "the cat sat on the mat. the dog sat on the log. a cat and a dog sat on a mat and a log. "
+    "the cat saw the dog. the dog saw the cat. a cat sat. a dog sat. the mat and the log. ";
+
+void test_learn_language_model_with_fit(void) {
+    enum { T = 24 };
+    const int length = (int)strlen(lm_text);
+    int vocabulary[256], v = 0, i, t, n;
+    int32_t *ids, *inputs, *targets;
+    double counts[256] = {0}, unigram = 0, loss = 0;
+    char spec[256];
+    seq_model *model;
+    seq_dataset *data = NULL;
+    for (i = 0; i < 256; i++) vocabulary[i] = -1;
+    ids = (int32_t *)malloc((size_t)length * sizeof(int32_t));
+    for (i = 0; i < length; i++) {
+        unsigned char ch = (unsigned char)lm_text[i];
+        if (vocabulary[ch] < 0) vocabulary[ch] = v++;
+        ids[i] = vocabulary[ch];
+        counts[ids[i]] += 1;
+    }
+    for (i = 0; i < v; i++) unigram -= counts[i] / length * log(counts[i] / length);
+    /* Every window of T characters, and the same window shifted by one as targets. */
+    n = length - T;
+    inputs = (int32_t *)malloc((size_t)n * T * sizeof(int32_t));
+    targets = (int32_t *)malloc((size_t)n * T * sizeof(int32_t));
+    for (i = 0; i < n; i++)
+        for (t = 0; t < T; t++) {
+            inputs[i * T + t] = ids[i + t];
+            targets[i * T + t] = ids[i + t + 1];
+        }
+    snprintf(spec, sizeof spec, "architecture=language_model cell=lstm vocab_size=%d embedding_size=16 hidden_size=64 "
+             "learning_rate=0.01 clip_norm=5 seed=3", v);
+    model = model_from(spec);
+    if (model != NULL) {
+        CHECK_OK(seq_dataset_create(&data));
+        CHECK_OK(seq_dataset_set_inputs(data, NULL, inputs, n, T, 1, NULL, SEQ_LAYOUT_BATCH_FIRST));
+        CHECK_OK(seq_dataset_set_targets(data, targets, NULL, n, T, 1, NULL, SEQ_LAYOUT_BATCH_FIRST));
+        CHECK_OK(seq_model_fit(model, data, quick_mode() ? 1 : 12, quick_mode() ? 64 : 16, NULL, NULL));
+        CHECK_OK(seq_model_evaluate(model, NULL, inputs, T, n, 1, NULL, SEQ_LAYOUT_BATCH_FIRST, targets, NULL, T, NULL, &loss));
+        printf("  language model: loss %.3f nats per character, unigram baseline %.3f\n", loss, unigram);
+        if (!quick_mode()) CHECK(loss < 0.5 * unigram);
+    }
+    seq_dataset_free(data);
+    seq_model_free(model);
+    free(ids);
+    free(inputs);
+    free(targets);
+}
+
+/* ---- Seq2seq: reverse sequences of 3 to 5 digits ---- */
+
+enum { S2S_V = 10, S2S_T = 5 };
+
+/* Sources [T, B] time-major, padded with the stop token 1; digits are ids 2..9. */
+static void reverse_data(test_rng *rng, int n, int32_t *source, int32_t *target, int64_t *lengths) {
+    int b, t;
+    for (b = 0; b < n; b++) {
+        lengths[b] = 3 + rng_below(rng, 3);
+        for (t = 0; t < S2S_T; t++) source[t * n + b] = target[t * n + b] = 1;
+        for (t = 0; t < lengths[b]; t++) source[t * n + b] = 2 + rng_below(rng, 8);
+        for (t = 0; t < lengths[b]; t++) target[t * n + b] = source[(lengths[b] - 1 - t) * n + b];
+    }
+}
+
+void test_learn_seq2seq_reversal(void) {
+    enum { B = 32, TEST = 200, MAX = 8 };
+    static int32_t source[S2S_T * B], target[S2S_T * B], test_source[S2S_T * TEST], test_target[S2S_T * TEST];
+    static int32_t decoded[MAX * TEST];
+    int64_t lengths[B], test_lengths[TEST], decoded_lengths[TEST];
+    seq_model *model = model_from("architecture=seq2seq cell=lstm vocab_size=10 embedding_size=16 hidden_size=64 "
+                                  "output_size=10 start_token=0 stop_token=1 learning_rate=0.01 clip_norm=5 seed=5");
+    test_rng rng;
+    int step, steps = quick_mode() ? 3 : 600, exact = 0, b, t;
+    double loss = 0;
+    if (model == NULL) return;
+    rng_seed(&rng, 24);
+    for (step = 0; step < steps; step++) {
+        reverse_data(&rng, B, source, target, lengths);
+        CHECK_OK(seq_model_train_step(model, NULL, source, S2S_T, B, 1, lengths, SEQ_LAYOUT_TIME_MAJOR, target, NULL, S2S_T,
+                                      lengths, &loss));
+    }
+    reverse_data(&rng, TEST, test_source, test_target, test_lengths);
+    CHECK_OK(seq_model_decode(model, NULL, test_source, S2S_T, TEST, 1, test_lengths, SEQ_LAYOUT_TIME_MAJOR, MAX, 0, 0, 0,
+                              decoded, MAX * TEST, decoded_lengths));
+    for (b = 0; b < TEST; b++) {
+        int ok = decoded_lengths[b] == test_lengths[b];
+        for (t = 0; ok && t < test_lengths[b]; t++) ok = decoded[t * TEST + b] == test_target[t * TEST + b];
+        for (t = (int)decoded_lengths[b]; t < MAX; t++) CHECK_INT_EQ(decoded[t * TEST + b], -1);
+        exact += ok;
+    }
+    printf("  seq2seq: %d of %d reversals exact (last loss %.3f)\n", exact, TEST, loss);
+    if (!quick_mode()) CHECK(exact >= 0.9 * TEST);
+    seq_model_free(model);
+}
+
+/* ---- seq_model_fit's progress callback ---- */
+
+struct progress_log {
+    int calls;
+    int stop_at;
+    int bad;
+    int64_t last_step, last_epoch;
+    seq_model *model;
+    const char *save_path;
+};
+
+static int32_t on_progress(const seq_progress *p, void *user_data) {
+    struct progress_log *log = (struct progress_log *)user_data;
+    log->calls++;
+    if (p->size != (int64_t)sizeof(seq_progress)) log->bad++;
+    if (p->step != log->last_step + 1) log->bad++;
+    if (p->epoch < 1 || p->epoch > p->epochs || p->batch < 1 || p->batch > p->batches) log->bad++;
+    if (!(p->loss >= 0) || !(p->epoch_loss >= 0) || !(p->learning_rate > 0)) log->bad++;
+    log->last_step = p->step;
+    log->last_epoch = p->epoch;
+    if (log->model != NULL) {
+        /* The model is usable from the callback: a checkpoint, and a schedule. */
+        if (log->save_path && seq_model_save(log->model, log->save_path) != SEQ_OK) log->bad++;
+        if (seq_model_set_learning_rate(log->model, p->learning_rate * 0.5) != SEQ_OK) log->bad++;
+    }
+    return log->calls == log->stop_at;
+}
+
+static seq_dataset *small_dataset(int n) {
+    int32_t tokens[64 * 4], labels[64 * 4];
+    seq_dataset *data = NULL;
+    int i;
+    for (i = 0; i < n * 4; i++) {
+        tokens[i] = i % 5;
+        labels[i] = (i + 1) % 5;
+    }
+    CHECK_OK(seq_dataset_create(&data));
+    CHECK_OK(seq_dataset_set_inputs(data, NULL, tokens, n, 4, 1, NULL, SEQ_LAYOUT_BATCH_FIRST));
+    CHECK_OK(seq_dataset_set_targets(data, labels, NULL, n, 4, 1, NULL, SEQ_LAYOUT_BATCH_FIRST));
+    return data;
+}
+
+void test_fit_progress_and_stop(void) {
+    seq_model *model = model_from("architecture=language_model cell=gru vocab_size=5 embedding_size=3 hidden_size=4");
+    seq_dataset *data = small_dataset(10);
+    struct progress_log log = {0, 0, 0, 0, 0, NULL, NULL};
+    int64_t count = 0;
+    if (model == NULL) return;
+    CHECK_OK(seq_dataset_count(data, &count));
+    CHECK_INT_EQ(count, 10);
+    /* 10 sequences in batches of 4: 3 batches (4, 4, 2) per epoch. */
+    CHECK_OK(seq_model_fit(model, data, 2, 4, on_progress, &log));
+    CHECK_INT_EQ(log.calls, 6);
+    CHECK_INT_EQ(log.bad, 0);
+    CHECK_INT_EQ(log.last_epoch, 2);
+    /* Non-zero from the callback stops training after that batch, and is not an error. */
+    memset(&log, 0, sizeof log);
+    log.stop_at = 4;
+    CHECK_OK(seq_model_fit(model, data, 5, 4, on_progress, &log));
+    CHECK_INT_EQ(log.calls, 4);
+    /* No callback at all. */
+    CHECK_OK(seq_model_fit(model, data, 1, 100, NULL, NULL));
+    seq_dataset_free(data);
+    seq_model_free(model);
+}
+
+void test_fit_callback_uses_the_model(void) {
+    seq_model *model = model_from("architecture=language_model cell=gru vocab_size=5 embedding_size=3 hidden_size=4 "
+                                  "learning_rate=0.1");
+    seq_dataset *data = small_dataset(8);
+    char path[64];
+    struct progress_log log = {0, 0, 0, 0, 0, NULL, NULL};
+    double rate = 0;
+    seq_model *loaded = NULL;
+    snprintf(path, sizeof path, "/tmp/seqcore-capi-fit-%d.safetensors", (int)getpid());
+    log.model = model;
+    log.save_path = path;
+    if (model == NULL) return;
+    CHECK_OK(seq_model_fit(model, data, 1, 4, on_progress, &log));
+    CHECK_INT_EQ(log.calls, 2);
+    CHECK_INT_EQ(log.bad, 0);
+    CHECK_OK(seq_model_get_learning_rate(model, &rate));
+    CHECK_CLOSE(rate, 0.025, 1e-12, 0);
+    CHECK_OK(seq_model_load(path, &loaded));
+    seq_model_free(loaded);
+    unlink(path);
+    seq_dataset_free(data);
+    seq_model_free(model);
+}
+
+/* ---- The pieces of a step ---- */
+
+/* A small regression tagger and a batch for it. */
+static seq_model *small_regressor(void) {
+    return model_from("cell=lstm input_size=2 hidden_size=3 output_size=2 output=regression optimizer=sgd "
+                      "learning_rate=0.1 seed=4");
+}
+
+static const float small_x[3 * 2 * 2] = {0.5f, -0.2f, 0.1f, 0.9f, -0.7f, 0.3f, 0.2f, 0.2f, -0.4f, 0.8f, 0.6f, -0.1f};
+static const float small_y[3 * 2 * 2] = {0.1f, 0.2f, -0.3f, 0.4f, 0.5f, -0.6f, 0.7f, 0.0f, -0.1f, 0.3f, 0.2f, 0.1f};
+static const int64_t small_lengths[2] = {3, 2};
+
+static double small_loss(seq_model *model) {
+    double loss = 0;
+    CHECK_OK(seq_model_evaluate(model, small_x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, small_y, 3, NULL,
+                                &loss));
+    return loss;
+}
+
+void test_gradients_match_finite_differences(void) {
+    const char *names[] = {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_hh_l0", "head.weight", "head.bias"};
+    seq_model *model = small_regressor();
+    size_t n;
+    if (model == NULL) return;
+    CHECK_OK(seq_model_compute_gradients(model, small_x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, small_y, 3,
+                                         NULL, NULL));
+    for (n = 0; n < sizeof names / sizeof names[0]; n++) {
+        float values[64], grad[64];
+        int64_t count = 0, i;
+        CHECK_OK(seq_model_get_parameter(model, names[n], values, 64, &count));
+        CHECK_OK(seq_model_get_gradient(model, names[n], grad, 64, NULL));
+        for (i = 0; i < count; i += 3) {
+            const float eps = 1e-2f, original = values[i];
+            double up, down, numeric;
+            values[i] = original + eps;
+            CHECK_OK(seq_model_set_parameter(model, names[n], values, count));
+            up = small_loss(model);
+            values[i] = original - eps;
+            CHECK_OK(seq_model_set_parameter(model, names[n], values, count));
+            down = small_loss(model);
+            values[i] = original;
+            CHECK_OK(seq_model_set_parameter(model, names[n], values, count));
+            numeric = (up - down) / (2.0 * eps);
+            check_close(__FILE__, __LINE__, names[n], grad[i], numeric, 2e-2, 2e-3);
+        }
+    }
+    seq_model_free(model);
+}
+
+void test_train_step_is_compute_then_apply(void) {
+    seq_model *a = small_regressor(), *b = small_regressor();
+    float wa[24], wb[24], before[24];
+    double la = 0, lb = 0;
+    if (!a || !b) goto done;
+    CHECK_OK(seq_model_get_parameter(a, "rnn.weight_ih_l0", before, 24, NULL));
+    CHECK_OK(seq_model_train_step(a, small_x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, small_y, 3, NULL, &la));
+    CHECK_OK(seq_model_compute_gradients(b, small_x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, small_y, 3,
+                                         NULL, &lb));
+    CHECK_OK(seq_model_apply_gradients(b));
+    CHECK(la == lb);
+    CHECK_OK(seq_model_get_parameter(a, "rnn.weight_ih_l0", wa, 24, NULL));
+    CHECK_OK(seq_model_get_parameter(b, "rnn.weight_ih_l0", wb, 24, NULL));
+    CHECK(memcmp(wa, wb, sizeof wa) == 0);
+    CHECK(memcmp(wa, before, sizeof wa) != 0);
+    /* The loss went down after the step; evaluate changes nothing. */
+    CHECK(small_loss(a) < la);
+    CHECK_OK(seq_model_get_parameter(a, "rnn.weight_ih_l0", before, 24, NULL));
+    CHECK(memcmp(wa, before, sizeof wa) == 0);
+done:
+    seq_model_free(a);
+    seq_model_free(b);
+}
+
+/* Targets so large that the loss overflows float: SEQ_ERR_NUMERIC, parameters unchanged. */
+void test_numeric_failure_leaves_parameters(void) {
+    seq_model *model = small_regressor();
+    float huge[12], before[24], after[24];
+    int i;
+    for (i = 0; i < 12; i++) huge[i] = 3e38f;
+    if (model == NULL) return;
+    CHECK_OK(seq_model_get_parameter(model, "rnn.weight_ih_l0", before, 24, NULL));
+    CHECK_ERROR(seq_model_train_step(model, small_x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, huge, 3, NULL,
+                                     NULL),
+                SEQ_ERR_NUMERIC, "seq_model_train_step");
+    CHECK_OK(seq_model_get_parameter(model, "rnn.weight_ih_l0", after, 24, NULL));
+    CHECK(memcmp(before, after, sizeof before) == 0);
+    /* A learning rate so large that the update overflows float: refused, parameters unchanged. */
+    CHECK_OK(seq_model_set_learning_rate(model, 1e300));
+    CHECK_ERROR(seq_model_train_step(model, small_x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, small_y, 3, NULL,
+                                     NULL),
+                SEQ_ERR_NUMERIC, "the parameters are unchanged");
+    CHECK_OK(seq_model_get_parameter(model, "rnn.weight_ih_l0", after, 24, NULL));
+    CHECK(memcmp(before, after, sizeof before) == 0);
+    /* And training goes on normally once the rate is sane. */
+    CHECK_OK(seq_model_set_learning_rate(model, 0.1));
+    CHECK_OK(seq_model_train_step(model, small_x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, small_y, 3, NULL,
+                                  NULL));
+    seq_model_free(model);
+}
