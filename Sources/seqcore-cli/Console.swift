@@ -72,3 +72,16 @@ enum Format {
         })
     }
 }
+
+enum Files {
+    /// Throws a one-line error unless `path` can be created or overwritten.
+    static func checkWritable(_ path: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let dir = folder.isEmpty ? "." : folder
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CLIError("cannot write \(path): the folder \(dir) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: dir) else { throw CLIError("cannot write \(path): the folder \(dir) is not writable") }
+    }
+}

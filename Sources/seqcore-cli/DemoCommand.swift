@@ -54,6 +54,11 @@ struct DemoCommand: ParsableCommand {
 
     mutating func run() throws {
         try common.apply()
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw CLIError("cannot create the folder \(out) for the charts")
+        }
         let clock = Stopwatch()
         print("seqcore demo: the story of the sequence-models course in three experiments (\(Parallelism.threadCount) threads)")
         var charts: [String] = []

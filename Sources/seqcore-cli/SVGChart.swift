@@ -157,7 +157,11 @@ enum SVGChart {
 
     /// Writes `svg` to `directory/name`, creating the directory; returns the path.
     static func write(_ svg: String, to directory: String, name: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CLIError("cannot create the folder \(directory) for the charts")
+        }
         let path = (directory as NSString).appendingPathComponent(name)
         do {
             try svg.write(toFile: path, atomically: true, encoding: .utf8)

@@ -9,7 +9,7 @@ struct SeqcoreCommand: ParsableCommand {
         commandName: "seqcore",
         abstract: "Recurrent neural networks (RNN, GRU, LSTM) that train by backpropagation through time.",
         discussion: "Without a subcommand, runs `seqcore demo`.",
-        subcommands: [DemoCommand.self, BenchCommand.self],
+        subcommands: [DemoCommand.self, TrainCommand.self, SampleCommand.self, EvalCommand.self, InfoCommand.self, BenchCommand.self],
         defaultSubcommand: DemoCommand.self)
 
     /// Parses and runs; every failure becomes one line on stderr and a non-zero exit status.
@@ -27,8 +27,10 @@ struct SeqcoreCommand: ParsableCommand {
             var message = Self.message(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
             if error is SeqError { message = "error: " + message }
             if message.isEmpty { message = "error: \(error)" }
+            message = message.split(separator: "\n").joined(separator: "; ")
+            if code == .validationFailure { message += " (see seqcore --help)" }
             Console.flush()
-            Console.error("seqcore: \(message.split(separator: "\n").joined(separator: "; "))\n")
+            Console.error("seqcore: \(message)\n")
             Foundation.exit(code == .success ? 1 : code.rawValue)
         }
     }
