@@ -31,7 +31,7 @@ enum NameGeneratorData {
 
     /// A list of invented names from a small syllable grammar: the fallback when no word list is
     /// installed. The model has to discover the grammar from the examples alone.
-    static func generatedNames(count: Int = 3000, seed: UInt64 = 5) -> Source {
+    static func generatedNames(count: Int = 20000, seed: UInt64 = 5) -> Source {
         let onsets = ["b", "br", "c", "ch", "d", "dr", "f", "g", "gr", "h", "j", "k", "l", "m", "n", "p", "r", "s",
                       "sh", "st", "t", "th", "tr", "v", "w", "z", ""]
         let vowels = ["a", "e", "i", "o", "u", "a", "e", "ae", "ia", "ou", "ei"]

@@ -139,7 +139,7 @@ enum SVGChart {
         let raw = (b - a) / 5, magnitude = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
         var t = floor(a / step) * step, ticks: [Double] = []
-        while t <= b + step * 0.5 { ticks.append(t); t += step }
+        while ticks.last.map({ $0 < b - step * 1e-9 }) ?? true { ticks.append(t); t += step }
         return ticks
     }
 
