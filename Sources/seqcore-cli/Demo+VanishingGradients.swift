@@ -19,8 +19,6 @@ struct VanishingGradientsExperiment {
         let cell: CellType
         /// (training step, test MSE) pairs, starting at step 0.
         var testCurve: [(Int, Double)] = []
-        /// (training step, training-batch MSE) pairs, smoothed.
-        var trainCurve: [(Int, Double)] = []
         var finalTestMSE = 0.0
         var seconds = 0.0
         /// ‖∂L/∂a<t>‖ for t = 1 … T on the test set: at initialisation and after training.
@@ -62,7 +60,6 @@ struct VanishingGradientsExperiment {
             try model.arena.clipGradientNorm(maxNorm: s.clipNorm)
             try optimizer.step(model.arena)
             smoothed = smoothed.isNaN ? r.loss : 0.95 * smoothed + 0.05 * r.loss
-            if step % 10 == 0 { result.trainCurve.append((step, smoothed)) }
             if step % s.evaluateEvery == 0 || step == s.trainingSteps {
                 result.testCurve.append((step, try model.evaluate(test).loss))
             }
