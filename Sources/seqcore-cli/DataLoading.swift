@@ -150,10 +150,9 @@ struct SequenceData {
             data.inputs.append(row.map(Float.init))
             switch task {
             case .classify:
-                guard yRows[n].count == 1, let c = Int(exactly: yRows[n][0]), c >= 0 else {
+                guard yRows[n].count == 1, yRows[n][0] >= 0, yRows[n][0] == yRows[n][0].rounded() else {
                     throw CLIError("\(targets), row \(n + 1): expected one class id (an integer ≥ 0)")
                 }
-                _ = c
             case .tag:
                 guard yRows[n].count >= row.count / i else {
                     throw CLIError("\(targets), row \(n + 1): \(yRows[n].count) labels for a sequence of \(row.count / i) steps")
