@@ -54,13 +54,18 @@ struct DemoCommand: ParsableCommand {
 
     mutating func run() throws {
         try common.apply()
+        // The demo's models are small (H = 32 to 128): splitting their products over two threads cost
+        // more than it saved when measured (LSTM, part (a): 4.2–4.7 s on one thread, 5.4–8.8 s on two,
+        // with other work on the machine). One thread unless asked otherwise.
+        if common.threads == nil { Parallelism.threadCount = 1 }
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {
             throw CLIError("cannot create the folder \(out) for the charts")
         }
         let clock = Stopwatch()
-        print("seqcore demo: the story of the sequence-models course in three experiments (\(Parallelism.threadCount) threads)")
+        let threads = Parallelism.threadCount == 1 ? "1 kernel thread" : "\(Parallelism.threadCount) kernel threads"
+        print("seqcore demo: the story of the sequence-models course in three experiments (\(threads))")
         var charts: [String] = []
         if only.contains("a") { charts += try partA() }
         if only.contains("b") { charts += try partB() }
