@@ -85,3 +85,9 @@ enum Files {
         guard FileManager.default.isWritableFile(atPath: dir) else { throw CLIError("cannot write \(path): the folder \(dir) is not writable") }
     }
 }
+
+/// A failure the command line reports as one line (a file it cannot read, a bad value).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -171,9 +171,3 @@ enum SVGChart {
         return path
     }
 }
-
-/// A failure the command line reports as one line (a file it cannot read, a bad value).
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
