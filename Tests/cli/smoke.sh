@@ -33,7 +33,7 @@ expect_success "help" "$S" --help
 expect_error "missing file" "cannot open" "$S" sample "$tmp/nonexistent.safetensors"
 printf 'not a model' > "$tmp/bad.safetensors"
 expect_error "not a model" "seqcore:" "$S" info "$tmp/bad.safetensors"
-expect_error "unknown option" "Unknown option" "$S" train -o x.safetensors --bogus
+expect_error "unknown option" "Unknown option" "$S" sample "$tmp/m.safetensors" --bogus
 expect_error "bad temperature" "temperature" "$S" sample "$tmp/m.safetensors" --temperature -1
 expect_error "unknown subcommand" "seqcore:" "$S" frobnicate
 
