@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A recurrent cell as the time-loop runner (`RecurrentLayer+Run.swift`) sees it: one step over a
 /// batch, forward and backward. The runner owns time, masking, directions and the input projection;
 /// a cell owns only its gate equations and its recurrent weights.
@@ -67,14 +69,56 @@ func accumulateRecurrentGradient<S: SeqScalar>(
     if let dbhh = grads.bhh { Kernels.accumulateColumnSums(dGH, rows: n, n: gw, ldx: gw, into: dbhh) }
 }
 
-/// Zero-initialised memory for one forward/backward call, freed with its owner.
+/// Zero-initialised memory for one forward/backward call, returned to `BufferPool` with its owner.
 final class Buffer<S: SeqScalar> {
     let pointer: UnsafeMutablePointer<S>
+    private let bytes: Int
+
     init(_ count: Int) {
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        let n = max(count, 1)
+        bytes = n * MemoryLayout<S>.stride
+        pointer = BufferPool.shared.take(bytes).bindMemory(to: S.self, capacity: n)
+        pointer.initialize(repeating: 0, count: n)
     }
-    deinit { pointer.deallocate() }
+
+    deinit { BufferPool.shared.give(UnsafeMutableRawPointer(pointer), bytes) }
+}
+
+/// Keeps freed buffers for reuse by size class (powers of two). Large fresh allocations come from
+/// mmap and fault in page by page at every call — measured at 15–20% of a small training step —
+/// so the same few sizes, needed again at every batch, are kept instead. Bounded: at most 8 buffers
+/// per class and 256 MiB in all; beyond that memory goes back to the system. Thread-safe.
+final class BufferPool: @unchecked Sendable {
+    static let shared = BufferPool()
+    private let state = Mutex<(free: [Int: [UnsafeMutableRawPointer]], kept: Int)>((free: [:], kept: 0))
+    private let maxKept = 256 << 20
+    private let perClass = 8
+
+    /// The size class of `bytes`: the next power of two, at least 64 bytes.
+    private func sizeClass(_ bytes: Int) -> Int { max(64, 1 << (Int.bitWidth - (bytes - 1).leadingZeroBitCount)) }
+
+    func take(_ bytes: Int) -> UnsafeMutableRawPointer {
+        let c = sizeClass(bytes)
+        if let p = state.withLock({ s -> UnsafeMutableRawPointer? in
+            guard let p = s.free[c]?.popLast() else { return nil }
+            s.kept -= c
+            return p
+        }) {
+            return p
+        }
+        return UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 64)
+    }
+
+    func give(_ p: UnsafeMutableRawPointer, _ bytes: Int) {
+        let c = sizeClass(bytes)
+        let kept = state.withLock { s -> Bool in
+            guard s.kept + c <= maxKept, s.free[c, default: []].count < perClass else { return false }
+            s.free[c, default: []].append(p)
+            s.kept += c
+            return true
+        }
+        if !kept { p.deallocate() }
+    }
 }
 
 extension Buffer {

@@ -26,7 +26,7 @@ enum FloatGEMM {
             self.n = n
             nPadded = (n + FloatGEMM.nr - 1) / FloatGEMM.nr * FloatGEMM.nr
             let total = max(1, k * nPadded)
-            data = .allocate(capacity: total)
+            data = BufferPool.shared.take(total * 4).bindMemory(to: Float.self, capacity: total)
             data.initialize(repeating: 0, count: total)
             let nr = FloatGEMM.nr
             var p0 = 0
@@ -52,7 +52,7 @@ enum FloatGEMM {
             }
         }
 
-        deinit { data.deallocate() }
+        deinit { BufferPool.shared.give(UnsafeMutableRawPointer(data), max(1, k * nPadded) * 4) }
     }
 
     static func gemm(
@@ -116,8 +116,9 @@ enum FloatGEMM {
         let n = packed.n, k = packed.k
         if rows.isEmpty || slivers.isEmpty { return }
         let mcCap = min(mcMax, (rows.count + mr - 1) / mr * mr)
-        let aPack = UnsafeMutablePointer<Float>.allocate(capacity: mcCap * min(k, kcMax))
-        defer { aPack.deallocate() }
+        let aBytes = mcCap * min(k, kcMax) * 4
+        let aPack = BufferPool.shared.take(aBytes).bindMemory(to: Float.self, capacity: aBytes / 4)
+        defer { BufferPool.shared.give(UnsafeMutableRawPointer(aPack), aBytes) }
         var p0 = 0
         while p0 < k {
             let kc = min(kcMax, k - p0)
