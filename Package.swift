@@ -15,6 +15,7 @@ let package = Package(
         // drops one of two products that share a name (DESIGN §5).
         .library(name: "seqcore", type: .dynamic, targets: ["SeqCAPI"]),
         .executable(name: "seqcore-cli", targets: ["seqcore-cli"]),
+        .executable(name: "seqcore-bench", targets: ["seqcore-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,6 +38,12 @@ let package = Package(
                 "SeqCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: nativeFlags
+        ),
+        // Timings for bench/compare.py (JSON lines); no tests, no assertions.
+        .executableTarget(
+            name: "seqcore-bench",
+            dependencies: ["SeqCore"],
             swiftSettings: nativeFlags
         ),
         .testTarget(

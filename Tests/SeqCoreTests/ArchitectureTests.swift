@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import SeqCore
 
@@ -102,5 +103,113 @@ final class ArchitectureTests: XCTestCase {
         let exact = zip(decoded, test).filter { $0 == Array($1.reversed()) }.count
         print("seq2seq exact reversals: \(exact) / \(test.count)")
         XCTAssertGreaterThanOrEqual(Double(exact) / Double(test.count), 0.95)
+    }
+
+    // MARK: Classifier — many-to-one
+
+    /// Does a sequence of ±1 values contain more +1s than −1s? Needs the whole sequence; lengths vary.
+    func testClassifierCountsMajority() throws {
+        var rng = SeqRandom(seed: 11)
+        func batch(_ n: Int) throws -> SequenceBatch<Float> {
+            let steps = 15
+            var x = [Float](repeating: 0, count: steps * n), labels = [Int](), lengths = [Int]()
+            for b in 0 ..< n {
+                let len = 5 + 2 * Int(rng.nextUnit() * 6)  // odd lengths 5...15: no ties
+                var sum = 0
+                for t in 0 ..< len { let v = rng.nextUnit() < 0.5 ? 1 : -1; x[t * n + b] = Float(v); sum += v }
+                labels.append(sum > 0 ? 1 : 0)
+                lengths.append(len)
+            }
+            return SequenceBatch(input: .features(try Tensor(shape: [steps, n, 1], data: x)), lengths: lengths, target: .classes(labels))
+        }
+        let config = ModelConfig(architecture: .classifier, rnn: RecurrentConfig(cell: .gru, inputSize: 1, hiddenSize: 16),
+                                 outputSize: 2, output: .classes)
+        let model = try SequenceModel<Float>(config, seed: 2)
+        let opt = try Optimizer<Float>(.adam(), learningRate: 0.01, for: model.arena)
+        for _ in 0 ..< 300 { try step(model, opt, try batch(32)) }
+        let test = try batch(500)
+        let p = try model.predict(test.input, lengths: test.lengths)
+        guard case .classes(let labels) = test.target! else { return XCTFail() }
+        let correct = (0 ..< 500).filter { (p.data[$0 * 2 + 1] > 0.5 ? 1 : 0) == labels[$0] }.count
+        print("classifier accuracy: \(Double(correct) / 500)")
+        XCTAssertGreaterThanOrEqual(Double(correct) / 500, 0.95)
+    }
+
+    // MARK: Language model — one-to-many
+
+    /// Text from a small grammar; the model's cross-entropy must fall far below the unigram
+    /// entropy (the best a model ignoring context can do), and its samples are seeded.
+    func testLanguageModelBeatsUnigramAndSamples() throws {
+        let words = ["the cat sat", "a dog ran", "the bird sang", "a cat ran", "the dog sat"]
+        var rng = SeqRandom(seed: 4)
+        var text = ""
+        while text.count < 6000 { text += words[Int(rng.nextUnit() * 5)] + ". " }
+        let alphabet = Array(Set(text)).sorted()
+        let ids = text.map { alphabet.firstIndex(of: $0)! }
+        var counts = [Double](repeating: 0, count: alphabet.count)
+        for i in ids { counts[i] += 1 }
+        let unigram = -counts.map { $0 / Double(ids.count) }.reduce(0) { $0 + ($1 > 0 ? $1 * Foundation.log($1) : 0) }
+
+        let config = ModelConfig(architecture: .languageModel, rnn: RecurrentConfig(cell: .lstm, inputSize: 16, hiddenSize: 64),
+                                 vocabularySize: alphabet.count, embeddingSize: 16, outputSize: alphabet.count)
+        let model = try SequenceModel<Float>(config, seed: 9)
+        let opt = try Optimizer<Float>(.adam(), learningRate: 0.01, for: model.arena)
+        func batch(_ n: Int, _ steps: Int) throws -> SequenceBatch<Float> {
+            var x = [Int](repeating: 0, count: steps * n), y = x
+            for b in 0 ..< n {
+                let start = Int(rng.nextUnit() * Double(ids.count - steps - 1))
+                for t in 0 ..< steps { x[t * n + b] = ids[start + t]; y[t * n + b] = ids[start + t + 1] }
+            }
+            return SequenceBatch(input: .tokens(x, steps: steps, batch: n), target: .classes(y))
+        }
+        for _ in 0 ..< 250 { try step(model, opt, try batch(32, 24)) }
+        let loss = try model.evaluate(try batch(64, 24)).loss
+        print("language model: loss \(loss) nats, unigram entropy \(unigram) nats")
+        XCTAssertLessThan(loss, 0.5 * unigram)
+
+        let prefix = "the ".map { alphabet.firstIndex(of: $0)! }
+        let a = try model.generate(prefix: prefix, count: 30, sampling: Sampling(temperature: 0.8, topK: 5, seed: 1))
+        let b = try model.generate(prefix: prefix, count: 30, sampling: Sampling(temperature: 0.8, topK: 5, seed: 1))
+        let c = try model.generate(prefix: prefix, count: 30, sampling: Sampling(temperature: 0.8, topK: 5, seed: 2))
+        XCTAssertEqual(a, b, "same seed, same sample")
+        XCTAssertNotEqual(a, c, "another seed, another sample")
+        let sample = String(a.map { alphabet[$0] })
+        print("sample: the\(sample)")
+        // Learned words appear: most sampled words belong to the grammar's vocabulary.
+        let vocabulary = Set(words.joined(separator: " ").split(separator: " ").map(String.init))
+        let sampled = sample.split(whereSeparator: { $0 == " " || $0 == "." }).map(String.init).dropLast()
+        XCTAssertGreaterThanOrEqual(Double(sampled.filter(vocabulary.contains).count), 0.7 * Double(sampled.count), sample)
+        let stop = alphabet.firstIndex(of: ".")!
+        let stopped = try model.generate(prefix: prefix, count: 100, sampling: .greedy, stopToken: stop)
+        XCTAssertEqual(stopped.last, stop, "generation ends at the stop token")
+    }
+
+    // MARK: Streaming
+
+    /// Step by step, in uneven chunks, equals the whole sequence at once; reset starts over.
+    func testStreamingEqualsWholeSequence() throws {
+        for cell in CellType.allCases {
+            let config = ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: cell, inputSize: 3, hiddenSize: 20, numLayers: 2),
+                                     outputSize: 4, output: .classes)
+            let model = try SequenceModel<Float>(config, seed: 1)
+            let steps = 11, batch = 2
+            let x = randomValues(steps * batch * 3, seed: 5).map(Float.init)
+            let whole = try model.predict(.features(try Tensor(shape: [steps, batch, 3], data: x)))
+            let session = try StreamingSession(model: model, batch: batch)
+            for round in 0 ..< 2 {
+                var streamed: [Float] = []
+                var t = 0
+                for chunk in [1, 3, 1, 4, 2] {
+                    let part = Array(x[t * batch * 3 ..< (t + chunk) * batch * 3])
+                    streamed += try session.feed(.features(try Tensor(shape: [chunk, batch, 3], data: part))).data
+                    t += chunk
+                }
+                XCTAssertEqual(session.position, steps)
+                assertClose(streamed, whole.data, rtol: 1e-6, atol: 1e-7, "\(cell) streaming round \(round)")
+                session.reset()
+            }
+        }
+        let bi = try SequenceModel<Float>(ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: .gru, inputSize: 3, hiddenSize: 4, direction: .bidirectional), outputSize: 2), seed: 1)
+        XCTAssertThrowsError(try StreamingSession(model: bi))
     }
 }

@@ -70,4 +70,17 @@ final class ErrorTests: XCTestCase {
         expectError(.notFound, mentioning: ["weight_ih_l1", "weight_ih_l0"]) { _ = try layer.arena.value("weight_ih_l1") }
         expectError(.invalidArgument, mentioning: ["weight_hh_l0", "16 elements"]) { try layer.arena.setValue("weight_hh_l0", [1]) }
     }
+
+    /// A pass whose buffers would exceed the memory cap fails before allocating, naming the cap.
+    func testMemoryCap() throws {
+        let saved = Limits.memoryCapBytes
+        defer { Limits.memoryCapBytes = saved }
+        let layer = try RecurrentLayer<Float>(.init(cell: .lstm, inputSize: 4, hiddenSize: 256, numLayers: 2))
+        let x = Tensor<Float>(zeros: [200, 16, 4])
+        _ = try layer.forward(x, training: true)
+        Limits.memoryCapBytes = 4 << 20
+        expectError(.resourceLimit, mentioning: ["MiB", "memory cap", "T=200, B=16"]) { _ = try layer.forward(x, training: true) }
+        XCTAssertEqual(Tensor<Float>(zeros: [-1, 3]).count, 0, "a negative shape gives an empty tensor, not a trap")
+        XCTAssertEqual(Tensor<Float>(zeros: [1 << 40, 1 << 40]).count, 0)
+    }
 }

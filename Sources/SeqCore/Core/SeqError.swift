@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The one error type of seqcore.
 ///
 /// Every failure reachable from caller input is thrown as a `SeqError`; nothing traps.
@@ -80,4 +82,27 @@ enum Check {
 public enum Limits {
     /// Largest element count of any one buffer seqcore allocates (2^31: 8 GiB of Float).
     public static let maxElements = 1 << 31
+
+    static let cap = Atomic<Int>(8 << 30)
+
+    /// Most bytes one forward or backward pass may allocate (default 8 GiB). A call whose estimate
+    /// exceeds it fails with a `.resourceLimit` error before allocating. Thread-safe.
+    public static var memoryCapBytes: Int {
+        get { cap.load(ordering: .relaxed) }
+        set { cap.store(max(0, newValue), ordering: .relaxed) }
+    }
+
+    /// Throws when `count` scalars of `bytesPerScalar` bytes (overflow-checked) exceed the cap.
+    static func checkMemory(_ counts: [Int], bytesPerScalar: Int, _ what: String) throws {
+        var total = 0
+        for c in counts {
+            let (bytes, o1) = c.multipliedReportingOverflow(by: bytesPerScalar)
+            let (sum, o2) = total.addingReportingOverflow(bytes)
+            if c < 0 || o1 || o2 { throw SeqError(.resourceLimit, "\(what): the sizes overflow a 64-bit byte count") }
+            total = sum
+        }
+        if total > memoryCapBytes {
+            throw SeqError(.resourceLimit, "\(what): needs about \(total >> 20) MiB, over the memory cap of \(memoryCapBytes >> 20) MiB (Limits.memoryCapBytes)")
+        }
+    }
 }

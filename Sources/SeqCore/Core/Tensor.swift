@@ -15,10 +15,12 @@ public struct Tensor<Scalar: SeqScalar>: Equatable {
         self.data = data
     }
 
-    /// A tensor of zeros.
+    /// A tensor of zeros. A negative or overflowing shape gives an empty tensor (which every
+    /// function taking tensors then rejects by its shape) rather than a trap.
     public init(zeros shape: [Int]) {
         self.shape = shape
-        self.data = [Scalar](repeating: 0, count: shape.reduce(1, *))
+        let n = (try? Check.product(shape, "shape")) ?? 0
+        self.data = [Scalar](repeating: 0, count: n)
     }
 
     /// Internal unchecked initialiser for shapes already validated.

@@ -60,6 +60,10 @@ enum FloatGEMM {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        if m <= smallM && !transA {
+            gemmSmall(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
         let packed = Packed(b: b, ldb: ldb, transB: transB, k: k, n: n)
         gemmPacked(m: m, a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, beta: beta, c: c, ldc: ldc)
     }
@@ -137,6 +141,82 @@ enum FloatGEMM {
             }
             p0 += kc
         }
+    }
+
+    /// Up to this many rows, products skip packing and read B in place (batch-1 streaming: the
+    /// weights are read once per step anyway, so copying them first would double the traffic).
+    static let smallM = 3
+
+    /// C ← α·A·op(B) + β·C for M ≤ `smallM`: dot products against B's rows when B is stored N × K
+    /// (transB), row updates c += a_p·B[p, :] otherwise. Split over two threads by columns.
+    static func gemmSmall(transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                          b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        func columns(_ j0: Int, _ j1: Int) {
+            for i in 0 ..< m {
+                let ai = a + i * lda, ci = c + i * ldc
+                if transB {
+                    var j = j0
+                    while j + 4 <= j1 {
+                        let d = dot4(ai, b + j * ldb, ldb, k)
+                        for q in 0 ..< 4 { ci[j + q] = alpha * d[q] + (beta == 0 ? 0 : beta * ci[j + q]) }
+                        j += 4
+                    }
+                    while j < j1 {
+                        let d = dot4(ai, b + j * ldb, 0, k)
+                        ci[j] = alpha * d[0] + (beta == 0 ? 0 : beta * ci[j])
+                        j += 1
+                    }
+                } else {
+                    for j in j0 ..< j1 { ci[j] = beta == 0 ? 0 : beta * ci[j] }
+                    for p in 0 ..< k { axpy(alpha * ai[p], b + p * ldb + j0, ci + j0, j1 - j0) }
+                }
+            }
+        }
+        if m * n * k >= 1 << 16 && n >= 64 && Parallelism.threadCount > 1 {
+            let half = (n / 2 + 15) / 16 * 16
+            WorkerPool.shared.run { part in part == 0 ? columns(0, half) : columns(half, n) }
+        } else {
+            columns(0, n)
+        }
+    }
+
+    /// Four dot products x · B[r] for rows r = 0…3 at stride ldb (ldb 0: the same row four times).
+    @inline(__always)
+    static func dot4(_ x: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int, _ k: Int) -> SIMD4<Float> {
+        typealias V = SIMD16<Float>
+        var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+        let rx = UnsafeRawPointer(x)
+        let r0 = UnsafeRawPointer(b), r1 = UnsafeRawPointer(b + ldb), r2 = UnsafeRawPointer(b + 2 * ldb), r3 = UnsafeRawPointer(b + 3 * ldb)
+        var p = 0
+        while p + 16 <= k {
+            let xv = rx.loadUnaligned(fromByteOffset: p * 4, as: V.self)
+            s0 = s0.addingProduct(xv, r0.loadUnaligned(fromByteOffset: p * 4, as: V.self))
+            s1 = s1.addingProduct(xv, r1.loadUnaligned(fromByteOffset: p * 4, as: V.self))
+            s2 = s2.addingProduct(xv, r2.loadUnaligned(fromByteOffset: p * 4, as: V.self))
+            s3 = s3.addingProduct(xv, r3.loadUnaligned(fromByteOffset: p * 4, as: V.self))
+            p += 16
+        }
+        var d = SIMD4<Float>(s0.sum(), s1.sum(), s2.sum(), s3.sum())
+        while p < k {
+            let xv = x[p]
+            d[0] += xv * b[p]; d[1] += xv * b[ldb + p]; d[2] += xv * b[2 * ldb + p]; d[3] += xv * b[3 * ldb + p]
+            p += 1
+        }
+        return d
+    }
+
+    /// y[0..<n] += s · x[0..<n]
+    @inline(__always)
+    static func axpy(_ s: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        typealias V = SIMD16<Float>
+        let sv = V(repeating: s), rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
+        var j = 0
+        while j + 16 <= n {
+            let v = ry.loadUnaligned(fromByteOffset: j * 4, as: V.self).addingProduct(sv, rx.loadUnaligned(fromByteOffset: j * 4, as: V.self))
+            ry.storeBytes(of: v, toByteOffset: j * 4, as: V.self)
+            j += 16
+        }
+        while j < n { y[j] += s * x[j]; j += 1 }
     }
 
     /// Packs rows i0 ..< i0+mc, columns p0 ..< p0+kc of op(A) as MR-row slivers: sliver s holds

@@ -54,26 +54,30 @@ extension Kernels {
 
 /// The right-hand operand op(B) (K × N) prepared once and reused for many products with different
 /// left operands: the recurrent weights, multiplied by the state at every one of T steps. For `Float`
-/// it holds the packed panels of the SIMD kernel, so packing is paid once per sequence, not per step.
+/// it packs the panels of the SIMD kernel on first use by a product with enough rows, so packing is
+/// paid once per sequence, not per step — and never for batch-1 streaming, whose products read the
+/// weights in place. The source must stay valid and unchanged while the operand is used.
 public final class PackedOperand<S: SeqScalar> {
     public let k: Int
     public let n: Int
-    @usableFromInline let packed: FloatGEMM.Packed?
-    @usableFromInline let plain: [S]  // row-major K × N, for the reference path
+    let source: UnsafePointer<S>
+    let ldb: Int
+    let transB: Bool
+    private var packedStorage: FloatGEMM.Packed?
 
     public init(b: UnsafePointer<S>, ldb: Int, transB: Bool, k: Int, n: Int) {
         self.k = k
         self.n = n
-        if S.self == Float.self {
-            packed = FloatGEMM.Packed(
-                b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb, transB: transB, k: k, n: n)
-            plain = []
-        } else {
-            packed = nil
-            var p = [S](repeating: 0, count: k * n)
-            for r in 0 ..< k { for j in 0 ..< n { p[r * n + j] = transB ? b[j * ldb + r] : b[r * ldb + j] } }
-            plain = p
-        }
+        source = b
+        self.ldb = ldb
+        self.transB = transB
+    }
+
+    var packed: FloatGEMM.Packed {
+        if let p = packedStorage { return p }
+        let p = FloatGEMM.Packed(b: UnsafeRawPointer(source).assumingMemoryBound(to: Float.self), ldb: ldb, transB: transB, k: k, n: n)
+        packedStorage = p
+        return p
     }
 }
 
@@ -86,16 +90,19 @@ extension Kernels {
         beta: S, c: UnsafeMutablePointer<S>, ldc: Int
     ) {
         if m == 0 || packed.n == 0 { return }
-        if S.self == Float.self, let p = packed.packed {
-            FloatGEMM.gemmPacked(
-                m: m, a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda, transA: false,
-                packed: p, alpha: 1, beta: Float(beta),
-                c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc)
-        } else {
-            packed.plain.withUnsafeBufferPointer { bp in
-                gemmReference(transA: false, transB: false, m: m, n: packed.n, k: packed.k, alpha: 1,
-                              a: a, lda: lda, b: bp.baseAddress!, ldb: packed.n, beta: beta, c: c, ldc: ldc)
+        if S.self == Float.self {
+            let af = UnsafeRawPointer(a).assumingMemoryBound(to: Float.self)
+            let cf = UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self)
+            if m <= FloatGEMM.smallM {
+                FloatGEMM.gemmSmall(transB: packed.transB, m: m, n: packed.n, k: packed.k, alpha: 1, a: af, lda: lda,
+                                    b: UnsafeRawPointer(packed.source).assumingMemoryBound(to: Float.self), ldb: packed.ldb,
+                                    beta: Float(beta), c: cf, ldc: ldc)
+            } else {
+                FloatGEMM.gemmPacked(m: m, a: af, lda: lda, transA: false, packed: packed.packed, alpha: 1, beta: Float(beta), c: cf, ldc: ldc)
             }
+        } else {
+            gemmReference(transA: false, transB: packed.transB, m: m, n: packed.n, k: packed.k, alpha: 1,
+                          a: a, lda: lda, b: packed.source, ldb: packed.ldb, beta: beta, c: c, ldc: ldc)
         }
     }
 }

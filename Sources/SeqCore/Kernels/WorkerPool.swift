@@ -70,10 +70,7 @@ final class WorkerPool: @unchecked Sendable {
         if thread != nil { return }
         var t = pthread_t()
         let context = Unmanaged.passUnretained(self).toOpaque()
-        pthread_create(&t, nil, { raw in
-            Unmanaged<WorkerPool>.fromOpaque(raw!).takeUnretainedValue().loop()
-            return nil
-        }, context)
+        pthread_create(&t, nil, { raw in Unmanaged<WorkerPool>.fromOpaque(raw!).takeUnretainedValue().loop() }, context)
         thread = t
     }
 

@@ -85,6 +85,7 @@ extension RecurrentLayer {
             try checkState(c0, "c0", [slots, batch, c.hiddenSize])
         }
         try checkFinite(input.data, "input")
+        try checkMemory(steps: steps, batch: batch, training: training)
 
         let hout = c.outputSize, h = c.hiddenSize, features = c.outputFeatures
         let tape = training ? RecurrentTape<S>(steps: steps, batch: batch, lengths: lens, batchFirst: batchFirst, slots: slots) : nil
@@ -212,6 +213,20 @@ extension RecurrentLayer {
             h0: Tensor(unchecked: [slots, batch, hout], data: dh0.array(slots * batch * hout)),
             c0: dc0.map { Tensor(unchecked: [slots, batch, h], data: $0.array(slots * batch * h)) },
             stepGradientNorms: Tensor(unchecked: [slots, steps], data: norms.array(slots * steps)))
+    }
+
+    /// What a pass over [T, B] allocates, estimated from every buffer's element count (overflow-checked):
+    /// per layer the output and input projection, per direction the tape, and for training the
+    /// states kept and backward's gradients of the same sizes.
+    func checkMemory(steps: Int, batch: Int, training: Bool) throws {
+        let c = config, h = c.hiddenSize, gw = c.gateCount * h, slots = c.numLayers * c.numDirections
+        let tape = c.cell == .lstm ? 7 * h : (c.cell == .gru ? 4 * h : h)
+        let wide = max(gw, tape, c.outputFeatures, c.inputSize, c.outputSize + h)
+        let rows = try Check.product([steps, batch], "input.shape (T × B)", limit: Int.max)
+        let perSlot = try Check.product([rows, wide], "input.shape (T × B × gates)", limit: Int.max)
+        let copies = training ? 6 * slots + 2 * c.numLayers : 3 + c.numLayers
+        try Limits.checkMemory([try Check.product([perSlot, copies], "memory", limit: Int.max)],
+                               bytesPerScalar: MemoryLayout<S>.size, "forward on [T=\(steps), B=\(batch)]")
     }
 
     var gruVariant: GRUCell<S>.Variant {

@@ -144,11 +144,18 @@ public struct SequenceBatch<S: SeqScalar> {
     public var targetTokens: [Int]?
     public var targetSteps: Int
     public var targetLengths: [Int]?
+    /// Initial states of the recurrent stack, [L·D, B, Hout] and [L·D, B, H] (nil: zeros). Truncated
+    /// BPTT carries them from one chunk of a long sequence to the next.
+    public var h0: Tensor<S>?
+    public var c0: Tensor<S>?
 
-    public init(input: SequenceInput<S>, lengths: [Int]? = nil, target: SequenceTarget<S>? = nil) {
+    public init(input: SequenceInput<S>, lengths: [Int]? = nil, target: SequenceTarget<S>? = nil,
+                h0: Tensor<S>? = nil, c0: Tensor<S>? = nil) {
         self.input = input
         self.lengths = lengths
         self.target = target
+        self.h0 = h0
+        self.c0 = c0
         targetSteps = 0
     }
 

@@ -92,7 +92,7 @@ public final class SequenceModel<S: SeqScalar> {
     /// Runs the model on a batch; `training` keeps what backward needs and enables dropout.
     public func forward(_ batch: SequenceBatch<S>, training: Bool = false) throws -> Pass {
         let (x, tokens) = try embed(batch.input, embedding, "input")
-        let out = try rnn.forward(x, lengths: batch.lengths, training: training)
+        let out = try rnn.forward(x, lengths: batch.lengths, h0: batch.h0, c0: batch.c0, training: training)
         let steps = x.shape[0], b = x.shape[1], k = config.outputSize
         switch config.architecture {
         case .tagger, .languageModel:

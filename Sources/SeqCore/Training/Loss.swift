@@ -22,10 +22,10 @@
 ///
 /// When N = 0 (every label ignored), `meanOverSteps` gives loss 0 and a zero gradient (PyTorch
 /// gives NaN).
-public enum LossReduction: Sendable, Equatable {
+public enum LossReduction: String, Sendable, Equatable, CaseIterable {
     case sum
-    case meanOverBatch
-    case meanOverSteps
+    case meanOverBatch = "mean_over_batch"
+    case meanOverSteps = "mean_over_steps"
 }
 
 /// A loss value and its gradient with respect to the logits.

@@ -1,0 +1,177 @@
+// seqcore-bench: timings of the Swift engine as JSON lines, for bench/compare.py, which runs the
+// same shapes through PyTorch and ONNX Runtime in the same run. Timing only; no assertions.
+//
+//   seqcore-bench layer CELL B T I H MODE REPEATS   MODE: inference | train
+//   seqcore-bench step CELL H REPEATS               batch-1 streaming latency per step
+//   seqcore-bench gemm M N K REPEATS                GFLOP/s of the recurrent-step and projection products
+//   seqcore-bench peak                              the FMA peak of this CPU (register-only loop)
+//   seqcore-bench train-checkpointed PATH STEPS      train a small model, checkpointing to PATH every
+//                                                   step (resuming from PATH if it exists), then write
+//                                                   the final weights to PATH.final — the child process
+//                                                   of the kill test (Tests/SeqCoreTests/CheckpointKillTests)
+//   --threads N (default 2)
+import SeqCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func peakRSSMiB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+func cell(_ name: String) -> CellType {
+    switch name {
+    case "rnn": return .rnnTanh
+    case "gru": return .gru
+    case "lstm": return .lstm
+    default: fatalError("unknown cell \(name)")
+    }
+}
+
+/// 12 independent SIMD16 FMA chains in registers: enough to cover the FMA latency on x86-64 cores.
+@inline(never)
+func fmaPeak(_ iterations: Int) -> (Double, Float) {
+    typealias V = SIMD16<Float>
+    var a0 = V(repeating: 0.1), a1 = V(repeating: 0.2), a2 = V(repeating: 0.3), a3 = V(repeating: 0.4)
+    var a4 = V(repeating: 0.5), a5 = V(repeating: 0.6), a6 = V(repeating: 0.7), a7 = V(repeating: 0.8)
+    var a8 = V(repeating: 0.9), a9 = V(repeating: 1.0), a10 = V(repeating: 1.1), a11 = V(repeating: 1.2)
+    let m = V(repeating: 0.999_999), a = V(repeating: 1e-7)
+    let t0 = now()
+    for _ in 0 ..< iterations {
+        a0 = a0.addingProduct(m, a); a1 = a1.addingProduct(m, a); a2 = a2.addingProduct(m, a)
+        a3 = a3.addingProduct(m, a); a4 = a4.addingProduct(m, a); a5 = a5.addingProduct(m, a)
+        a6 = a6.addingProduct(m, a); a7 = a7.addingProduct(m, a); a8 = a8.addingProduct(m, a)
+        a9 = a9.addingProduct(m, a); a10 = a10.addingProduct(m, a); a11 = a11.addingProduct(m, a)
+    }
+    let dt = now() - t0
+    let sum = (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11).sum()
+    return (2.0 * 16 * 12 * Double(iterations) / dt / 1e9, sum)
+}
+
+func emit(_ fields: [(String, String)]) {
+    print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+if let i = args.firstIndex(of: "--threads"), i + 1 < args.count {
+    Parallelism.threadCount = Int(args[i + 1]) ?? 2
+    args.removeSubrange(i ... i + 1)
+}
+guard let command = args.first else {
+    print("usage: seqcore-bench layer|step|gemm|peak …")
+    exit(2)
+}
+
+switch command {
+case "layer":
+    let c = cell(args[1]), b = Int(args[2])!, t = Int(args[3])!, i = Int(args[4])!, h = Int(args[5])!
+    let training = args[6] == "train", repeats = Int(args[7])!
+    let layer = try RecurrentLayer<Float>(RecurrentConfig(cell: c, inputSize: i, hiddenSize: h), seed: 1)
+    var rng = SeqRandom(seed: 2)
+    let x = try Tensor(shape: [t, b, i], data: (0 ..< t * b * i).map { _ in Float(rng.uniform(-1, 1)) })
+    var times: [Double] = []
+    for r in 0 ..< repeats + 1 {
+        let t0 = now()
+        if training {
+            let out = try layer.forward(x, training: true)
+            _ = try layer.backward(out.tape!, gradOutput: out.output)
+        } else {
+            _ = try layer.forward(x)
+        }
+        if r > 0 { times.append(now() - t0) }  // the first run warms caches and the worker thread
+    }
+    emit([("median_ms", "\(median(times) * 1000)"), ("min_ms", "\(times.min()! * 1000)"), ("peak_rss_mib", "\(peakRSSMiB())")])
+case "step":
+    let c = cell(args[1]), h = Int(args[2])!, repeats = Int(args[3])!
+    let model = try SequenceModel<Float>(ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: c, inputSize: h, hiddenSize: h),
+                                                     outputSize: 1, output: .regression), seed: 1)
+    let layer = model.rnn
+    let x = try Tensor(shape: [1, 1, h], data: [Float](repeating: 0.1, count: h))
+    var state = try layer.forward(x)
+    var times: [Double] = []
+    for _ in 0 ..< repeats {
+        let t0 = now()
+        for _ in 0 ..< 100 { state = try layer.forward(x, h0: state.hN, c0: state.cN) }
+        times.append((now() - t0) / 100)
+    }
+    emit([("median_us", "\(median(times) * 1e6)")])
+case "gemm":
+    let m = Int(args[1])!, n = Int(args[2])!, k = Int(args[3])!, repeats = Int(args[4])!
+    let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
+    var c = [Float](repeating: 0, count: m * n)
+    let packed = b.withUnsafeBufferPointer { PackedOperand(b: $0.baseAddress!, ldb: k, transB: true, k: k, n: n) }
+    var times: [Double] = [], timesPacked: [Double] = []
+    for _ in 0 ..< repeats {
+        var t0 = now()
+        Kernels.gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: &c, ldc: n)
+        times.append(now() - t0)
+        t0 = now()
+        Kernels.gemm(m: m, a: a, lda: k, packed: packed, beta: 0, c: &c, ldc: n)
+        timesPacked.append(now() - t0)
+    }
+    let flops = 2.0 * Double(m * n * k)
+    emit([("gflops", "\(flops / median(times) / 1e9)"), ("gflops_prepacked", "\(flops / median(timesPacked) / 1e9)")])
+case "peak":
+    let threads = Parallelism.threadCount
+    var results = [Double](repeating: 0, count: threads)
+    var sink: Float = 0
+    if threads == 1 {
+        results[0] = fmaPeak(50_000_000).0
+    } else {
+        // One run per core at the same time.
+        var thread = pthread_t()
+        final class Box { var value = 0.0 }
+        let box = Box()
+        let ctx = Unmanaged.passRetained(box).toOpaque()
+        pthread_create(&thread, nil, { raw in
+            let b = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            b.value = fmaPeak(50_000_000).0
+            return nil
+        }, ctx)
+        let r = fmaPeak(50_000_000)
+        sink = r.1
+        pthread_join(thread, nil)
+        results = [r.0, box.value]
+    }
+    emit([("gflops", "\(results.reduce(0, +))"), ("threads", "\(threads)"), ("sink", "\(sink.isFinite ? 0 : 1)")])
+case "train-checkpointed":
+    let path = args[1], steps = Int(args[2])!
+    let config = ModelConfig(architecture: .languageModel, rnn: RecurrentConfig(cell: .lstm, inputSize: 8, hiddenSize: 32, numLayers: 2, dropout: 0.2),
+                             vocabularySize: 12, embeddingSize: 8, outputSize: 12)
+    var rng = SeqRandom(seed: 7)
+    let sequences = (0 ..< 64).map { _ in (0 ..< 16).map { _ in Int(rng.nextUnit() * 12) } }
+    let data = try SequenceDataset<Float>(inputs: .tokens(sequences.map { Array($0.dropLast()) }),
+                                          targets: .stepClasses(sequences.map { Array($0.dropFirst()) }))
+    var options = TrainingOptions()
+    options.batchSize = 8
+    options.epochs = steps / 8
+    options.seed = 3
+    options.checkpointEvery = 1
+    options.checkpointPath = path
+    let trainer: Trainer<Float>
+    if access(path, F_OK) == 0 {
+        trainer = try Trainer(resumingFrom: try TrainingCheckpoint<Float>.load(from: path), options: options)
+    } else {
+        let model = try SequenceModel<Float>(config, seed: 1)
+        trainer = try Trainer(model: model, optimizer: try Optimizer(.adam(), learningRate: 0.01, for: model.arena), options: options)
+    }
+    _ = try trainer.fit(data)
+    try trainer.model.save(to: path + ".final")
+    emit([("steps", "\(trainer.stepCount)")])
+default:
+    print("unknown command \(command)")
+    exit(2)
+}
