@@ -56,7 +56,7 @@ def features_array(x: Any, name: str = "x") -> np.ndarray:
         return a
     if a.dtype.kind not in "fiu":
         raise InvalidType(f"{name}: expected real numbers (a float array), got an array of dtype {a.dtype}")
-    return np.ascontiguousarray(a, dtype=np.float32)
+    return np.asarray(a, dtype=np.float32, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
 
 
 def tokens_array(x: Any, name: str = "tokens") -> np.ndarray:
@@ -70,7 +70,7 @@ def tokens_array(x: Any, name: str = "tokens") -> np.ndarray:
         raise InvalidType(f"{name}: expected integer token ids, got an array of dtype {a.dtype}")
     if a.size and (a.min() < -_INT32_MAX - 1 or a.max() > _INT32_MAX):
         raise InvalidArgument(f"{name}: token ids must fit in 32 bits, got values in [{a.min()}, {a.max()}]")
-    return np.ascontiguousarray(a, dtype=np.int32)
+    return np.asarray(a, dtype=np.int32, order="C")
 
 
 def is_ragged(x: Any) -> bool:

@@ -109,8 +109,16 @@ ConstInt32Array = _array_type("ConstInt32Array", np.int32, c_int32, False)
 Int64Array = _array_type("Int64Array", np.int64, c_int64, True)
 ConstInt64Array = _array_type("ConstInt64Array", np.int64, c_int64, False)
 
-seq_status = c_int32
-seq_layout = c_int32
+
+
+class seq_status(c_int32):
+    """``typedef int32_t seq_status``: a distinct type, so that only functions returning a status
+    get the error check (and ctypes hands the checker the raw value)."""
+
+
+class seq_layout(c_int32):
+    """``typedef int32_t seq_layout``."""
+
 
 # The ctypes type of each C type of the header; the tests check every declaration below against
 # the header through this table.
@@ -157,10 +165,11 @@ def status_name(code: int) -> Optional[str]:
     return STATUS_NAMES.get(code)
 
 
-def _raise_on_error(result: int, func: Any, args: Any) -> int:
-    if result != SEQ_OK:
-        raise error_for_status(status_name(result), result, last_error())
-    return result
+def _raise_on_error(result: seq_status, func: Any, args: Any) -> int:
+    code = int(result.value)
+    if code != SEQ_OK:
+        raise error_for_status(status_name(code), code, last_error())
+    return code
 
 
 DECLARED: Dict[str, Callable[..., Any]] = {}
