@@ -659,8 +659,9 @@ seq_status seq_model_decode(seq_model *model,
  *     target_steps. NULL for the other architectures.
  *   - loss: if not NULL, receives the batch's loss, computed before the update.
  * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
- *   (any argument out of range or inconsistent with the model); `SEQ_ERR_NUMERIC` (the loss or a
- *   gradient is NaN or infinite: the parameters are left unchanged); `SEQ_ERR_RESOURCE_LIMIT`.
+ *   (any argument out of range or inconsistent with the model); `SEQ_ERR_NUMERIC` (the loss, a
+ *   gradient or an updated parameter would be NaN or infinite: the parameters and the optimizer
+ *   are left as they were); `SEQ_ERR_RESOURCE_LIMIT`.
  * - Thread safety: safe to call from any thread (calls on one model are serialised).
  */
 seq_status seq_model_train_step(seq_model *model,
@@ -756,7 +757,7 @@ seq_status seq_model_compute_gradients(seq_model *model,
  *
  * - Parameter model: a live `seq_model`.
  * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_NUMERIC` (a
- *   gradient is NaN or infinite; nothing changes).
+ *   gradient, or a parameter after the update, would be NaN or infinite; nothing changes).
  * - Thread safety: safe to call from any thread (calls on one model are serialised).
  */
 seq_status seq_model_apply_gradients(seq_model *model);
@@ -885,9 +886,10 @@ seq_status seq_dataset_count(seq_dataset *dataset, int64_t *count);
 /**
  * Trains a model on a dataset: `epochs` passes over it in shuffled minibatches of `batch_size`
  * sequences (the last one smaller when batch_size does not divide N), one
- * `seq_model_train_step` per batch. The shuffling is seeded from the model's "seed": the same
- * model, dataset and arguments train the same way. After every batch `callback`, if not NULL,
- * receives the progress and may stop the training.
+ * `seq_model_train_step` per batch. The shuffling is seeded from the model's "seed" and the
+ * number of steps it has taken: the same model, dataset and calls train the same way, and two
+ * calls in a row shuffle differently. After every batch `callback`, if not NULL, receives the
+ * progress and may stop the training.
  *
  * The whole dataset is checked against the model before the first step (inputs and targets set,
  * the same N, shapes and values as `seq_model_train_step` requires, target width equal to

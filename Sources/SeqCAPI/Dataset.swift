@@ -277,9 +277,10 @@ private struct Gathered {
 
 /// Trains a model on a dataset: `epochs` passes over it in shuffled minibatches of `batch_size`
 /// sequences (the last one smaller when batch_size does not divide N), one
-/// `seq_model_train_step` per batch. The shuffling is seeded from the model's "seed": the same
-/// model, dataset and arguments train the same way. After every batch `callback`, if not NULL,
-/// receives the progress and may stop the training.
+/// `seq_model_train_step` per batch. The shuffling is seeded from the model's "seed" and the
+/// number of steps it has taken: the same model, dataset and calls train the same way, and two
+/// calls in a row shuffle differently. After every batch `callback`, if not NULL, receives the
+/// progress and may stop the training.
 ///
 /// The whole dataset is checked against the model before the first step (inputs and targets set,
 /// the same N, shapes and values as `seq_model_train_step` requires, target width equal to
@@ -334,7 +335,8 @@ private struct Gathered {
         }
 
         let size = min(batchSize, n), batches = (n + size - 1) / size
-        var rng = SeqRandom(seed: m.seed ^ 0x5EED_0F_F17)
+        let stepsBefore = try m.locked { m.optimizer.stepCount }
+        var rng = SeqRandom(seed: m.seed ^ 0x5EED_0F_F17 ^ (UInt64(stepsBefore) &* 0x9E37_79B9_7F4A_7C15))
         var order = Array(0 ..< n)
         var step = 0
         for epoch in 1 ... epochs {

@@ -60,12 +60,14 @@ final class ModelObject: HandleValue {
     /// The current configuration (lock held by the caller).
     func currentConfig() -> [String: ConfigValue] { explicitConfig }
 
-    /// The widest per-step row any buffer of a forward or backward pass holds: steps * batch times
-    /// this must stay within `Limits.maxElements`.
+    /// Values per (step, sequence) that a forward and backward pass keep at most, over all layers
+    /// and directions (gate activations of the tape, states): steps * batch times this must stay
+    /// within `Limits.maxElements`, so that no call allocates past the engine's limit.
     var widestRow: Int {
         let c = config, r = c.rnn
-        return [r.gateCount * r.hiddenSize * r.numDirections, r.outputFeatures, r.inputSize,
-                c.outputSize, c.embeddingSize, r.hiddenSize].max() ?? 1
+        let slots = r.numLayers * r.numDirections
+        return [slots * r.gateCount * r.hiddenSize, slots * r.hiddenSize, r.outputFeatures, r.inputSize,
+                c.outputSize, c.embeddingSize].max() ?? 1
     }
 }
 

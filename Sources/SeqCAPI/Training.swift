@@ -75,8 +75,9 @@ extension ModelObject {
 ///     target_steps. NULL for the other architectures.
 ///   - loss: if not NULL, receives the batch's loss, computed before the update.
 /// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
-///   (any argument out of range or inconsistent with the model); `SEQ_ERR_NUMERIC` (the loss or a
-///   gradient is NaN or infinite: the parameters are left unchanged); `SEQ_ERR_RESOURCE_LIMIT`.
+///   (any argument out of range or inconsistent with the model); `SEQ_ERR_NUMERIC` (the loss, a
+///   gradient or an updated parameter would be NaN or infinite: the parameters and the optimizer
+///   are left as they were); `SEQ_ERR_RESOURCE_LIMIT`.
 /// - Thread safety: safe to call from any thread (calls on one model are serialised).
 @c public func seq_model_train_step(_ model: SeqModelHandle?, _ features: UnsafePointer<Float>?, _ tokens: UnsafePointer<Int32>?,
                                     _ steps: Int64, _ batch: Int64, _ input_size: Int64, _ lengths: UnsafePointer<Int64>?,
@@ -177,7 +178,7 @@ extension ModelObject {
 ///
 /// - Parameter model: a live `seq_model`.
 /// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_NUMERIC` (a
-///   gradient is NaN or infinite; nothing changes).
+///   gradient, or a parameter after the update, would be NaN or infinite; nothing changes).
 /// - Thread safety: safe to call from any thread (calls on one model are serialised).
 @c public func seq_model_apply_gradients(_ model: SeqModelHandle?) -> SeqStatus {
     guarded {

@@ -197,6 +197,17 @@ void test_errors_sizes(void) {
                 "argument 'h_count': expected 8 (L * B * Hout = 1 * 2 * 4), got 7");
     CHECK_ERROR(seq_stream_set_state(s, x, 8, x, 4), SEQ_ERR_INVALID_ARGUMENT, "argument 'c_count': expected 8");
     CHECK_ERROR(seq_stream_set_state(s, x, 8, NULL, 8), SEQ_ERR_INVALID_ARGUMENT, "argument 'c_count': expected 0 when c is NULL");
+    /* State buffers grow with layers * batch: refused before anything is allocated. */
+    {
+        seq_model *deep = model_from("cell=rnn_tanh input_size=1 hidden_size=1 num_layers=64 output_size=1");
+        seq_stream *big = NULL;
+        if (deep) {
+            CHECK_ERROR(seq_stream_create(deep, (int64_t)1 << 27, &big), SEQ_ERR_RESOURCE_LIMIT,
+                        "seq_stream_create: argument 'batch': 1 steps * 134217728 sequences * 64 values per row exceed");
+            CHECK(big == NULL);
+        }
+        seq_model_free(deep);
+    }
     CHECK_ERROR(seq_model_fit(m, NULL, 0, 1, NULL, NULL), SEQ_ERR_NULL_POINTER, "argument 'dataset'");
     CHECK_ERROR(seq_set_num_threads(0), SEQ_ERR_INVALID_ARGUMENT, "seq_set_num_threads: argument 'count'");
     CHECK_ERROR(seq_set_num_threads(-4), SEQ_ERR_INVALID_ARGUMENT, "argument 'count'");
