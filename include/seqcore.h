@@ -794,6 +794,30 @@ seq_status seq_model_set_learning_rate(seq_model *model, double learning_rate);
  */
 seq_status seq_model_get_learning_rate(seq_model *model, double *out);
 
+/**
+ * The vanishing-gradient diagnostic of lesson 5: the norm of dL/da<t>, the gradient reaching each
+ * time step's state, from the last `seq_model_compute_gradients`, `seq_model_train_step` or
+ * `seq_model_fit` batch. One row per layer and direction (rows = L*D, layer-major, a layer's
+ * reverse direction after its forward one; for seq2seq, the encoder's), one column per time step
+ * of that batch; a vanilla RNN's norms fall towards early steps where a GRU's or LSTM's do not.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - buffer: receives rows*steps floats, row-major; may be NULL only when `capacity` is 0.
+ *   - capacity: size of `buffer` in floats; 0 with a NULL `buffer` only sets `rows` and `steps`.
+ *   - rows: if not NULL, receives L*D.
+ *   - steps: if not NULL, receives T, the time steps of that batch.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_STATE` (no
+ *   gradients computed yet); `SEQ_ERR_BUFFER_TOO_SMALL` (buffer untouched);
+ *   `SEQ_ERR_INVALID_ARGUMENT` (negative capacity).
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_gradient_norms(seq_model *model,
+                                    float *buffer,
+                                    int64_t capacity,
+                                    int64_t *rows,
+                                    int64_t *steps);
+
 /* ---------------------------------------------------------------------------------------------
  * Datasets and training loops
  */
@@ -1220,10 +1244,11 @@ seq_status seq_model_load(const char *path, seq_model **out);
  */
 
 /**
- * NOT YET IMPLEMENTED: always fails with `SEQ_ERR_INTERNAL` ("not yet implemented") after
- * checking its arguments. Will set one layer's weights from an ONNX GRU or LSTM node's inputs,
- * in ONNX's layout (both directions in one tensor, ONNX gate order), converting them to the
- * model's PyTorch layout: "W" [D, G*H, I], "R" [D, G*H, H], "B" [D, 2*G*H], "P" [D, 3*H].
+ * Sets one layer's weights from one input of an ONNX RNN, GRU or LSTM node, in ONNX's layout
+ * (both directions in one tensor, ONNX gate order), converting them to the model's PyTorch
+ * layout: "W" [D, G*H, I], "R" [D, G*H, H], "B" [D, 2*G*H], "P" [D, 3*H]. A GRU must be the
+ * "linear_before_reset" variant (ONNX linear_before_reset=1) or "classic" (=0); the model's
+ * direction is the node's. Nothing changes when the call fails.
  *
  * - Parameters:
  *   - model: a live `seq_model`.
@@ -1232,8 +1257,10 @@ seq_status seq_model_load(const char *path, seq_model **out);
  *   - tensor: the ONNX input name: "W", "R", "B" or "P".
  *   - data: the tensor's values, all finite, row-major in ONNX's shape.
  *   - count: the number of values.
- * - Returns: `SEQ_ERR_INTERNAL` with "not yet implemented" for valid arguments;
- *   `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+ *   (unknown stack, layer or tensor; a count that is not the tensor's size; "B" for a model
+ *   without biases, "P" without peepholes; a model ONNX cannot express, e.g. a projection or the
+ *   simplified GRU).
  * - Thread safety: safe to call from any thread (calls on one model are serialised).
  */
 seq_status seq_model_set_onnx_tensor(seq_model *model,

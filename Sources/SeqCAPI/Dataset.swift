@@ -4,8 +4,10 @@
 // trains a model on it for a number of epochs in shuffled minibatches, calling a C function after
 // every batch.
 //
-// TODO(lead): the loop below stands in for SeqCore's `fit` until that lands; it is the plain loop
-// (shuffle, gather, train_step) and should then call the engine's version, keeping this ABI.
+// The loop is deliberately the plain one (seeded shuffle, gather, the very step of
+// seq_model_train_step with its clipping and its roll-back of non-finite updates) rather than
+// SeqCore's Trainer: a C dataset is padded arrays, and validation, early stopping and truncated
+// BPTT are not part of this ABI yet.
 
 import SeqCore
 import Synchronization

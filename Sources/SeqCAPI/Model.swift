@@ -30,6 +30,8 @@ final class ModelObject: HandleValue {
     let clipValue: Double
     /// The configuration's seed, for seq_model_fit's shuffling.
     let seed: UInt64
+    /// ‖∂L/∂a<t>‖ of the last gradient computation, [L·D, T] (nil before the first).
+    var lastGradientNorms: Tensor<Float>?
 
     private let lock = Mutex<Void>(())
 

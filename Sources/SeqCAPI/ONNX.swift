@@ -1,16 +1,18 @@
 // MARK: - ONNX import
 //
-// TODO(lead): ONNX-layout import is not in SeqCore yet. seq_model_set_onnx_tensor is the ABI it will
-// have; until the engine's converter lands (gate orders of DESIGN section 2: ONNX LSTM i, o, f, c
-// from PyTorch blocks 0, 3, 1, 2; GRU z, r, h from 1, 0, 2; B = [Wb | Rb]; P order i, o, f), it
-// checks its arguments and returns SEQ_ERR_INTERNAL with "not yet implemented".
+// One ONNX tensor at a time, so a C program can copy the initialisers of an ONNX GRU/LSTM/RNN node
+// as it finds them: the layer's current weights are exported to ONNX layout, the one tensor is
+// replaced, and the set is imported back through the engine's converter (gate orders of DESIGN
+// section 2: ONNX LSTM i, o, f, c from PyTorch blocks 0, 3, 1, 2; GRU z, r, h from 1, 0, 2;
+// B = [Wb | Rb]; P order i, o, f).
 
 import SeqCore
 
-/// NOT YET IMPLEMENTED: always fails with `SEQ_ERR_INTERNAL` ("not yet implemented") after
-/// checking its arguments. Will set one layer's weights from an ONNX GRU or LSTM node's inputs,
-/// in ONNX's layout (both directions in one tensor, ONNX gate order), converting them to the
-/// model's PyTorch layout: "W" [D, G*H, I], "R" [D, G*H, H], "B" [D, 2*G*H], "P" [D, 3*H].
+/// Sets one layer's weights from one input of an ONNX RNN, GRU or LSTM node, in ONNX's layout
+/// (both directions in one tensor, ONNX gate order), converting them to the model's PyTorch
+/// layout: "W" [D, G*H, I], "R" [D, G*H, H], "B" [D, 2*G*H], "P" [D, 3*H]. A GRU must be the
+/// "linear_before_reset" variant (ONNX linear_before_reset=1) or "classic" (=0); the model's
+/// direction is the node's. Nothing changes when the call fails.
 ///
 /// - Parameters:
 ///   - model: a live `seq_model`.
@@ -19,8 +21,10 @@ import SeqCore
 ///   - tensor: the ONNX input name: "W", "R", "B" or "P".
 ///   - data: the tensor's values, all finite, row-major in ONNX's shape.
 ///   - count: the number of values.
-/// - Returns: `SEQ_ERR_INTERNAL` with "not yet implemented" for valid arguments;
-///   `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`.
+/// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+///   (unknown stack, layer or tensor; a count that is not the tensor's size; "B" for a model
+///   without biases, "P" without peepholes; a model ONNX cannot express, e.g. a projection or the
+///   simplified GRU).
 /// - Thread safety: safe to call from any thread (calls on one model are serialised).
 @c public func seq_model_set_onnx_tensor(_ model: SeqModelHandle?, _ stack: UnsafePointer<CChar>?, _ layer: Int64,
                                          _ tensor: UnsafePointer<CChar>?, _ data: UnsafePointer<Float>?, _ count: Int64) -> SeqStatus {
@@ -42,6 +46,31 @@ import SeqCore
         let data = try Arg.pointer(data, "data")
         let n = try Arg.positive(count, "count")
         try Arg.finite(data, count: n, "data")
-        throw ABIError(status: .internal, message: "not yet implemented: ONNX-layout import awaits the engine's converter")
+        let values = Array(UnsafeBufferPointer(start: data, count: n))
+        try m.locked {
+            let target = stackName == "rnn" ? m.model.rnn : m.model.decoder!
+            let rc = target.config
+            var weights = try target.exportONNX(layer: Int(layer))
+            let current: Tensor<Float>?
+            switch name {
+            case "W": current = weights.W
+            case "R": current = weights.R
+            case "B": current = weights.B
+            default: current = weights.P
+            }
+            guard let shape = current?.shape, name != "B" || rc.bias else {
+                throw SeqError.invalid("tensor", expected: name == "B" ? "a model with biases (bias = 1) for \"B\"" : "a peephole LSTM for \"P\"",
+                                       got: "\"\(name)\"")
+            }
+            let t = try Tensor(shape: shape, data: values, name: "data (count)")
+            switch name {
+            case "W": weights.W = t
+            case "R": weights.R = t
+            case "B": weights.B = t
+            default: weights.P = t
+            }
+            let lbr = rc.cell == .gru && rc.gruVariant == .linearBeforeReset ? 1 : 0
+            try target.importONNX(weights, layer: Int(layer), direction: rc.direction, linearBeforeReset: lbr)
+        }
     }
 }

@@ -10,6 +10,7 @@ extension ModelObject {
     func computeGradients(_ batch: SequenceBatch<Float>) throws -> Double {
         model.arena.zeroGradients()
         let result = try model.lossAndGradients(batch)
+        lastGradientNorms = result.stepGradientNorms
         guard result.loss.isFinite else {
             throw SeqError(.numeric, "the loss is \(result.loss) (lower the learning rate, or clip gradients with "
                 + "\"clip_norm\"); the parameters are unchanged")
@@ -229,5 +230,40 @@ extension ModelObject {
         let m = try Handles.value(model, as: ModelObject.self, argument: "model")
         let out = try Arg.pointer(out, "out")
         out.pointee = try m.locked { m.optimizer.learningRate }
+    }
+}
+
+/// The vanishing-gradient diagnostic of lesson 5: the norm of dL/da<t>, the gradient reaching each
+/// time step's state, from the last `seq_model_compute_gradients`, `seq_model_train_step` or
+/// `seq_model_fit` batch. One row per layer and direction (rows = L*D, layer-major, a layer's
+/// reverse direction after its forward one; for seq2seq, the encoder's), one column per time step
+/// of that batch; a vanilla RNN's norms fall towards early steps where a GRU's or LSTM's do not.
+///
+/// - Parameters:
+///   - model: a live `seq_model`.
+///   - buffer: receives rows*steps floats, row-major; may be NULL only when `capacity` is 0.
+///   - capacity: size of `buffer` in floats; 0 with a NULL `buffer` only sets `rows` and `steps`.
+///   - rows: if not NULL, receives L*D.
+///   - steps: if not NULL, receives T, the time steps of that batch.
+/// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_STATE` (no
+///   gradients computed yet); `SEQ_ERR_BUFFER_TOO_SMALL` (buffer untouched);
+///   `SEQ_ERR_INVALID_ARGUMENT` (negative capacity).
+/// - Thread safety: safe to call from any thread (calls on one model are serialised).
+@c public func seq_model_gradient_norms(_ model: SeqModelHandle?, _ buffer: UnsafeMutablePointer<Float>?, _ capacity: Int64,
+                                        _ rows: UnsafeMutablePointer<Int64>?, _ steps: UnsafeMutablePointer<Int64>?) -> SeqStatus {
+    guarded {
+        let m = try Handles.value(model, as: ModelObject.self, argument: "model")
+        try m.locked {
+            guard let norms = m.lastGradientNorms else {
+                throw SeqError(.state, "argument 'model': no gradients computed yet (call seq_model_compute_gradients, "
+                               + "seq_model_train_step or seq_model_fit first)")
+            }
+            rows?.pointee = Int64(norms.shape[0])
+            steps?.pointee = Int64(norms.shape[1])
+            if buffer == nil && capacity == 0 { return }
+            let buffer = try Arg.pointer(buffer, "buffer")
+            try Arg.capacity(capacity, "capacity", needed: norms.count, buffer: "buffer")
+            buffer.update(from: norms.data, count: norms.count)
+        }
     }
 }

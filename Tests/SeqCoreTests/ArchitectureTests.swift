@@ -211,5 +211,7 @@ final class ArchitectureTests: XCTestCase {
         }
         let bi = try SequenceModel<Float>(ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: .gru, inputSize: 3, hiddenSize: 4, direction: .bidirectional), outputSize: 2), seed: 1)
         XCTAssertThrowsError(try StreamingSession(model: bi))
+        let reverse = try SequenceModel<Float>(ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: .lstm, inputSize: 3, hiddenSize: 4, direction: .reverse), outputSize: 2), seed: 1)
+        XCTAssertThrowsError(try StreamingSession(model: reverse)) { e in XCTAssertTrue("\(e)".contains("reverse")) }
     }
 }

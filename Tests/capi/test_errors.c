@@ -569,13 +569,51 @@ done:
     seq_model_free(lm);
 }
 
-void test_errors_onnx_import_not_yet_implemented(void) {
+/* ONNX-layout import, one tensor at a time: ONNX's GRU gate order z, r, h arrives in PyTorch's
+ * r, z, n; wrong sizes and tensors the model lacks are refused. (The conversion itself is checked
+ * against onnx.reference outputs in the Swift tests.) */
+void test_errors_onnx_import(void) {
     seq_model *m = tagger();
-    if (m == NULL) return;
-    CHECK_ERROR(seq_model_set_onnx_tensor(m, "rnn", 0, "W", x, 4), SEQ_ERR_INTERNAL,
-                "seq_model_set_onnx_tensor: not yet implemented");
+    seq_model *gru = model_from("cell=gru input_size=1 hidden_size=1 output_size=1");
+    seq_model *nobias = model_from("cell=gru input_size=1 hidden_size=1 output_size=1 bias=0");
+    const float w[3] = {1.0f, 2.0f, 3.0f};   /* W [D=1, 3H=3, I=1] in ONNX order z, r, h */
+    float got[3] = {0};
+    int64_t count = 0;
+    if (!m || !gru || !nobias) goto done;
+    CHECK_OK(seq_model_set_onnx_tensor(gru, "rnn", 0, "W", w, 3));
+    CHECK_OK(seq_model_get_parameter(gru, "rnn.weight_ih_l0", got, 3, &count));
+    CHECK_INT_EQ(count, 3);
+    CHECK_CLOSE(got[0], 2.0, 0, 0);   /* r */
+    CHECK_CLOSE(got[1], 1.0, 0, 0);   /* z */
+    CHECK_CLOSE(got[2], 3.0, 0, 0);   /* n */
+    CHECK_ERROR(seq_model_set_onnx_tensor(gru, "rnn", 0, "W", w, 2), SEQ_ERR_INVALID_ARGUMENT, "3 elements");
+    CHECK_ERROR(seq_model_set_onnx_tensor(gru, "rnn", 0, "P", w, 3), SEQ_ERR_INVALID_ARGUMENT, "peephole");
+    CHECK_ERROR(seq_model_set_onnx_tensor(nobias, "rnn", 0, "B", w, 3), SEQ_ERR_INVALID_ARGUMENT, "biases");
     CHECK_ERROR(seq_model_set_onnx_tensor(m, "rnn", 1, "W", x, 4), SEQ_ERR_INVALID_ARGUMENT, "argument 'layer'");
     CHECK_ERROR(seq_model_set_onnx_tensor(m, "rnn", 0, "X", x, 4), SEQ_ERR_INVALID_ARGUMENT, "argument 'tensor'");
+done:
+    seq_model_free(m);
+    seq_model_free(gru);
+    seq_model_free(nobias);
+}
+
+/* The per-step gradient norms: none before a gradient exists, then one row per layer and
+ * direction and one column per step, positive at valid steps; a short buffer is refused. */
+void test_gradient_norms(void) {
+    seq_model *m = model_from("cell=gru input_size=2 hidden_size=4 output_size=3 num_layers=2 direction=bidirectional");
+    float norms[64];
+    int64_t rows = 0, steps = 0;
+    double loss = 0;
+    if (!m) return;
+    CHECK_ERROR(seq_model_gradient_norms(m, norms, 64, &rows, &steps), SEQ_ERR_STATE, "no gradients computed yet");
+    CHECK_OK(seq_model_train_step(m, x, NULL, T, B, I, lengths, 0, labels, NULL, T, NULL, &loss));
+    CHECK_OK(seq_model_gradient_norms(m, NULL, 0, &rows, &steps));
+    CHECK_INT_EQ(rows, 4);
+    CHECK_INT_EQ(steps, T);
+    CHECK_ERROR(seq_model_gradient_norms(m, norms, 3, NULL, NULL), SEQ_ERR_BUFFER_TOO_SMALL, "buffer");
+    CHECK_OK(seq_model_gradient_norms(m, norms, 64, NULL, NULL));
+    for (int r = 0; r < 4; r++)
+        for (int t = 0; t < T; t++) CHECK(norms[r * T + t] > 0.0f);
     seq_model_free(m);
 }
 

@@ -157,7 +157,7 @@ void test_file_load_errors(void) {
             memcpy(copy, bytes, (size_t)size);
             copy[size - 1] = 0x7F, copy[size - 2] = 0xC0, copy[size - 3] = 0, copy[size - 4] = 0;
             write_all(bad, copy, size);
-            CHECK_ERROR(seq_model_load(bad, &loaded), SEQ_ERR_FORMAT, "is not finite");
+            CHECK_ERROR(seq_model_load(bad, &loaded), SEQ_ERR_FORMAT, "non-finite value");
         }
     }
     /* Saving where it cannot be written. */

@@ -78,7 +78,8 @@
     X(errors_wrong_architecture)                      \
     X(errors_model_configurations)                    \
     X(errors_datasets)                                \
-    X(errors_onnx_import_not_yet_implemented)         \
+    X(errors_onnx_import)             \
+    X(gradient_norms)                          \
     X(errors_leave_the_model_unchanged)
 
 #define SEQ_DECLARE_TEST(name) void test_##name(void);

@@ -95,8 +95,10 @@ extension RecurrentLayer {
         let c0Buffer = c0.map { Buffer($0.data) }
         var layerInput = Buffer(batchFirst ? Self.transposeBT(input.data, steps, batch, c.inputSize, toTimeMajor: true) : input.data)
 
-        arena.values.withUnsafeMutableBufferPointer { values in
-            let v = values.baseAddress!
+        // Read-only access: forward never writes a parameter, so concurrent inference on one model
+        // is safe (a mutable borrow would check uniqueness and could copy the array under a reader).
+        arena.values.withUnsafeBufferPointer { values in
+            let v = UnsafeMutablePointer(mutating: values.baseAddress!)
             for l in 0 ..< c.numLayers {
                 let output = Buffer<S>(steps * batch * features)
                 for d in 0 ..< c.numDirections {

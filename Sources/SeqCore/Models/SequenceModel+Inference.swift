@@ -94,7 +94,7 @@ import Glibc
 
 /// Inference one step or one chunk at a time with the state kept inside: a keyword spotter or a
 /// sensor monitor feeds samples as they arrive. Results equal those of running the whole sequence
-/// at once. One direction only (a bidirectional model needs the future).
+/// at once. Forward models only (reverse and bidirectional layers need the future).
 public final class StreamingSession<S: SeqScalar> {
     public let model: SequenceModel<S>
     public let batch: Int
@@ -106,8 +106,9 @@ public final class StreamingSession<S: SeqScalar> {
 
     public init(model: SequenceModel<S>, batch: Int = 1) throws {
         let rc = model.config.rnn
-        if rc.direction == .bidirectional {
-            throw SeqError.invalid("model", expected: "a one-direction model for streaming (bidirectional needs the whole sequence)", got: "bidirectional")
+        if rc.direction != .forward {
+            throw SeqError.invalid("model", expected: "a forward model for streaming (a \(rc.direction.rawValue) layer needs the sequence's end first)",
+                                   got: rc.direction.rawValue)
         }
         if model.config.architecture == .seq2seq {
             throw SeqError.invalid("model", expected: "a tagger, classifier or language model for streaming", got: "seq2seq")

@@ -88,30 +88,10 @@ public enum Loss {
         }
         let n = m.totalValidSteps
         let scale = Scalar(m.scale(reduction, validSteps: n))
-        var total = 0.0
-        logits.data.withUnsafeBufferPointer { z in
-            targets.data.withUnsafeBufferPointer { y in
-                gradient.withUnsafeMutableBufferPointer { g in
-                    for t in 0 ..< m.T {
-                        for b in 0 ..< m.B {
-                            let base = (t * m.B + b) * m.K
-                            if t >= m.lengths[b] {
-                                for k in 0 ..< m.K { g[base + k] = 0 }
-                                continue
-                            }
-                            var stepLoss: Scalar = 0
-                            for k in 0 ..< m.K {
-                                let zi = z[base + k], yi = y[base + k]
-                                let e = Scalar.exp(-abs(zi))                 // e^{−|z|} ∈ (0, 1]
-                                stepLoss += max(zi, 0) - zi * yi + Scalar.log1p(e)
-                                let sigma = zi >= 0 ? 1 / (1 + e) : e / (1 + e)  // σ(z) without overflow
-                                g[base + k] = scale * (sigma - yi)
-                            }
-                            total += Double(stepLoss)
-                        }
-                    }
-                }
-            }
+        let total = m.elementwise(logits.data, targets.data, into: &gradient, scale: scale) { z, y in
+            let e = Scalar.exp(-abs(z))                           // e^{−|z|} ∈ (0, 1]
+            let sigma = z >= 0 ? 1 / (1 + e) : e / (1 + e)       // σ(z) without overflow
+            return (Double(max(z, 0) - z * y + Scalar.log1p(e)), sigma - y)
         }
         let loss = try m.finish(total, reduction, validSteps: n, logits: logits)
         return (loss, n)
@@ -235,27 +215,9 @@ public enum Loss {
         try m.checkSameShape(targets, "targets")
         let n = m.totalValidSteps
         let scale = Scalar(m.scale(reduction, validSteps: n))
-        var total = 0.0
-        predictions.data.withUnsafeBufferPointer { p in
-            targets.data.withUnsafeBufferPointer { y in
-                gradient.withUnsafeMutableBufferPointer { g in
-                    for t in 0 ..< m.T {
-                        for b in 0 ..< m.B {
-                            let base = (t * m.B + b) * m.K
-                            if t >= m.lengths[b] {
-                                for k in 0 ..< m.K { g[base + k] = 0 }
-                                continue
-                            }
-                            for k in 0 ..< m.K {
-                                let d = p[base + k] - y[base + k]
-                                let dd = Double(p[base + k]) - Double(y[base + k])
-                                total += dd * dd
-                                g[base + k] = scale * 2 * d
-                            }
-                        }
-                    }
-                }
-            }
+        let total = m.elementwise(predictions.data, targets.data, into: &gradient, scale: scale) { p, y in
+            let d = Double(p) - Double(y)  // the loss in Double: a Float square overflows early
+            return (d * d, 2 * (p - y))
         }
         if !total.isFinite || !Scalar(total * m.scale(reduction, validSteps: n)).isFinite {
             if let bad = m.firstNonFinite(targets) {
@@ -269,6 +231,29 @@ public enum Loss {
 
 /// The validated geometry of a loss call: sizes, lengths and the reduction's scale.
 struct LossMask {
+    /// Runs `element(z, y) → (ℓ, ∂ℓ/∂z)` over every element of every valid step, writing
+    /// scale · ∂ℓ/∂z into `g` (zero at masked steps), and returns Σ ℓ in Double.
+    @inline(__always)
+    func elementwise<S: SeqScalar>(_ z: [S], _ y: [S], into g: inout [S], scale: S,
+                                   _ element: (S, S) -> (Double, S)) -> Double {
+        var total = 0.0
+        for t in 0 ..< T {
+            for b in 0 ..< B {
+                let base = (t * B + b) * K
+                if t >= lengths[b] {
+                    for k in 0 ..< K { g[base + k] = 0 }
+                    continue
+                }
+                for k in 0 ..< K {
+                    let (l, d) = element(z[base + k], y[base + k])
+                    total += l
+                    g[base + k] = scale * d
+                }
+            }
+        }
+        return total
+    }
+
     let rank: Int
     let T: Int, B: Int, K: Int
     let lengths: [Int]
