@@ -67,9 +67,15 @@ def test_every_header_function_is_bound_with_its_arity_and_types(header):
     assert not problems, "\n".join(problems)
 
 
-def test_bound_functions_not_in_header_are_declared_optional(header):
-    extra = set(_capi.DECLARED) - set(header.functions)
-    assert extra <= set(_capi.OPTIONAL), f"bound but neither in the header nor optional: {extra - set(_capi.OPTIONAL)}"
+def test_nothing_bound_beyond_the_header_and_nothing_missing_from_the_library(header):
+    assert set(_capi.DECLARED) == set(header.functions)
+    assert _capi.MISSING == [], f"the library lacks functions of its header: {_capi.MISSING}"
+
+
+def test_a_function_missing_from_the_library_raises_not_supported():
+    stub = _capi._Missing("seq_future_function", _capi.seq_status, [])
+    with pytest.raises(errors.NotSupported, match="seq_future_function"):
+        stub()
 
 
 def test_each_declaration_is_under_its_prototype_comment(header):

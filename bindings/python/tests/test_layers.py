@@ -10,6 +10,7 @@ import seqcore
 from seqcore import errors
 
 from conftest import FIXTURES, assert_close, fixture_path, load_json, read_safetensors
+from onnx_oracle import onnx_to_torch
 
 ENGINE_CASES = sorted(p.stem for p in FIXTURES.glob("engine_*.json")) if FIXTURES.is_dir() else []
 ONNX_CASES = sorted(p.stem for p in FIXTURES.glob("interop_onnx_*.json")) if FIXTURES.is_dir() else []
@@ -110,6 +111,27 @@ def test_onnx_layout_golden_file(case):
     assert_close(h_n, np.array(f["Y_h"]).reshape(D, B, H), label=f"{case} Y_h")
 
 
+@pytest.mark.parametrize("case", ONNX_CASES)
+def test_onnx_import_equals_an_independent_conversion(case):
+    """The C library's ONNX conversion (seq_model_set_onnx_tensor) puts every value where an
+    independent numpy conversion from DESIGN.md's tables puts it."""
+    f = load_json(case + ".json")
+    op, H, I = f["op"], f["hidden_size"], f["input_size"]
+    D = 2 if f["direction"] == "bidirectional" else 1
+    G = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
+    get = lambda k, shape: None if f[k] is None else np.array(f[k], dtype=np.float32).reshape(shape)
+    W, R, B, P = get("W", (D, G * H, I)), get("R", (D, G * H, H)), get("B", (D, 2 * G * H)), get("P", (D, 3 * H))
+    kwargs = {"linear_before_reset": f["linear_before_reset"]} if op == "GRU" else {}
+    cls = {"RNN": seqcore.RNN, "GRU": seqcore.GRU, "LSTM": seqcore.LSTM}[op]
+    layer = cls.from_onnx(W, R, B, P, direction=f["direction"], **kwargs)
+    expected = onnx_to_torch(op.lower(), H, D, W, R, B, P)
+    got = layer.state_dict()
+    for k, entry in enumerate(expected):
+        suffix = "_l0" + ("_reverse" if k == 1 else "")
+        for base, value in entry.items():
+            assert_close(got[base + suffix], value, 0, 0, f"{case} {base + suffix}")
+
+
 def test_import_onnx_into_an_existing_layer_and_its_checks(rng):
     f = load_json("interop_onnx_lstm_peephole_bidir.json")
     H, I = f["hidden_size"], f["input_size"]
@@ -141,6 +163,13 @@ def test_import_onnx_into_an_existing_layer_and_its_checks(rng):
         plain.import_onnx(W, R, B, P)
     with pytest.raises(errors.NotSupported):
         seqcore.LSTM(I, H, proj_size=2).import_onnx(W[:1], R[:1])
+    with pytest.raises(errors.NotSupported):
+        seqcore.GRU(I, H, variant="simplified").import_onnx(np.zeros((1, 3 * H, I)), np.zeros((1, 3 * H, H)))
+    # A two-layer model: layer 1 takes D·H inputs; the decoder stack of a seq2seq too.
+    deep = seqcore.LSTM(I, H, num_layers=2, bidirectional=True, peepholes=True)
+    deep.import_onnx(np.zeros((2, 4 * H, 2 * H), np.float32), R, B, P, layer=1)
+    assert np.array_equal(deep.state_dict()["weight_hh_l1"], layer.state_dict()["weight_hh_l0"])
+    assert np.all(deep.state_dict()["weight_ih_l1"] == 0)
 
 
 def test_gru_onnx_variant_must_match():

@@ -93,4 +93,4 @@ def get_num_threads() -> int:
 def has_gradient_norms() -> bool:
     """Whether the loaded library provides the per-step gradient-norm diagnostic
     (``model.gradient_norms``)."""
-    return _capi.seq_model_step_gradient_norms is not None
+    return _capi.has_function("seq_model_gradient_norms")

@@ -14,8 +14,8 @@ Conventions of this module:
 - The numbers (status codes, layouts) and the fields of ``seq_progress`` come from the header
   (:mod:`seqcore._header`); none is written here by hand.
 
-Functions the header does not have yet but the package is ready for are listed in ``OPTIONAL``
-and bound only when the loaded library exports them (``None`` otherwise).
+A function of the header that the loaded library does not export (a library built from older
+sources) is bound to a stub that raises :class:`~seqcore.errors.NotSupported` when called.
 
 ctypes releases the GIL during every call, so calls on different models run in parallel.
 """
@@ -30,7 +30,7 @@ import numpy as np
 
 from ._header import load_header
 from ._lib import load_library
-from .errors import InvalidType, error_for_status
+from .errors import InvalidType, NotSupported, error_for_status
 
 _lib = load_library()
 HEADER = load_header()
@@ -173,11 +173,33 @@ def _raise_on_error(result: seq_status, func: Any, args: Any) -> int:
 
 
 DECLARED: Dict[str, Callable[..., Any]] = {}
-OPTIONAL: Dict[str, str] = {}
+
+
+MISSING: List[str] = []
+
+
+class _Missing:
+    """Stands for a function of the header that the loaded library does not export (a library
+    built from older sources with the same version number): calling it raises NotSupported, so
+    the rest of the package still works."""
+
+    def __init__(self, name: str, restype: Any, argtypes: List[Any]) -> None:
+        self.__name__ = name
+        self.restype = restype
+        self.argtypes = argtypes
+
+    def __call__(self, *args: Any) -> Any:
+        raise NotSupported(f"{self.__name__} is declared in seqcore.h but missing from {_lib._name}: "
+                           "rebuild the library (make lib) and reinstall the package")
 
 
 def _declare(name: str, restype: Any, argtypes: List[Any]) -> Any:
-    func = getattr(_lib, name)
+    try:
+        func = getattr(_lib, name)
+    except AttributeError:
+        MISSING.append(name)
+        DECLARED[name] = _Missing(name, restype, argtypes)
+        return DECLARED[name]
     func.restype = restype
     func.argtypes = argtypes
     if restype is seq_status:
@@ -186,16 +208,9 @@ def _declare(name: str, restype: Any, argtypes: List[Any]) -> Any:
     return func
 
 
-def _declare_optional(name: str, prototype: str, restype: Any, argtypes: List[Any]) -> Any:
-    OPTIONAL[name] = prototype
-    if not hasattr(_lib, name):
-        return None
-    return _declare(name, restype, argtypes)
-
-
 def has_function(name: str) -> bool:
-    """Whether the loaded library exports ``name`` (for functions newer than some builds)."""
-    return hasattr(_lib, name)
+    """Whether the loaded library exports ``name``."""
+    return name in DECLARED and name not in MISSING
 
 
 _config_p = POINTER(seq_config)
@@ -319,6 +334,11 @@ seq_model_zero_gradients = _declare("seq_model_zero_gradients", seq_status, [_mo
 seq_model_set_learning_rate = _declare("seq_model_set_learning_rate", seq_status, [_model_p, c_double])
 # seq_status seq_model_get_learning_rate(seq_model *model, double *out);
 seq_model_get_learning_rate = _declare("seq_model_get_learning_rate", seq_status, [_model_p, _f64_p])
+# seq_status seq_model_gradient_norms(seq_model *model, float *buffer, int64_t capacity, int64_t *rows,
+#                                     int64_t *steps);
+seq_model_gradient_norms = _declare(
+    "seq_model_gradient_norms", seq_status, [_model_p, FloatArray, c_int64, _i64_p, _i64_p]
+)
 
 # --- Datasets and training loops -------------------------------------------------------------
 
@@ -425,20 +445,4 @@ seq_model_load = _declare("seq_model_load", seq_status, [c_char_p, POINTER(_mode
 #                                      const float *data, int64_t count);
 seq_model_set_onnx_tensor = _declare(
     "seq_model_set_onnx_tensor", seq_status, [_model_p, c_char_p, c_int64, c_char_p, ConstFloatArray, c_int64]
-)
-
-# --- Not in the header yet (bound when the library has them) ---------------------------------
-
-# The per-step gradient-norm diagnostic ||dL/da<t>|| of the Swift API
-# (SequenceModel.lossAndGradients(batch).stepGradientNorms), as this package expects it: arguments as
-# seq_model_compute_gradients, then the [L*D, T] norms (layer-major, direction 0 forward, as the
-# state index of h_n), with the usual size query (norms NULL and capacity 0 only set count).
-_STEP_GRADIENT_NORMS = (
-    "seq_status seq_model_step_gradient_norms(seq_model *model, const float *features, const int32_t *tokens, "
-    "int64_t steps, int64_t batch, int64_t input_size, const int64_t *lengths, seq_layout layout, "
-    "const int32_t *target_ids, const float *target_values, int64_t target_steps, const int64_t *target_lengths, "
-    "float *norms, int64_t capacity, int64_t *count);"
-)
-seq_model_step_gradient_norms = _declare_optional(
-    "seq_model_step_gradient_norms", _STEP_GRADIENT_NORMS, seq_status, _BATCH_ARGS + [FloatArray, c_int64, _i64_p]
 )

@@ -21,7 +21,7 @@ from . import _capi
 from ._arrays import Inputs, _to_numpy, features_array
 from ._config import Config, config_to_dict
 from ._handle import Handle, out_pointer
-from .errors import InvalidArgument, InvalidType, NotFound, NotSupported
+from .errors import InvalidArgument, InvalidType, NotFound
 
 __all__ = ["ModelHandle", "StreamHandle", "Targets"]
 
@@ -198,21 +198,13 @@ class ModelHandle(Handle):
     def compute_gradients(self, inputs: Inputs, targets: Targets) -> float:
         return self._batch_call(_capi.seq_model_compute_gradients, inputs, targets)
 
-    def step_gradient_norms(self, inputs: Inputs, targets: Targets) -> np.ndarray:
-        func = _capi.seq_model_step_gradient_norms
-        if func is None:
-            raise NotSupported(
-                "the per-step gradient norms need seq_model_step_gradient_norms, which this libseqcore "
-                f"({_capi.seq_version().decode()}) does not export yet; expected prototype: "
-                + _capi.OPTIONAL["seq_model_step_gradient_norms"]
-            )
+    def gradient_norms(self) -> np.ndarray:
+        """||dL/da<t>|| of the last gradient computation: [L·D, T]."""
         with self._use() as h:
-            args = (h, inputs.features, inputs.tokens, inputs.steps, inputs.batch, inputs.input_size, inputs.lengths,
-                    inputs.layout, targets.ids, targets.values, targets.steps, targets.lengths)
-            count = ctypes.c_int64()
-            func(*args, None, 0, ctypes.byref(count))
-            out = np.empty(count.value, dtype=np.float32)
-            func(*args, out, out.size, None)
+            rows, steps = ctypes.c_int64(), ctypes.c_int64()
+            _capi.seq_model_gradient_norms(h, None, 0, ctypes.byref(rows), ctypes.byref(steps))
+            out = np.empty((rows.value, steps.value), dtype=np.float32)
+            _capi.seq_model_gradient_norms(h, out, out.size, None, None)
         return out
 
     @property

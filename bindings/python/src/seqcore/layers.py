@@ -32,8 +32,7 @@ import numpy as np
 from . import _capi
 from ._arrays import Inputs, _to_numpy, features_array, is_ragged, prepare_inputs
 from ._model import ModelHandle
-from ._onnx import GATES, onnx_to_torch
-from .errors import InternalError, InvalidArgument, InvalidType, MissingDependency, NotSupported
+from .errors import InvalidArgument, InvalidType, MissingDependency, NotSupported
 
 __all__ = ["RNN", "GRU", "LSTM", "RecurrentLayer", "from_torch"]
 
@@ -493,63 +492,54 @@ class RecurrentLayer:
         return layer
 
 
-# Whether seq_model_set_onnx_tensor is implemented by the loaded library (None: not tried yet).
-_onnx_in_c: Optional[bool] = None
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
 def import_onnx_into(handle: ModelHandle, stack: str, layer_spec: RecurrentLayer, W: Any, R: Any, B: Any,
                      P: Any, layer: int) -> None:
-    """ONNX tensors into one layer of ``stack`` ("rnn" or "decoder") of a model: through
-    ``seq_model_set_onnx_tensor`` when the library implements it, else converted here
-    (:mod:`seqcore._onnx`) and set by name. Everything is checked before anything is written."""
-    global _onnx_in_c
+    """ONNX tensors into one layer of ``stack`` ("rnn" or "decoder") of a model, through
+    ``seq_model_set_onnx_tensor`` (which converts gate orders and layouts). Shapes and values are
+    checked here first (the C function sees flat data and checks counts), and if the library
+    still refuses a tensor, the tensors already set are put back: the call changes all or nothing."""
     spec = layer_spec
     if not isinstance(layer, (int, np.integer)) or isinstance(layer, bool) or not 0 <= layer < spec.num_layers:
         raise InvalidArgument(f"layer: expected 0...{spec.num_layers - 1}, got {layer!r}")
     if spec.proj_size:
         raise NotSupported("ONNX LSTM has no projection: a layer with proj_size cannot take ONNX weights")
-    if spec.merge != "concat" and layer > 0:
-        raise NotSupported("ONNX layers are concatenated: merge='sum' stacks cannot take ONNX weights")
+    if getattr(spec, "variant", None) == "simplified":
+        raise NotSupported("ONNX GRU has a reset gate: the simplified GRU cannot take ONNX weights")
     cell, hidden, d = spec._kind, spec.hidden_size, spec.num_directions
-    g = GATES[cell]
-    w, r = features_array(W, "W"), features_array(R, "R")
-    b = None if B is None else features_array(B, "B")
-    p = None if P is None else features_array(P, "P")
+    g = _GATES[cell]
     peepholes = bool(getattr(spec, "peepholes", False))
-    if b is not None and not spec.bias and np.any(b != 0):
-        raise InvalidArgument("B: this layer has no biases (bias=False), but B holds non-zero values")
-    if p is not None and not peepholes:
-        raise InvalidArgument("P: this layer has no peepholes (create the LSTM with peepholes=True)")
-    if spec.bias and b is None:
-        b = np.zeros((d, 2 * g * hidden), dtype=np.float32)
-    if peepholes and p is None:
-        p = np.zeros((d, 3 * hidden), dtype=np.float32)
     width = spec.input_size if layer == 0 else spec.output_size
-    if w.ndim != 3 or w.shape != (d, g * hidden, width):
-        raise InvalidArgument(f"W: expected shape [{d}, {g * hidden}, {width}] (D, G·H, I), got {list(w.shape)}")
-    tensors = [("W", w), ("R", r)] + ([("B", b)] if spec.bias else []) + ([("P", p)] if peepholes else [])
-    for name, t in tensors:
-        if t is not None and not np.all(np.isfinite(t)):
+    given = {"W": W, "R": R, "B": B, "P": P}
+    shapes = {"W": (d, g * hidden, width), "R": (d, g * hidden, hidden), "B": (d, 2 * g * hidden), "P": (d, 3 * hidden)}
+    legend = {"W": "[D, G·H, I]", "R": "[D, G·H, H]", "B": "[D, 2·G·H]", "P": "[D, 3·H]"}
+    tensors: List[Tuple[str, np.ndarray]] = []
+    for name in ("W", "R", "B", "P"):
+        value = given[name]
+        if name == "B" and not spec.bias:
+            if value is not None and np.any(features_array(value, name) != 0):
+                raise InvalidArgument("B: this layer has no biases (bias=False), but B holds non-zero values")
+            continue
+        if name == "P" and not peepholes:
+            if value is not None:
+                raise InvalidArgument("P: this layer has no peepholes (create the LSTM with peepholes=True)")
+            continue
+        # ONNX defines a missing B (and P) as zeros.
+        array = np.zeros(shapes[name], np.float32) if value is None else features_array(value, name)
+        if array.shape != shapes[name]:
+            raise InvalidArgument(f"{name}: expected shape {list(shapes[name])} {legend[name]}, got {list(array.shape)}")
+        if not np.all(np.isfinite(array)):
             raise InvalidArgument(f"{name}: expected finite values, got NaN or infinity")
-    converted = onnx_to_torch(cell, hidden, d, w, r, b, p)  # also checks every shape
-    if _onnx_in_c is not False and cell in ("gru", "lstm"):
-        try:
-            for name, t in tensors:
-                handle.set_onnx_tensor(stack, layer, name, t)
-            _onnx_in_c = True
-            return
-        except InternalError as error:
-            if "not yet implemented" not in str(error):
-                raise
-            _onnx_in_c = False
-    state: Dict[str, np.ndarray] = {}
-    for k, entry in enumerate(converted):
-        suffix = f"_l{layer}" + ("_reverse" if k == 1 else "")
-        for base, value in entry.items():
-            if base.startswith("bias") and not spec.bias:
-                continue
-            state[base + suffix] = value
-    handle.load_state_dict(state, prefix=stack + ".", strict=False)
+        tensors.append((name, array))
+    before = handle.state_dict(prefix=f"{stack}.", strip=False)
+    try:
+        for name, array in tensors:
+            handle.set_onnx_tensor(stack, layer, name, array)
+    except BaseException:
+        handle.load_state_dict(before, strict=False)
+        raise
 
 
 class RNN(RecurrentLayer):

@@ -269,19 +269,16 @@ class SequenceModel:
         return self._handle.train_step(inputs, targets)
 
     def gradient_norms(self, x: Any, y: Any = None, lengths: Any = None, target_lengths: Any = None) -> np.ndarray:
-        """The norm of ∂L/∂a<t> at every step t of the (encoder) recurrent stack, for one batch:
-        [L·D, T], row k = layer·D + direction. A vanilla RNN's norms fade towards early steps
-        (vanishing gradients) where a GRU's or LSTM's do not. Arguments as :meth:`fit`. Computing it
-        runs backpropagation: the model's gradients are overwritten, its weights are not.
+        """The vanishing-gradient diagnostic: the norm of ∂L/∂a<t> at every step t of the (encoder)
+        recurrent stack, for one batch: [L·D, T], row k = layer·D + direction. A vanilla RNN's norms
+        fall towards early steps where a GRU's or LSTM's do not. Arguments as :meth:`fit`.
 
-        Raises:
-            NotSupported: the loaded C library does not export ``seq_model_step_gradient_norms``.
+        It runs backpropagation on the batch (``seq_model_compute_gradients``, dropout active):
+        the model's gradients are overwritten, its weights and optimizer are not.
         """
         inputs, targets = self._fit_data(x, y, lengths, target_lengths)
-        norms = self._handle.step_gradient_norms(inputs, targets)
-        c = self._config
-        rows = int(c["num_layers"] or 1) * (2 if c["direction"] == "bidirectional" else 1)
-        return norms.reshape(rows, -1)
+        self._handle.compute_gradients(inputs, targets)
+        return self._handle.gradient_norms()
 
     def fit(
         self,

@@ -1,4 +1,5 @@
-"""ONNX-layout recurrent weights to PyTorch layout, in numpy.
+"""An independent oracle for the tests: ONNX-layout recurrent weights to PyTorch layout, in numpy
+(the package itself converts through the C function seq_model_set_onnx_tensor).
 
 An ONNX RNN/GRU/LSTM node holds one layer, both directions in one tensor, gates in ONNX order:
 
@@ -7,8 +8,7 @@ An ONNX RNN/GRU/LSTM node holds one layer, both directions in one tensor, gates 
 - GRU gates z, r, h; PyTorch's r, z, n are ONNX blocks 1, 0, 2;
 - ``P`` rows i, o, f; seqcore's ``peephole`` [3, H] rows i, f, o are ONNX rows 0, 2, 1.
 
-(DESIGN.md section 2, "Weight conversion tables".) This is the fallback of
-``seq_model_set_onnx_tensor`` while the C library does not implement it yet.
+(DESIGN.md section 2, "Weight conversion tables".)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .errors import InvalidArgument
+from seqcore.errors import InvalidArgument
 
 __all__ = ["GATES", "onnx_to_torch"]
 
