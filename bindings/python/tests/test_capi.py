@@ -61,7 +61,7 @@ def test_every_header_function_is_bound_with_its_arity_and_types(header):
                 problems.append(f"{name}: parameter {p.name} has C type {p.ctype!r} unknown to _capi.CTYPE_OF")
             elif func.argtypes[i] is not want:
                 problems.append(f"{name}: parameter {i} ({p.ctype} {p.name}) bound as {func.argtypes[i]}, expected {want}")
-        want_res = _capi.CTYPE_OF.get(proto.restype, "?")
+        want_res = _capi.RESTYPE_OF.get(proto.restype, "?")
         if func.restype is not want_res:
             problems.append(f"{name}: restype {func.restype}, header says {proto.restype}")
     assert not problems, "\n".join(problems)
@@ -188,12 +188,30 @@ def test_array_arguments_refuse_wrong_dtype_and_layout():
     assert _capi.ConstFloatArray.from_param(None) is None
 
 
+def test_scalar_arguments_are_range_checked_not_wrapped():
+    config = ctypes.POINTER(_capi.seq_config)()
+    _capi.seq_config_create(ctypes.byref(config))
+    try:
+        with pytest.raises(errors.InvalidArgument, match="64-bit"):
+            _capi.seq_config_set_int(config, b"hidden_size", 2**64 + 4)  # ctypes alone would wrap to 4
+        with pytest.raises(errors.InvalidType, match="integer"):
+            _capi.seq_config_set_int(config, b"hidden_size", 4.0)
+        with pytest.raises(errors.InvalidType, match="number"):
+            _capi.seq_config_set_float(config, b"dropout", "0.5")
+        with pytest.raises(errors.InvalidArgument, match="32-bit"):
+            _capi.seq_set_num_threads(2**31)
+    finally:
+        _capi.seq_config_free(config)
+
+
 def test_handles_are_typed_and_free_null_is_harmless():
     config = ctypes.POINTER(_capi.seq_config)()
     _capi.seq_config_create(ctypes.byref(config))
     try:
-        with pytest.raises(ctypes.ArgumentError):
+        with pytest.raises(errors.InvalidType, match="seq_model_free"):
             _capi.seq_model_free(config)  # a config where a model is expected
+        with pytest.raises(ctypes.ArgumentError):
+            _capi.DECLARED["seq_model_free"](config)  # (what ctypes itself raises)
     finally:
         _capi.seq_config_free(config)
     _capi.seq_model_free(None)

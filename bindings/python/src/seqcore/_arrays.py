@@ -27,9 +27,25 @@ import numpy as np
 from . import _capi
 from .errors import InvalidArgument, InvalidType
 
-__all__ = ["Inputs", "features_array", "tokens_array", "prepare_inputs", "prepare_lengths", "is_ragged"]
+__all__ = ["check_int", "check_float", "Inputs", "features_array", "tokens_array", "prepare_inputs", "prepare_lengths", "is_ragged"]
 
 _INT32_MAX = np.iinfo(np.int32).max
+
+
+def check_int(value: Any, name: str, minimum: Optional[int] = None) -> int:
+    """An integer argument (bools and floats refused), at least ``minimum`` when given."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidType(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise InvalidArgument(f"{name}: expected an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_float(value: Any, name: str) -> float:
+    """A real-number argument (the C library checks its range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidType(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+    return float(value)
 
 
 def _to_numpy(x: Any) -> Any:

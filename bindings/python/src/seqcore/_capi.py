@@ -23,6 +23,7 @@ ctypes releases the GIL during every call, so calls on different models run in p
 from __future__ import annotations
 
 import ctypes
+import re
 from ctypes import POINTER, c_char, c_char_p, c_double, c_int32, c_int64, c_void_p
 from typing import Any, Callable, Dict, List, Optional
 
@@ -30,7 +31,7 @@ import numpy as np
 
 from ._header import load_header
 from ._lib import load_library
-from .errors import InvalidType, NotSupported, error_for_status
+from .errors import InvalidArgument, InvalidType, NotSupported, error_for_status
 
 _lib = load_library()
 HEADER = load_header()
@@ -112,22 +113,52 @@ ConstInt64Array = _array_type("ConstInt64Array", np.int64, c_int64, False)
 
 
 class seq_status(c_int32):
-    """``typedef int32_t seq_status``: a distinct type, so that only functions returning a status
-    get the error check (and ctypes hands the checker the raw value)."""
+    """``typedef int32_t seq_status`` as a result: a distinct type, so that only functions returning
+    a status get the error check (and ctypes hands the checker the raw value)."""
 
 
-class seq_layout(c_int32):
-    """``typedef int32_t seq_layout``."""
+def _checked_integer(name: str, base: Any, bits: int) -> type:
+    """An argument type for a C integer that refuses what ctypes would silently wrap or truncate:
+    a value out of range (``ValueError``) or not an integer (``TypeError``); the call wrapper turns
+    these into InvalidArgument / InvalidType."""
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+    def from_param(cls: type, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"expected an integer, got {type(value).__name__}")
+        if not low <= value <= high:
+            raise ValueError(f"expected an integer in [{low}, {high}] ({bits}-bit), got {value}")
+        return base(int(value))
+
+    return type(name, (base,), {"from_param": classmethod(from_param)})
 
 
-# The ctypes type of each C type of the header; the tests check every declaration below against
-# the header through this table.
-CTYPE_OF: Dict[str, Any] = {
+def _checked_double_from_param(cls: type, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return c_double(float(value))
+
+
+Int32Arg = _checked_integer("Int32Arg", c_int32, 32)
+Int64Arg = _checked_integer("Int64Arg", c_int64, 64)
+DoubleArg = type("DoubleArg", (c_double,), {"from_param": classmethod(_checked_double_from_param)})
+# typedef int32_t seq_layout;
+seq_layout = _checked_integer("seq_layout", c_int32, 32)
+
+
+# The ctypes type of each C type of the header, as an argument (CTYPE_OF) and as a result
+# (RESTYPE_OF); the tests check every declaration below against the header through these tables.
+RESTYPE_OF: Dict[str, Any] = {
     "void": None,
     "int32_t": c_int32,
-    "int64_t": c_int64,
-    "double": c_double,
     "seq_status": seq_status,
+    "const char *": c_char_p,
+}
+CTYPE_OF: Dict[str, Any] = {
+    "int32_t": Int32Arg,
+    "int64_t": Int64Arg,
+    "double": DoubleArg,
+    "seq_status": Int32Arg,
     "seq_layout": seq_layout,
     "const char *": c_char_p,
     "char *": POINTER(c_char),
@@ -193,7 +224,21 @@ class _Missing:
                            "rebuild the library (make lib) and reinstall the package")
 
 
+def _argument_error(function: str, text: str) -> Exception:
+    """ctypes' "argument 3: ValueError: ..." as "seq_x: argument 'steps': ..." (the parameter's
+    name from the header), InvalidArgument for a value out of range, else InvalidType."""
+    kind = InvalidArgument if "ValueError" in text or "InvalidArgument" in text else InvalidType
+    m = re.match(r"argument (\d+): (?:<class '[\w.]+'>|[\w.]+): (.*)$", text, re.S)
+    proto = HEADER.functions.get(function)
+    if m is not None and proto is not None and 1 <= int(m.group(1)) <= proto.arity:
+        return kind(f"{function}: argument '{proto.parameters[int(m.group(1)) - 1].name}': {m.group(2)}")
+    return kind(f"{function}: {text}")
+
+
 def _declare(name: str, restype: Any, argtypes: List[Any]) -> Any:
+    """Binds ``name``: ``DECLARED[name]`` is the ctypes function (with argtypes, restype and the
+    status check); the returned callable also turns ctypes' argument conversion errors into
+    InvalidType / InvalidArgument naming the function."""
     try:
         func = getattr(_lib, name)
     except AttributeError:
@@ -205,7 +250,16 @@ def _declare(name: str, restype: Any, argtypes: List[Any]) -> Any:
     if restype is seq_status:
         func.errcheck = _raise_on_error
     DECLARED[name] = func
-    return func
+
+    def call(*args: Any) -> Any:
+        try:
+            return func(*args)
+        except ctypes.ArgumentError as error:
+            raise _argument_error(name, str(error)) from None
+
+    call.__name__ = call.__qualname__ = name
+    call.__wrapped__ = func  # type: ignore[attr-defined]
+    return call
 
 
 def has_function(name: str) -> bool:
@@ -232,14 +286,14 @@ seq_abi_version = _declare("seq_abi_version", c_int32, [])
 # --- Status codes and errors -----------------------------------------------------------------
 
 # const char *seq_status_string(seq_status code);
-seq_status_string = _declare("seq_status_string", c_char_p, [seq_status])
+seq_status_string = _declare("seq_status_string", c_char_p, [Int32Arg])
 # const char *seq_last_error(void);
 seq_last_error = _declare("seq_last_error", c_char_p, [])
 
 # --- Threads ---------------------------------------------------------------------------------
 
 # seq_status seq_set_num_threads(int32_t count);
-seq_set_num_threads = _declare("seq_set_num_threads", seq_status, [c_int32])
+seq_set_num_threads = _declare("seq_set_num_threads", seq_status, [Int32Arg])
 # int32_t seq_get_num_threads(void);
 seq_get_num_threads = _declare("seq_get_num_threads", c_int32, [])
 
@@ -250,9 +304,9 @@ seq_config_create = _declare("seq_config_create", seq_status, [POINTER(_config_p
 # void seq_config_free(seq_config *config);
 seq_config_free = _declare("seq_config_free", None, [_config_p])
 # seq_status seq_config_set_int(seq_config *config, const char *key, int64_t value);
-seq_config_set_int = _declare("seq_config_set_int", seq_status, [_config_p, c_char_p, c_int64])
+seq_config_set_int = _declare("seq_config_set_int", seq_status, [_config_p, c_char_p, Int64Arg])
 # seq_status seq_config_set_float(seq_config *config, const char *key, double value);
-seq_config_set_float = _declare("seq_config_set_float", seq_status, [_config_p, c_char_p, c_double])
+seq_config_set_float = _declare("seq_config_set_float", seq_status, [_config_p, c_char_p, DoubleArg])
 # seq_status seq_config_set_string(seq_config *config, const char *key, const char *value);
 seq_config_set_string = _declare("seq_config_set_string", seq_status, [_config_p, c_char_p, c_char_p])
 # seq_status seq_config_unset(seq_config *config, const char *key);
@@ -264,7 +318,7 @@ seq_config_get_float = _declare("seq_config_get_float", seq_status, [_config_p, 
 # seq_status seq_config_get_string(seq_config *config, const char *key, char *buffer, int64_t capacity,
 #                                  int64_t *length);
 seq_config_get_string = _declare(
-    "seq_config_get_string", seq_status, [_config_p, c_char_p, POINTER(c_char), c_int64, _i64_p]
+    "seq_config_get_string", seq_status, [_config_p, c_char_p, POINTER(c_char), Int64Arg, _i64_p]
 )
 
 # --- Models ----------------------------------------------------------------------------------
@@ -284,8 +338,8 @@ seq_model_get_config = _declare("seq_model_get_config", seq_status, [_model_p, P
 seq_model_predict = _declare(
     "seq_model_predict",
     seq_status,
-    [_model_p, ConstFloatArray, ConstInt32Array, c_int64, c_int64, c_int64, ConstInt64Array, seq_layout,
-     FloatArray, c_int64, _i64_p],
+    [_model_p, ConstFloatArray, ConstInt32Array, Int64Arg, Int64Arg, Int64Arg, ConstInt64Array, seq_layout,
+     FloatArray, Int64Arg, _i64_p],
 )
 # seq_status seq_model_generate(seq_model *model, const int32_t *prefix, int64_t prefix_length, int64_t count,
 #                               double temperature, int64_t top_k, int64_t seed, int32_t stop_token,
@@ -293,7 +347,7 @@ seq_model_predict = _declare(
 seq_model_generate = _declare(
     "seq_model_generate",
     seq_status,
-    [_model_p, ConstInt32Array, c_int64, c_int64, c_double, c_int64, c_int64, c_int32, Int32Array, c_int64, _i64_p],
+    [_model_p, ConstInt32Array, Int64Arg, Int64Arg, DoubleArg, Int64Arg, Int64Arg, Int32Arg, Int32Array, Int64Arg, _i64_p],
 )
 # seq_status seq_model_decode(seq_model *model, const float *features, const int32_t *tokens, int64_t steps,
 #                             int64_t batch, int64_t input_size, const int64_t *lengths, seq_layout layout,
@@ -302,14 +356,14 @@ seq_model_generate = _declare(
 seq_model_decode = _declare(
     "seq_model_decode",
     seq_status,
-    [_model_p, ConstFloatArray, ConstInt32Array, c_int64, c_int64, c_int64, ConstInt64Array, seq_layout,
-     c_int64, c_double, c_int64, c_int64, Int32Array, c_int64, Int64Array],
+    [_model_p, ConstFloatArray, ConstInt32Array, Int64Arg, Int64Arg, Int64Arg, ConstInt64Array, seq_layout,
+     Int64Arg, DoubleArg, Int64Arg, Int64Arg, Int32Array, Int64Arg, Int64Array],
 )
 
 # --- Training --------------------------------------------------------------------------------
 
-_BATCH_ARGS = [_model_p, ConstFloatArray, ConstInt32Array, c_int64, c_int64, c_int64, ConstInt64Array, seq_layout,
-               ConstInt32Array, ConstFloatArray, c_int64, ConstInt64Array]
+_BATCH_ARGS = [_model_p, ConstFloatArray, ConstInt32Array, Int64Arg, Int64Arg, Int64Arg, ConstInt64Array, seq_layout,
+               ConstInt32Array, ConstFloatArray, Int64Arg, ConstInt64Array]
 
 # seq_status seq_model_train_step(seq_model *model, const float *features, const int32_t *tokens, int64_t steps,
 #                                 int64_t batch, int64_t input_size, const int64_t *lengths, seq_layout layout,
@@ -331,13 +385,13 @@ seq_model_apply_gradients = _declare("seq_model_apply_gradients", seq_status, [_
 # seq_status seq_model_zero_gradients(seq_model *model);
 seq_model_zero_gradients = _declare("seq_model_zero_gradients", seq_status, [_model_p])
 # seq_status seq_model_set_learning_rate(seq_model *model, double learning_rate);
-seq_model_set_learning_rate = _declare("seq_model_set_learning_rate", seq_status, [_model_p, c_double])
+seq_model_set_learning_rate = _declare("seq_model_set_learning_rate", seq_status, [_model_p, DoubleArg])
 # seq_status seq_model_get_learning_rate(seq_model *model, double *out);
 seq_model_get_learning_rate = _declare("seq_model_get_learning_rate", seq_status, [_model_p, _f64_p])
 # seq_status seq_model_gradient_norms(seq_model *model, float *buffer, int64_t capacity, int64_t *rows,
 #                                     int64_t *steps);
 seq_model_gradient_norms = _declare(
-    "seq_model_gradient_norms", seq_status, [_model_p, FloatArray, c_int64, _i64_p, _i64_p]
+    "seq_model_gradient_norms", seq_status, [_model_p, FloatArray, Int64Arg, _i64_p, _i64_p]
 )
 
 # --- Datasets and training loops -------------------------------------------------------------
@@ -352,7 +406,7 @@ seq_dataset_free = _declare("seq_dataset_free", None, [_dataset_p])
 seq_dataset_set_inputs = _declare(
     "seq_dataset_set_inputs",
     seq_status,
-    [_dataset_p, ConstFloatArray, ConstInt32Array, c_int64, c_int64, c_int64, ConstInt64Array, seq_layout],
+    [_dataset_p, ConstFloatArray, ConstInt32Array, Int64Arg, Int64Arg, Int64Arg, ConstInt64Array, seq_layout],
 )
 # seq_status seq_dataset_set_targets(seq_dataset *dataset, const int32_t *target_ids, const float *target_values,
 #                                    int64_t count, int64_t target_steps, int64_t width,
@@ -360,14 +414,14 @@ seq_dataset_set_inputs = _declare(
 seq_dataset_set_targets = _declare(
     "seq_dataset_set_targets",
     seq_status,
-    [_dataset_p, ConstInt32Array, ConstFloatArray, c_int64, c_int64, c_int64, ConstInt64Array, seq_layout],
+    [_dataset_p, ConstInt32Array, ConstFloatArray, Int64Arg, Int64Arg, Int64Arg, ConstInt64Array, seq_layout],
 )
 # seq_status seq_dataset_count(seq_dataset *dataset, int64_t *count);
 seq_dataset_count = _declare("seq_dataset_count", seq_status, [_dataset_p, _i64_p])
 # seq_status seq_model_fit(seq_model *model, seq_dataset *dataset, int64_t epochs, int64_t batch_size,
 #                          seq_progress_callback callback, void *user_data);
 seq_model_fit = _declare(
-    "seq_model_fit", seq_status, [_model_p, _dataset_p, c_int64, c_int64, seq_progress_callback, c_void_p]
+    "seq_model_fit", seq_status, [_model_p, _dataset_p, Int64Arg, Int64Arg, seq_progress_callback, c_void_p]
 )
 
 # --- Parameters and gradients ----------------------------------------------------------------
@@ -377,36 +431,36 @@ seq_model_parameter_count = _declare("seq_model_parameter_count", seq_status, [_
 # seq_status seq_model_parameter_name(seq_model *model, int64_t index, char *buffer, int64_t capacity,
 #                                     int64_t *length);
 seq_model_parameter_name = _declare(
-    "seq_model_parameter_name", seq_status, [_model_p, c_int64, POINTER(c_char), c_int64, _i64_p]
+    "seq_model_parameter_name", seq_status, [_model_p, Int64Arg, POINTER(c_char), Int64Arg, _i64_p]
 )
 # seq_status seq_model_parameter_shape(seq_model *model, const char *name, int64_t *dims, int64_t capacity,
 #                                      int64_t *rank, int64_t *count);
 seq_model_parameter_shape = _declare(
-    "seq_model_parameter_shape", seq_status, [_model_p, c_char_p, Int64Array, c_int64, _i64_p, _i64_p]
+    "seq_model_parameter_shape", seq_status, [_model_p, c_char_p, Int64Array, Int64Arg, _i64_p, _i64_p]
 )
 # seq_status seq_model_get_parameter(seq_model *model, const char *name, float *buffer, int64_t capacity,
 #                                    int64_t *count);
 seq_model_get_parameter = _declare(
-    "seq_model_get_parameter", seq_status, [_model_p, c_char_p, FloatArray, c_int64, _i64_p]
+    "seq_model_get_parameter", seq_status, [_model_p, c_char_p, FloatArray, Int64Arg, _i64_p]
 )
 # seq_status seq_model_set_parameter(seq_model *model, const char *name, const float *values, int64_t count);
 seq_model_set_parameter = _declare(
-    "seq_model_set_parameter", seq_status, [_model_p, c_char_p, ConstFloatArray, c_int64]
+    "seq_model_set_parameter", seq_status, [_model_p, c_char_p, ConstFloatArray, Int64Arg]
 )
 # seq_status seq_model_get_gradient(seq_model *model, const char *name, float *buffer, int64_t capacity,
 #                                   int64_t *count);
 seq_model_get_gradient = _declare(
-    "seq_model_get_gradient", seq_status, [_model_p, c_char_p, FloatArray, c_int64, _i64_p]
+    "seq_model_get_gradient", seq_status, [_model_p, c_char_p, FloatArray, Int64Arg, _i64_p]
 )
 # seq_status seq_model_set_gradient(seq_model *model, const char *name, const float *gradients, int64_t count);
 seq_model_set_gradient = _declare(
-    "seq_model_set_gradient", seq_status, [_model_p, c_char_p, ConstFloatArray, c_int64]
+    "seq_model_set_gradient", seq_status, [_model_p, c_char_p, ConstFloatArray, Int64Arg]
 )
 
 # --- Streaming -------------------------------------------------------------------------------
 
 # seq_status seq_stream_create(seq_model *model, int64_t batch, seq_stream **out);
-seq_stream_create = _declare("seq_stream_create", seq_status, [_model_p, c_int64, POINTER(_stream_p)])
+seq_stream_create = _declare("seq_stream_create", seq_status, [_model_p, Int64Arg, POINTER(_stream_p)])
 # void seq_stream_free(seq_stream *stream);
 seq_stream_free = _declare("seq_stream_free", None, [_stream_p])
 # seq_status seq_stream_feed(seq_stream *stream, const float *features, const int32_t *tokens, int64_t steps,
@@ -415,7 +469,7 @@ seq_stream_free = _declare("seq_stream_free", None, [_stream_p])
 seq_stream_feed = _declare(
     "seq_stream_feed",
     seq_status,
-    [_stream_p, ConstFloatArray, ConstInt32Array, c_int64, c_int64, c_int64, seq_layout, FloatArray, c_int64, _i64_p],
+    [_stream_p, ConstFloatArray, ConstInt32Array, Int64Arg, Int64Arg, Int64Arg, seq_layout, FloatArray, Int64Arg, _i64_p],
 )
 # seq_status seq_stream_reset(seq_stream *stream);
 seq_stream_reset = _declare("seq_stream_reset", seq_status, [_stream_p])
@@ -424,12 +478,12 @@ seq_stream_position = _declare("seq_stream_position", seq_status, [_stream_p, _i
 # seq_status seq_stream_get_state(seq_stream *stream, float *h, int64_t h_capacity, int64_t *h_count, float *c,
 #                                 int64_t c_capacity, int64_t *c_count);
 seq_stream_get_state = _declare(
-    "seq_stream_get_state", seq_status, [_stream_p, FloatArray, c_int64, _i64_p, FloatArray, c_int64, _i64_p]
+    "seq_stream_get_state", seq_status, [_stream_p, FloatArray, Int64Arg, _i64_p, FloatArray, Int64Arg, _i64_p]
 )
 # seq_status seq_stream_set_state(seq_stream *stream, const float *h, int64_t h_count, const float *c,
 #                                 int64_t c_count);
 seq_stream_set_state = _declare(
-    "seq_stream_set_state", seq_status, [_stream_p, ConstFloatArray, c_int64, ConstFloatArray, c_int64]
+    "seq_stream_set_state", seq_status, [_stream_p, ConstFloatArray, Int64Arg, ConstFloatArray, Int64Arg]
 )
 
 # --- Model files -----------------------------------------------------------------------------
@@ -444,5 +498,5 @@ seq_model_load = _declare("seq_model_load", seq_status, [c_char_p, POINTER(_mode
 # seq_status seq_model_set_onnx_tensor(seq_model *model, const char *stack, int64_t layer, const char *tensor,
 #                                      const float *data, int64_t count);
 seq_model_set_onnx_tensor = _declare(
-    "seq_model_set_onnx_tensor", seq_status, [_model_p, c_char_p, c_int64, c_char_p, ConstFloatArray, c_int64]
+    "seq_model_set_onnx_tensor", seq_status, [_model_p, c_char_p, Int64Arg, c_char_p, ConstFloatArray, Int64Arg]
 )

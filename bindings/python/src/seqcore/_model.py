@@ -21,7 +21,7 @@ from . import _capi
 from ._arrays import Inputs, _to_numpy, features_array
 from ._config import Config, config_to_dict
 from ._handle import Handle, out_pointer
-from .errors import InvalidArgument, InvalidType, NotFound
+from .errors import InvalidArgument, InvalidType, NotFound, ResourceLimit
 
 __all__ = ["ModelHandle", "StreamHandle", "Targets"]
 
@@ -35,6 +35,14 @@ class Targets:
     values: Optional[np.ndarray]
     steps: int
     lengths: Optional[np.ndarray] = None
+
+
+def _empty(shape: Any, dtype: Any, what: str) -> np.ndarray:
+    """An output buffer; a size numpy cannot allocate is a ResourceLimit, not a MemoryError."""
+    try:
+        return np.empty(shape, dtype=dtype)
+    except (MemoryError, ValueError) as error:
+        raise ResourceLimit(f"{what}: cannot allocate an output of {shape} values: {error}") from None
 
 
 def _path_bytes(path: Any, name: str = "path") -> bytes:
@@ -101,7 +109,7 @@ class ModelHandle(Handle):
 
     def get_parameter(self, name: str, gradient: bool = False) -> np.ndarray:
         shape = self.parameter_shape(name)
-        out = np.empty(shape, dtype=np.float32)
+        out = _empty(shape, np.float32, "output")
         read = _capi.seq_model_get_gradient if gradient else _capi.seq_model_get_parameter
         with self._use() as h:
             read(h, name.encode(), out, out.size, None)
@@ -157,13 +165,13 @@ class ModelHandle(Handle):
             args = (h, inputs.features, inputs.tokens, inputs.steps, inputs.batch, inputs.input_size,
                     inputs.lengths, inputs.layout)
             _capi.seq_model_predict(*args, None, 0, ctypes.byref(count))
-            out = np.empty(count.value, dtype=np.float32)
+            out = _empty(count.value, np.float32, "output")
             _capi.seq_model_predict(*args, out, out.size, None)
         return out
 
     def generate(self, prefix: np.ndarray, count: int, temperature: float, top_k: int, seed: int,
                  stop_token: int) -> np.ndarray:
-        out = np.empty(max(count, 1), dtype=np.int32)
+        out = _empty(max(count, 1), np.int32, "count")
         generated = ctypes.c_int64()
         with self._use() as h:
             _capi.seq_model_generate(h, prefix, prefix.size, count, temperature, top_k, seed, stop_token, out,
@@ -172,7 +180,7 @@ class ModelHandle(Handle):
 
     def decode(self, inputs: Inputs, max_length: int, temperature: float, top_k: int,
                seed: int) -> Tuple[np.ndarray, np.ndarray]:
-        out = np.empty(max_length * inputs.batch, dtype=np.int32)
+        out = _empty(max_length * inputs.batch, np.int32, "max_length")
         lengths = np.zeros(inputs.batch, dtype=np.int64)
         with self._use() as h:
             _capi.seq_model_decode(h, inputs.features, inputs.tokens, inputs.steps, inputs.batch, inputs.input_size,
@@ -203,7 +211,7 @@ class ModelHandle(Handle):
         with self._use() as h:
             rows, steps = ctypes.c_int64(), ctypes.c_int64()
             _capi.seq_model_gradient_norms(h, None, 0, ctypes.byref(rows), ctypes.byref(steps))
-            out = np.empty((rows.value, steps.value), dtype=np.float32)
+            out = _empty((rows.value, steps.value), np.float32, "output")
             _capi.seq_model_gradient_norms(h, out, out.size, None, None)
         return out
 
@@ -244,7 +252,7 @@ class StreamHandle(Handle):
         with self._use() as h:
             count = ctypes.c_int64()
             _capi.seq_stream_feed(h, features, tokens, steps, batch, input_size, layout, None, 0, ctypes.byref(count))
-            out = np.empty(count.value, dtype=np.float32)
+            out = _empty(count.value, np.float32, "output")
             _capi.seq_stream_feed(h, features, tokens, steps, batch, input_size, layout, out, out.size, None)
         return out
 
@@ -263,8 +271,8 @@ class StreamHandle(Handle):
         with self._use() as h:
             hc, cc = ctypes.c_int64(), ctypes.c_int64()
             _capi.seq_stream_get_state(h, None, 0, ctypes.byref(hc), None, 0, ctypes.byref(cc))
-            hs = np.empty(hc.value, dtype=np.float32)
-            cs = np.empty(cc.value, dtype=np.float32)
+            hs = _empty(hc.value, np.float32, "output")
+            cs = _empty(cc.value, np.float32, "output")
             _capi.seq_stream_get_state(h, hs, hs.size, None, cs if cs.size else None, cs.size, None)
         return hs, (cs if cc.value > 0 else None)
 

@@ -36,8 +36,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Un
 import numpy as np
 
 from . import _capi
-from ._arrays import (Inputs, features_array, is_ragged, pad_sequences, prepare_inputs, prepare_lengths,
-                      tokens_array)
+from ._arrays import (Inputs, check_float, check_int, features_array, is_ragged, pad_sequences, prepare_inputs,
+                      prepare_lengths, tokens_array)
 from ._handle import Handle, out_pointer
 from ._model import ModelHandle, Targets
 from .errors import InvalidArgument, InvalidType, NumericError
@@ -322,11 +322,11 @@ class SequenceModel:
             NumericError: a loss or gradient became NaN or infinite; training stopped with the
                 weights of the last good step (the exception's ``history`` has the epochs so far).
         """
-        for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise InvalidArgument(f"{name}: expected an integer >= {low}, got {value!r}")
-        if patience is not None and (not isinstance(patience, (int, np.integer)) or patience < 1):
-            raise InvalidArgument(f"patience: expected an integer >= 1 or None, got {patience!r}")
+        epochs = check_int(epochs, "epochs", 1)
+        batch_size = check_int(batch_size, "batch_size", 1)
+        verbose = check_int(verbose, "verbose", 0)
+        if patience is not None:
+            patience = check_int(patience, "patience", 1)
         inputs, targets = self._fit_data(x, y, lengths, target_lengths)
         validation = self._validation(validation_data)
         batches = -(-inputs.batch // min(int(batch_size), inputs.batch))
@@ -597,8 +597,7 @@ class LanguageModel(SequenceModel):
                  betas: Optional[Tuple[float, float]] = None, eps: Optional[float] = None,
                  clip_norm: Optional[float] = None, clip_value: Optional[float] = None, seed: Optional[int] = None,
                  batch_first: bool = True) -> None:
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1:
-            raise InvalidArgument(f"vocab_size: expected an integer >= 1, got {vocab_size!r}")
+        check_int(vocab_size, "vocab_size", 1)
         options = dict(
             _embedding_options(rnn, vocab_size, embedding_size, padding_index),
             output_size=vocab_size, output="classes", reduction=reduction, ignore_index=ignore_index,
@@ -654,17 +653,14 @@ class LanguageModel(SequenceModel):
         Returns:
             int32 token ids [N], N <= count (fewer when ``stop_token`` came), without the prefix.
         """
-        ids = tokens_array(np.atleast_1d(np.asarray(prefix)) if not isinstance(prefix, np.ndarray) else prefix,
-                           "prefix")
+        ids = tokens_array(prefix, "prefix")
+        if ids.ndim == 0:
+            ids = ids.reshape(1)
         if ids.ndim != 1 or ids.size == 0:
             raise InvalidArgument(f"prefix: expected a non-empty sequence of token ids [P], got shape {list(ids.shape)}")
-        for name, value in (("count", count), ("top_k", top_k), ("seed", seed)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise InvalidType(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
-        if count < 0:
-            raise InvalidArgument(f"count: expected an integer >= 0, got {count}")
-        stop = -1 if stop_token is None else int(stop_token)
-        return self._handle.generate(ids, int(count), float(temperature), int(top_k), int(seed), stop)
+        stop = -1 if stop_token is None else check_int(stop_token, "stop_token", 0)
+        return self._handle.generate(ids, check_int(count, "count", 0), check_float(temperature, "temperature"),
+                                     check_int(top_k, "top_k"), check_int(seed, "seed"), stop)
 
 
 class Seq2Seq(SequenceModel):
@@ -750,10 +746,10 @@ class Seq2Seq(SequenceModel):
         Returns:
             B int32 arrays of target token ids, without the stop token.
         """
-        if isinstance(max_length, bool) or not isinstance(max_length, (int, np.integer)) or max_length < 1:
-            raise InvalidArgument(f"max_length: expected an integer >= 1, got {max_length!r}")
+        max_length = check_int(max_length, "max_length", 1)
         inputs = self._inputs(x, lengths)
-        out, out_lengths = self._handle.decode(inputs, int(max_length), float(temperature), int(top_k), int(seed))
+        out, out_lengths = self._handle.decode(inputs, max_length, check_float(temperature, "temperature"),
+                                               check_int(top_k, "top_k"), check_int(seed, "seed"))
         tokens = out.reshape(inputs.batch, max_length) if self.batch_first else out.reshape(max_length, inputs.batch).T
         return [tokens[b, : int(out_lengths[b])].copy() for b in range(inputs.batch)]
 

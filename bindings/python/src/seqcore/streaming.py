@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
 import numpy as np
 
 from . import _capi
-from ._arrays import features_array, tokens_array
+from ._arrays import check_int, features_array, tokens_array
 from .errors import InvalidArgument
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,10 +38,8 @@ class Stream:
     model alive and uses the model's current weights at every call."""
 
     def __init__(self, model: "SequenceModel", batch: int = 1) -> None:
-        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
-            raise InvalidArgument(f"batch: expected an integer >= 1, got {batch!r}")
         self._model = model
-        self.batch = int(batch)
+        self.batch = check_int(batch, "batch", 1)
         self._handle = model._handle.stream(self.batch)
         config = model.config
         self._uses_tokens = model.uses_tokens
