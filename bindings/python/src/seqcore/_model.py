@@ -57,6 +57,8 @@ class ModelHandle(Handle):
 
     def __init__(self, pointer: Any) -> None:
         super().__init__(pointer, _capi.seq_model_free)
+        self._names: Optional[List[str]] = None
+        self._shapes: Dict[str, Tuple[int, ...]] = {}
 
     def _describe(self) -> str:
         return "this model"
@@ -87,25 +89,36 @@ class ModelHandle(Handle):
     # --- Parameters ------------------------------------------------------------------------
 
     def parameter_names(self) -> List[str]:
-        with self._use() as h:
-            count = ctypes.c_int64()
-            _capi.seq_model_parameter_count(h, ctypes.byref(count))
-            names = []
-            for i in range(count.value):
-                length = ctypes.c_int64()
-                _capi.seq_model_parameter_name(h, i, None, 0, ctypes.byref(length))
-                buffer = ctypes.create_string_buffer(length.value + 1)
-                _capi.seq_model_parameter_name(h, i, buffer, length.value + 1, None)
-                names.append(buffer.value.decode())
-        return names
+        """The parameter names in registration order (read once: a model's names never change)."""
+        if self._names is None:
+            with self._use() as h:
+                count = ctypes.c_int64()
+                _capi.seq_model_parameter_count(h, ctypes.byref(count))
+                names = []
+                buffer = ctypes.create_string_buffer(256)
+                for i in range(count.value):
+                    length = ctypes.c_int64()
+                    _capi.seq_model_parameter_name(h, i, None, 0, ctypes.byref(length))
+                    if length.value + 1 > len(buffer):
+                        buffer = ctypes.create_string_buffer(length.value + 1)
+                    _capi.seq_model_parameter_name(h, i, buffer, len(buffer), None)
+                    names.append(buffer.value.decode())
+            self._names = names
+        return list(self._names)
 
     def parameter_shape(self, name: str) -> Tuple[int, ...]:
-        with self._use() as h:
-            rank = ctypes.c_int64()
-            _capi.seq_model_parameter_shape(h, name.encode(), None, 0, ctypes.byref(rank), None)
-            dims = np.zeros(rank.value, dtype=np.int64)
-            _capi.seq_model_parameter_shape(h, name.encode(), dims, rank.value, None, None)
-        return tuple(int(d) for d in dims)
+        """The shape of a parameter (NotFound for an unknown name; cached per name)."""
+        shape = self._shapes.get(name)
+        if shape is None:
+            with self._use() as h:
+                rank = ctypes.c_int64()
+                dims = np.zeros(8, dtype=np.int64)
+                _capi.seq_model_parameter_shape(h, name.encode(), None, 0, ctypes.byref(rank), None)
+                if rank.value > dims.size:
+                    dims = np.zeros(rank.value, dtype=np.int64)
+                _capi.seq_model_parameter_shape(h, name.encode(), dims, dims.size, None, None)
+            shape = self._shapes[name] = tuple(int(d) for d in dims[: rank.value])
+        return shape
 
     def get_parameter(self, name: str, gradient: bool = False) -> np.ndarray:
         shape = self.parameter_shape(name)

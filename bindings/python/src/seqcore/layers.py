@@ -570,6 +570,9 @@ class RNN(RecurrentLayer):
     def _extra_repr(self) -> List[str]:
         return [] if self.nonlinearity == "tanh" else ["nonlinearity='relu'"]
 
+    def _torch_kwargs(self) -> Dict[str, Any]:
+        return dict(super()._torch_kwargs(), nonlinearity=self.nonlinearity)
+
     def forward(self, x: Any, h0: Any = None, lengths: Any = None) -> Tuple[np.ndarray, np.ndarray]:
         """Runs the stack: x [T, B, I] (or [B, T, I], [T, I], list of [T_i, I]); h0 [L·D, B, H] or
         None for zeros; lengths [B] or None. Returns output [T, B, D·H] and h_n [L·D, B, H]."""
@@ -654,6 +657,7 @@ class LSTM(RecurrentLayer):
         return {"cell": "lstm", "proj_size": self._proj_size, "peepholes": int(self.peepholes)}
 
     def recurrent_options(self) -> Dict[str, Any]:
+        """The ``seq_config`` keys of this stack, with the LSTM's ``forget_bias``."""
         return dict(super().recurrent_options(), forget_bias=self.forget_bias)
 
     def _extra_repr(self) -> List[str]:
