@@ -245,20 +245,30 @@ def test_language_model_validation_data_may_be_sequences():
 
 def test_progress_display(names_data, monkeypatch):
     seqs, labels = names_data
-    stream = io.StringIO()
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # the plain display, whether or not tqdm is installed
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    stream = Terminal()
     bar = training.ProgressBar(total=3, epochs=1, verbose=1, stream=stream)
-    bar._tqdm = None  # the plain display, whether or not tqdm is installed
     for _ in range(3):
         bar.update(1, 0.5, 0.25)
     bar.close()
     text = stream.getvalue()
-    assert "epoch 1/1" in text and "3/3" in text and "loss 0.2500" in text and "ETA" in text
+    assert "epoch 1/1" in text and "3/3" in text and "loss 0.2500" in text and "ETA" in text and "\r" in text
+    log = io.StringIO()  # not a terminal: a line per epoch, no redrawing
+    bar = training.ProgressBar(total=2, epochs=2, verbose=1, stream=log)
+    bar.update(1, 0.5, 0.5)
+    bar.epoch_end(1, 0.5, None)
+    assert log.getvalue() == "epoch 1/2 loss 0.5000 (00:00, ETA 00:00)\n"
     stream = io.StringIO()
     bar = training.ProgressBar(total=2, epochs=2, verbose=2, stream=stream)
     bar.update(1, 0.5, 0.5)
     bar.epoch_end(1, 0.5, 0.75)
     bar.close()
-    assert stream.getvalue().startswith("epoch 1/2 loss 0.5000 val_loss 0.7500")
+    assert stream.getvalue().startswith("epoch 1/2 loss 0.5000 val_loss 0.7500 (")
     # fit itself: verbose=0 is silent; verbose=1 draws on stderr.
     tagger = make_tagger()
     err = io.StringIO()

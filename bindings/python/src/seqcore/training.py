@@ -88,8 +88,9 @@ def _clock(seconds: float) -> str:
 
 class ProgressBar:
     """Shows training progress: ``verbose`` 0 nothing, 1 a bar over all batches with the loss and
-    the ETA (tqdm when importable, else a plain line redrawn at most 10 times a second), 2 one line
-    per epoch."""
+    the ETA (tqdm when importable, else a plain line redrawn at most 10 times a second, or one line
+    per epoch with the ETA when the stream is not a terminal, e.g. a log file), 2 one line per
+    epoch."""
 
     def __init__(self, total: int, epochs: int, verbose: int = 1, stream: Optional[TextIO] = None) -> None:
         self.total, self.epochs, self.verbose = total, epochs, verbose
@@ -105,6 +106,8 @@ class ProgressBar:
                 tqdm = None
             if tqdm is not None:
                 self._tqdm = tqdm(total=total, unit="batch", file=self.stream, dynamic_ncols=True, leave=True)
+            elif not (hasattr(self.stream, "isatty") and self.stream.isatty()):
+                self.verbose = 2  # no redrawing into a log: a line per epoch
 
     def update(self, epoch: int, loss: float, epoch_loss: float) -> None:
         self.done += 1
@@ -131,8 +134,10 @@ class ProgressBar:
     def epoch_end(self, epoch: int, loss: float, val_loss: Optional[float]) -> None:
         val = f" val_loss {val_loss:.4f}" if val_loss is not None else ""
         if self.verbose == 2:
+            elapsed = time.monotonic() - self.start
+            eta = elapsed / max(self.done, 1) * (self.total - self.done)
             self.stream.write(f"epoch {epoch}/{self.epochs} loss {loss:.4f}{val} "
-                              f"({_clock(time.monotonic() - self.start)})\n")
+                              f"({_clock(elapsed)}, ETA {_clock(eta)})\n")
             self.stream.flush()
         elif self.verbose == 1 and self._tqdm is not None and val_loss is not None:
             self._tqdm.set_postfix(loss=f"{loss:.4f}", val_loss=f"{val_loss:.4f}")
