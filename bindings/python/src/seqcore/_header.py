@@ -131,10 +131,10 @@ def parse_header(text: str, path: Optional[str] = None) -> Header:
     body = re.sub(r"\btypedef\b[^;]*;", ";", body)
     body = body.replace('extern "C" {', ";")
     for statement in body.split(";"):
-        m = _FUNCTION.match(statement)
-        if m is None:
+        f = _FUNCTION.match(statement)
+        if f is None:
             continue
-        restype, name, params = _normalise_type(m.group(1)), m.group(2), m.group(3).strip()
+        restype, name, params = _normalise_type(f.group(1)), f.group(2), f.group(3).strip()
         parameters: Tuple[Parameter, ...] = ()
         if params and params != "void":
             parameters = tuple(_split_parameter(p) for p in params.split(","))
