@@ -4,7 +4,6 @@ malformed argument crashes the process."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -260,8 +259,15 @@ def test_unknown_parameter_names(feature_tagger):
 
 
 def test_model_import_onnx_stack_names(feature_tagger):
-    with pytest.raises(errors.InvalidArgument, match="stack"):
+    with pytest.raises(errors.InvalidArgument, match="expected 'rnn', got 'decoder'"):
         feature_tagger.import_onnx(np.zeros((1, 16, 2)), np.zeros((1, 16, 4)), stack="decoder")
+    s2s = seqcore.Seq2Seq(seqcore.GRU(2, 3, num_layers=2), target_vocab_size=5, embedding_size=4)
+    R = np.arange(27, dtype=np.float32).reshape(1, 9, 3) / 27
+    s2s.import_onnx(np.zeros((1, 9, 3)), R, layer=1, stack="decoder")
+    assert np.array_equal(s2s.state_dict()["decoder.weight_hh_l1"][3:6], R[0, :3]), "ONNX z block -> torch block 1"
+    s2s.import_onnx(np.zeros((1, 9, 4)), R, stack="decoder")  # the decoder's layer 0 reads its embedding (4)
+    with pytest.raises(errors.InvalidArgument, match=r"W: expected shape \[1, 9, 4\]"):
+        s2s.import_onnx(np.zeros((1, 9, 2)), R, stack="decoder")
 
 
 # --- Closed objects ---------------------------------------------------------------------------

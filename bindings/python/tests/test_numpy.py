@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import seqcore
-from seqcore import _arrays, errors
+from seqcore import _arrays
 
 from conftest import assert_close
 

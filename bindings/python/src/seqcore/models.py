@@ -410,7 +410,8 @@ class SequenceModel:
         elif stack == "decoder" and self._architecture == "seq2seq":
             spec_options = self._decoder_options()
         else:
-            raise InvalidArgument(f"stack: expected 'rnn'{' or decoder' if self._architecture == 'seq2seq' else ''}, got {stack!r}")
+            expected = "'rnn' or 'decoder'" if self._architecture == "seq2seq" else "'rnn'"
+            raise InvalidArgument(f"stack: expected {expected}, got {stack!r}")
         with RecurrentLayer._from_options(spec_options) as spec:
             import_onnx_into(self._handle, stack, spec, W, R, B, P, layer)
 

@@ -146,5 +146,5 @@ class ProgressBar:
         if self._tqdm is not None:
             self._tqdm.close()
         elif self.verbose == 1 and self.done:
-            self.stream.write(f"\n")
+            self.stream.write("\n")
             self.stream.flush()
