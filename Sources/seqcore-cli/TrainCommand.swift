@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import SeqCore
+
+/// `seqcore train`: a character-level language model from a text, or a tagger, classifier or
+/// regressor from sequences in CSV or .npy files.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model and save it (safetensors).",
+        discussion: """
+            Text → character-level language model:
+              seqcore train --text input.txt -o model.safetensors [--lines]
+            Sequences → tagger, classifier or regressor:
+              seqcore train --inputs X.npy --targets Y.npy --task classify -o model.safetensors
+            Inputs: .npy of shape [N, T] or [N, T, I], or CSV with one sequence per row (T·I values; rows \
+            may differ in length). Targets, one row per sequence: a class id (classify), K values \
+            (regress), or one tag per step (tag; 0/1 tags give a binary tagger). The last 10% of the data \
+            is held out and its loss reported.
+            """)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: ArgumentHelp("A UTF-8 text to learn character by character.", valueName: "file")) var text: String?
+    @Flag(help: "With --text: learn each line as a separate sequence (e.g. a list of names).") var lines = false
+    @Option(help: ArgumentHelp("Input sequences (.npy or CSV).", valueName: "file")) var inputs: String?
+    @Option(help: ArgumentHelp("Targets (.npy or CSV), one row per sequence.", valueName: "file")) var targets: String?
+    @Option(help: ArgumentHelp("With --inputs: tag, classify or regress.", valueName: "task")) var task: String?
+    @Option(help: ArgumentHelp("With a CSV --inputs: features per step (I).", valueName: "I")) var features: Int?
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to save the model.", valueName: "file"))
+    var output: String
+
+    @Option(help: "Cell: rnn_tanh, rnn_relu, gru or lstm.") var cell = "lstm"
+    @Option(help: "Hidden units H.") var hidden = 128
+    @Option(help: "Stacked layers L.") var layers = 1
+    @Flag(help: "Bidirectional (taggers and classifiers only).") var bidirectional = false
+    @Option(help: "Embedding size E (language models).") var embedding = 32
+    @Option(help: "Training steps (batches).") var steps = 1000
+    @Option(help: "Batch size B.") var batch = 32
+    @Option(help: "Time steps per training window (language models: BPTT length; lines are cut there).") var length = 64
+    @Option(name: .customLong("lr"), help: "Adam learning rate.") var learningRate = 0.003
+    @Option(help: "Clip the global gradient norm at this value (0: no clipping).") var clip = 5.0
+    @Option(help: "Random seed (initialisation and batches).") var seed: UInt64 = 0
+
+    func validate() throws {
+        if (text == nil) == (inputs == nil) { throw ValidationError("give either --text FILE or --inputs FILE --targets FILE --task TASK") }
+        if inputs != nil {
+            if targets == nil { throw ValidationError("--inputs needs --targets FILE") }
+            guard let task, SequenceData.Task(rawValue: task) != nil else { throw ValidationError("--inputs needs --task tag, classify or regress") }
+        }
+        if lines && text == nil { throw ValidationError("--lines goes with --text") }
+        if CellType(rawValue: cell) == nil { throw ValidationError("unknown --cell '\(cell)' (rnn_tanh, rnn_relu, gru or lstm)") }
+        for (name, v) in [("--hidden", hidden), ("--layers", layers), ("--embedding", embedding), ("--steps", steps),
+                          ("--batch", batch), ("--length", length)] where v < 1 {
+            throw ValidationError("\(name) must be positive (got \(v))")
+        }
+        if bidirectional && text != nil { throw ValidationError("a language model cannot be bidirectional (it predicts the future)") }
+        if !(learningRate > 0) { throw ValidationError("--lr must be positive") }
+        if !(clip >= 0) { throw ValidationError("--clip must be ≥ 0") }
+    }
+
+    mutating func run() throws {
+        try common.apply()
+        try Files.checkWritable(output)   // before training, not after
+        var rng = SeqRandom(seed: seed &+ 17)
+        let rnnCell = CellType(rawValue: cell)!
+        let saved: SavedModel
+        let clock = Stopwatch()
+        if let text {
+            let corpus = try TextCorpus(training: try DataLoading.readText(text), lines: lines)
+            let (training, validation) = corpus.split(0.1, seed: seed)
+            let v = corpus.vocabulary.count
+            let config = ModelConfig(architecture: .languageModel,
+                                     rnn: RecurrentConfig(cell: rnnCell, inputSize: embedding, hiddenSize: hidden, numLayers: layers),
+                                     vocabularySize: v, embeddingSize: embedding, outputSize: v)
+            let model = try SequenceModel<Float>(config, seed: seed)
+            print("Training a character-level \(cell) language model on \(text): \(v) distinct characters, "
+                  + (lines ? "\(training.lines.count) lines" : "\(training.ids.count) characters") + " (+10% held out)")
+            try fit(model) { try training.batch(batch, steps: length, &rng) }
+            let loss = try Evaluation.run(model, try validation.evaluationBatches(steps: length))
+            print("Held-out cross-entropy: \(Format.fixed(loss.loss, 3)) nats per character (\(Format.fixed(loss.loss / log(2), 3)) bits)")
+            saved = SavedModel(model: model, kind: corpus.kind, vocabulary: corpus.vocabulary,
+                               notes: notes(["data": text, "held_out_loss": Format.fixed(loss.loss, 4)]))
+        } else {
+            let task = SequenceData.Task(rawValue: self.task!)!
+            let data = try SequenceData.load(inputs: inputs!, targets: targets!, task: task, features: features)
+            let out = data.output
+            let config = ModelConfig(architecture: task == .tag ? .tagger : .classifier,
+                                     rnn: RecurrentConfig(cell: rnnCell, inputSize: data.features, hiddenSize: hidden, numLayers: layers,
+                                                          direction: bidirectional ? .bidirectional : .forward),
+                                     outputSize: out.size, output: out.kind)
+            let model = try SequenceModel<Float>(config, seed: seed)
+            var order = Array(0 ..< data.count)
+            order.shuffle(using: &rng)
+            let held = data.count >= 10 ? max(1, data.count / 10) : 0
+            let validation = Array(order.prefix(held)), training = Array(order.dropFirst(held))
+            print("Training a \(cell) \(task == .tag ? "tagger" : task == .classify ? "classifier" : "regressor") on \(data.count) sequences "
+                  + "of \(data.features) feature\(data.features == 1 ? "" : "s") per step (\(held) held out); output: \(out.size) × \(out.kind.rawValue)")
+            try fit(model) {
+                try data.batch((0 ..< batch).map { _ in training[min(training.count - 1, Int(rng.nextUnit() * Double(training.count)))] }, output: out)
+            }
+            var extra = ["data": "\(inputs!) → \(targets!)", "task": task.rawValue]
+            if !validation.isEmpty {
+                let r = try Evaluation.run(model, stride(from: 0, to: validation.count, by: 64).map {
+                    try data.batch(Array(validation[$0 ..< min($0 + 64, validation.count)]), output: out)
+                })
+                print("Held-out: " + r.summary(model.config))
+                extra["held_out_loss"] = Format.fixed(r.loss, 4)
+            }
+            saved = SavedModel(model: model, kind: .features, vocabulary: [], notes: notes(extra))
+        }
+        try ModelFile.save(saved, to: output)
+        print("Saved \(output) (\(saved.model.arena.count) parameters) after \(Format.duration(clock.elapsed)).")
+    }
+
+    func notes(_ extra: [String: String]) -> [String: String] {
+        extra.merging(["steps": "\(steps)", "batch": "\(batch)", "length": "\(length)", "lr": "\(learningRate)",
+                       "clip": "\(clip)", "seed": "\(seed)", "optimizer": "adam"]) { a, _ in a }
+    }
+
+    /// Zero gradients → forward, loss, backward → clip → Adam step, `steps` times.
+    func fit(_ model: SequenceModel<Float>, _ nextBatch: () throws -> SequenceBatch<Float>) throws {
+        let optimizer = try Optimizer<Float>(.adam(), learningRate: learningRate, for: model.arena)
+        let bar = ProgressBar("training", total: steps, quiet: common.quiet)
+        var smoothed = Double.nan
+        for step in 1 ... steps {
+            model.arena.zeroGradients()
+            let r = try model.lossAndGradients(try nextBatch())
+            if !r.loss.isFinite { throw CLIError("the loss became \(r.loss) at step \(step); try a smaller --lr") }
+            if clip > 0 { try model.arena.clipGradientNorm(maxNorm: clip) }
+            try optimizer.step(model.arena)
+            smoothed = smoothed.isNaN ? r.loss : 0.98 * smoothed + 0.02 * r.loss
+            bar.update(step, note: "loss \(Format.fixed(smoothed, 4))")
+        }
+        bar.finish(note: "loss \(Format.fixed(smoothed, 4))")
+        print("Final training loss (smoothed): \(Format.fixed(smoothed, 4))")
+    }
+}
