@@ -26,9 +26,21 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
 
+def given_path(value: str) -> Path:
+    """A path from the environment: pip runs this file in bindings/python, not in the user's
+    directory, so a relative path is tried against the shell's $PWD, the repository root, then here."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    for base in (Path(os.environ.get("PWD", ".")), REPO, Path.cwd()):
+        if (base / path).exists():
+            return base / path
+    return path
+
+
 def header_path() -> Path:
     env = os.environ.get("SEQCORE_PREBUILT_HEADER")
-    path = Path(env) if env else REPO / "include" / "seqcore.h"
+    path = given_path(env) if env else REPO / "include" / "seqcore.h"
     if not path.is_file():
         raise SystemExit(f"seqcore: header not found at {path}; build from a seqcore checkout or set SEQCORE_PREBUILT_HEADER")
     return path
@@ -44,7 +56,7 @@ def version() -> str:
 def library_path() -> Path:
     prebuilt = os.environ.get("SEQCORE_PREBUILT_LIB")
     if prebuilt:
-        path = Path(prebuilt).expanduser()
+        path = given_path(prebuilt)
         if not path.is_file():
             raise SystemExit(f"seqcore: SEQCORE_PREBUILT_LIB={prebuilt} is not a file")
         return path.resolve()
