@@ -1,0 +1,294 @@
+"""A thin owner of one ``seq_model`` handle: every C call on a model, with numpy in and out.
+
+The friendly classes (layers in :mod:`seqcore.layers`, architectures in :mod:`seqcore.models`) are
+built on this; nothing here decides shapes for the user beyond what the C functions define.
+
+Shape legend: B sequences, T steps, I features per step, H hidden units, L layers, D directions,
+K outputs per step, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from . import _capi
+from ._arrays import Inputs, _to_numpy, features_array
+from ._config import Config, config_to_dict
+from ._handle import Handle, out_pointer
+from .errors import InvalidArgument, InvalidType, NotFound, ResourceLimit
+
+__all__ = ["ModelHandle", "StreamHandle", "Targets"]
+
+
+@dataclass
+class Targets:
+    """Targets ready for C: class ids or values (the other None), their time dimension and, for
+    seq2seq, their lengths."""
+
+    ids: Optional[np.ndarray]
+    values: Optional[np.ndarray]
+    steps: int
+    lengths: Optional[np.ndarray] = None
+
+
+def _empty(shape: Any, dtype: Any, what: str) -> np.ndarray:
+    """An output buffer; a size numpy cannot allocate is a ResourceLimit, not a MemoryError."""
+    try:
+        return np.empty(shape, dtype=dtype)
+    except (MemoryError, ValueError) as error:
+        raise ResourceLimit(f"{what}: cannot allocate an output of {shape} values: {error}") from None
+
+
+def _path_bytes(path: Any, name: str = "path") -> bytes:
+    try:
+        return os.fsencode(os.fspath(path))
+    except TypeError:
+        raise InvalidType(f"{name}: expected a str or os.PathLike, got {type(path).__name__}") from None
+
+
+class ModelHandle(Handle):
+    """Owns a ``seq_model``."""
+
+    def __init__(self, pointer: Any) -> None:
+        super().__init__(pointer, _capi.seq_model_free)
+        self._names: Optional[List[str]] = None
+        self._shapes: Dict[str, Tuple[int, ...]] = {}
+
+    def _describe(self) -> str:
+        return "this model"
+
+    @classmethod
+    def create(cls, options: Mapping[str, Any]) -> "ModelHandle":
+        with Config(options) as config, config._use() as c:
+            pointer = out_pointer(_capi.seq_model)
+            _capi.seq_model_create(c, ctypes.byref(pointer))
+        return cls(pointer)
+
+    @classmethod
+    def load(cls, path: Any) -> "ModelHandle":
+        pointer = out_pointer(_capi.seq_model)
+        _capi.seq_model_load(_path_bytes(path), ctypes.byref(pointer))
+        return cls(pointer)
+
+    def save(self, path: Any) -> None:
+        with self._use() as h:
+            _capi.seq_model_save(h, _path_bytes(path))
+
+    def config(self) -> Dict[str, Any]:
+        with self._use() as h:
+            pointer = out_pointer(_capi.seq_config)
+            _capi.seq_model_get_config(h, ctypes.byref(pointer))
+        return config_to_dict(pointer)
+
+    # --- Parameters ------------------------------------------------------------------------
+
+    def parameter_names(self) -> List[str]:
+        """The parameter names in registration order (read once: a model's names never change)."""
+        if self._names is None:
+            with self._use() as h:
+                count = ctypes.c_int64()
+                _capi.seq_model_parameter_count(h, ctypes.byref(count))
+                names = []
+                buffer = ctypes.create_string_buffer(256)
+                for i in range(count.value):
+                    length = ctypes.c_int64()
+                    _capi.seq_model_parameter_name(h, i, None, 0, ctypes.byref(length))
+                    if length.value + 1 > len(buffer):
+                        buffer = ctypes.create_string_buffer(length.value + 1)
+                    _capi.seq_model_parameter_name(h, i, buffer, len(buffer), None)
+                    names.append(buffer.value.decode())
+            self._names = names
+        return list(self._names)
+
+    def parameter_shape(self, name: str) -> Tuple[int, ...]:
+        """The shape of a parameter (NotFound for an unknown name; cached per name)."""
+        shape = self._shapes.get(name)
+        if shape is None:
+            with self._use() as h:
+                rank = ctypes.c_int64()
+                dims = np.zeros(8, dtype=np.int64)
+                _capi.seq_model_parameter_shape(h, name.encode(), None, 0, ctypes.byref(rank), None)
+                if rank.value > dims.size:
+                    dims = np.zeros(rank.value, dtype=np.int64)
+                _capi.seq_model_parameter_shape(h, name.encode(), dims, dims.size, None, None)
+            shape = self._shapes[name] = tuple(int(d) for d in dims[: rank.value])
+        return shape
+
+    def get_parameter(self, name: str, gradient: bool = False) -> np.ndarray:
+        shape = self.parameter_shape(name)
+        out = _empty(shape, np.float32, "output")
+        read = _capi.seq_model_get_gradient if gradient else _capi.seq_model_get_parameter
+        with self._use() as h:
+            read(h, name.encode(), out, out.size, None)
+        return out
+
+    def set_parameter(self, name: str, values: np.ndarray) -> None:
+        with self._use() as h:
+            _capi.seq_model_set_parameter(h, name.encode(), values, values.size)
+
+    def state_dict(self, prefix: str = "", strip: bool = True) -> "OrderedDict[str, np.ndarray]":
+        out: "OrderedDict[str, np.ndarray]" = OrderedDict()
+        for name in self.parameter_names():
+            if name.startswith(prefix):
+                out[name[len(prefix) :] if strip else name] = self.get_parameter(name)
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any], prefix: str = "", strict: bool = True) -> None:
+        """Checks every entry (known name, exact shape, finite values) before writing any, so a
+        failing call leaves the model unchanged."""
+        if not isinstance(state, Mapping):
+            raise InvalidType(f"state_dict: expected a mapping of names to arrays, got {type(state).__name__}")
+        names = [n for n in self.parameter_names() if n.startswith(prefix)]
+        known = {n[len(prefix) :] for n in names}
+        unknown = [k for k in state if k not in known]
+        if unknown:
+            raise NotFound(
+                f"state_dict: unknown parameter name(s) {unknown}; this model has {sorted(known)}",
+                status="SEQ_ERR_NOT_FOUND",
+            )
+        missing = [k for k in sorted(known) if k not in state]
+        if strict and missing:
+            raise NotFound(f"state_dict: missing parameter(s) {missing} (pass strict=False to load a subset)")
+        ready: List[Tuple[str, np.ndarray]] = []
+        for key, value in state.items():
+            if not isinstance(key, str):
+                raise InvalidType(f"state_dict: parameter names must be str, got {key!r}")
+            array = features_array(_to_numpy(value), f"state_dict[{key!r}]")
+            shape = self.parameter_shape(prefix + key)
+            if array.shape != shape:
+                raise InvalidArgument(f"state_dict[{key!r}]: expected shape {list(shape)}, got {list(array.shape)}")
+            if not np.all(np.isfinite(array)):
+                raise InvalidArgument(f"state_dict[{key!r}]: expected finite values, got NaN or infinity")
+            ready.append((prefix + key, array))
+        for name, array in ready:
+            self.set_parameter(name, array)
+
+    # --- Inference -------------------------------------------------------------------------
+
+    def predict(self, inputs: Inputs) -> np.ndarray:
+        """Raw C output as a flat float32 array (the caller shapes it)."""
+        with self._use() as h:
+            count = ctypes.c_int64()
+            args = (h, inputs.features, inputs.tokens, inputs.steps, inputs.batch, inputs.input_size,
+                    inputs.lengths, inputs.layout)
+            _capi.seq_model_predict(*args, None, 0, ctypes.byref(count))
+            out = _empty(count.value, np.float32, "output")
+            _capi.seq_model_predict(*args, out, out.size, None)
+        return out
+
+    def generate(self, prefix: np.ndarray, count: int, temperature: float, top_k: int, seed: int,
+                 stop_token: int) -> np.ndarray:
+        out = _empty(max(count, 1), np.int32, "count")
+        generated = ctypes.c_int64()
+        with self._use() as h:
+            _capi.seq_model_generate(h, prefix, prefix.size, count, temperature, top_k, seed, stop_token, out,
+                                     out.size, ctypes.byref(generated))
+        return out[: generated.value].copy()
+
+    def decode(self, inputs: Inputs, max_length: int, temperature: float, top_k: int,
+               seed: int) -> Tuple[np.ndarray, np.ndarray]:
+        out = _empty(max_length * inputs.batch, np.int32, "max_length")
+        lengths = np.zeros(inputs.batch, dtype=np.int64)
+        with self._use() as h:
+            _capi.seq_model_decode(h, inputs.features, inputs.tokens, inputs.steps, inputs.batch, inputs.input_size,
+                                   inputs.lengths, inputs.layout, max_length, temperature, top_k, seed, out,
+                                   out.size, lengths)
+        return out, lengths
+
+    # --- Training --------------------------------------------------------------------------
+
+    def _batch_call(self, func: Any, inputs: Inputs, targets: Targets) -> float:
+        loss = ctypes.c_double()
+        with self._use() as h:
+            func(h, inputs.features, inputs.tokens, inputs.steps, inputs.batch, inputs.input_size, inputs.lengths,
+                 inputs.layout, targets.ids, targets.values, targets.steps, targets.lengths, ctypes.byref(loss))
+        return float(loss.value)
+
+    def train_step(self, inputs: Inputs, targets: Targets) -> float:
+        return self._batch_call(_capi.seq_model_train_step, inputs, targets)
+
+    def evaluate(self, inputs: Inputs, targets: Targets) -> float:
+        return self._batch_call(_capi.seq_model_evaluate, inputs, targets)
+
+    def compute_gradients(self, inputs: Inputs, targets: Targets) -> float:
+        return self._batch_call(_capi.seq_model_compute_gradients, inputs, targets)
+
+    def gradient_norms(self) -> np.ndarray:
+        """||dL/da<t>|| of the last gradient computation: [L·D, T]."""
+        with self._use() as h:
+            rows, steps = ctypes.c_int64(), ctypes.c_int64()
+            _capi.seq_model_gradient_norms(h, None, 0, ctypes.byref(rows), ctypes.byref(steps))
+            out = _empty((rows.value, steps.value), np.float32, "output")
+            _capi.seq_model_gradient_norms(h, out, out.size, None, None)
+        return out
+
+    @property
+    def learning_rate(self) -> float:
+        value = ctypes.c_double()
+        with self._use() as h:
+            _capi.seq_model_get_learning_rate(h, ctypes.byref(value))
+        return float(value.value)
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        with self._use() as h:
+            _capi.seq_model_set_learning_rate(h, float(value))
+
+    def set_onnx_tensor(self, stack: str, layer: int, tensor: str, data: np.ndarray) -> None:
+        with self._use() as h:
+            _capi.seq_model_set_onnx_tensor(h, stack.encode(), layer, tensor.encode(), data, data.size)
+
+    def stream(self, batch: int) -> "StreamHandle":
+        with self._use() as h:
+            pointer = out_pointer(_capi.seq_stream)
+            _capi.seq_stream_create(h, batch, ctypes.byref(pointer))
+        return StreamHandle(pointer)
+
+
+class StreamHandle(Handle):
+    """Owns a ``seq_stream``."""
+
+    def __init__(self, pointer: Any) -> None:
+        super().__init__(pointer, _capi.seq_stream_free)
+
+    def _describe(self) -> str:
+        return "this stream"
+
+    def feed(self, features: Optional[np.ndarray], tokens: Optional[np.ndarray], steps: int, batch: int,
+             input_size: int, layout: int) -> np.ndarray:
+        with self._use() as h:
+            count = ctypes.c_int64()
+            _capi.seq_stream_feed(h, features, tokens, steps, batch, input_size, layout, None, 0, ctypes.byref(count))
+            out = _empty(count.value, np.float32, "output")
+            _capi.seq_stream_feed(h, features, tokens, steps, batch, input_size, layout, out, out.size, None)
+        return out
+
+    def reset(self) -> None:
+        with self._use() as h:
+            _capi.seq_stream_reset(h)
+
+    def position(self) -> int:
+        steps = ctypes.c_int64()
+        with self._use() as h:
+            _capi.seq_stream_position(h, ctypes.byref(steps))
+        return int(steps.value)
+
+    def get_state(self) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Flat h [L·B·Hout] and c [L·B·H] (None for cells without a memory cell)."""
+        with self._use() as h:
+            hc, cc = ctypes.c_int64(), ctypes.c_int64()
+            _capi.seq_stream_get_state(h, None, 0, ctypes.byref(hc), None, 0, ctypes.byref(cc))
+            hs = _empty(hc.value, np.float32, "output")
+            cs = _empty(cc.value, np.float32, "output")
+            _capi.seq_stream_get_state(h, hs, hs.size, None, cs if cs.size else None, cs.size, None)
+        return hs, (cs if cc.value > 0 else None)
+
+    def set_state(self, h_state: np.ndarray, c_state: Optional[np.ndarray]) -> None:
+        with self._use() as h:
+            _capi.seq_stream_set_state(h, h_state, h_state.size, c_state, 0 if c_state is None else c_state.size)

@@ -1,0 +1,142 @@
+"""Live parity with PyTorch (skipped when torch is not installed): from_torch / to_torch, forward
+outputs and final states on packed sequences, a whole tagger's outputs and its gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import seqcore
+from seqcore import errors
+
+from conftest import HAS_TORCH, assert_close
+
+pytestmark = pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed (optional)")
+
+if HAS_TORCH:
+    import torch
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def torch_forward(module, x, lengths, hx):
+    """torch's forward in float64 on a packed batch (the reverse direction starts at each
+    sequence's own end, as seqcore's lengths do)."""
+    module = module.double()
+    xt = torch.from_numpy(np.asarray(x, np.float64))
+    packed = pack_padded_sequence(xt, torch.tensor(lengths), batch_first=module.batch_first, enforce_sorted=False)
+    with torch.no_grad():
+        out, state = module(packed, hx)
+    out, _ = pad_packed_sequence(out, batch_first=module.batch_first, total_length=xt.shape[1 if module.batch_first else 0])
+    return out.numpy(), state
+
+
+CASES = [
+    lambda: torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2),
+    lambda: torch.nn.LSTM(3, 4, batch_first=True),
+    lambda: torch.nn.GRU(3, 4, num_layers=2, bidirectional=True),
+    lambda: torch.nn.RNN(3, 4, nonlinearity="relu", bidirectional=True),
+    lambda: torch.nn.RNN(3, 4, num_layers=3, bias=False),
+]
+
+
+@pytest.mark.parametrize("index", range(len(CASES)))
+def test_from_torch_matches_torch_forward(index):
+    torch.manual_seed(index)
+    module = CASES[index]()
+    layer = seqcore.from_torch(module)
+    assert type(layer).__name__ == type(module).__name__
+    T, B, I = 6, 3, 3
+    lengths = [6, 2, 5]
+    rng = np.random.default_rng(index)
+    x = rng.standard_normal((B, T, I) if module.batch_first else (T, B, I)).astype(np.float32)
+    D = 2 if module.bidirectional else 1
+    hout = getattr(module, "proj_size", 0) or module.hidden_size
+    h0 = rng.standard_normal((module.num_layers * D, B, hout)).astype(np.float32)
+    if isinstance(module, torch.nn.LSTM):
+        c0 = rng.standard_normal((module.num_layers * D, B, module.hidden_size)).astype(np.float32)
+        out, (h_n, c_n) = layer(x, (h0, c0), lengths=lengths)
+        ref, (ref_h, ref_c) = torch_forward(module, x, lengths, (torch.from_numpy(h0).double(), torch.from_numpy(c0).double()))
+        assert_close(c_n, ref_c.numpy(), label="c_n")
+    else:
+        out, h_n = layer(x, h0, lengths=lengths)
+        ref, ref_h = torch_forward(module, x, lengths, torch.from_numpy(h0).double())
+    assert_close(out, ref, label=f"{module} output")
+    assert_close(h_n, ref_h.numpy(), label=f"{module} h_n")
+
+
+def test_to_torch_round_trip():
+    for layer in (seqcore.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2, dropout=0.25, seed=1),
+                  seqcore.GRU(3, 4, batch_first=True, seed=2), seqcore.RNN(3, 4, nonlinearity="relu", bias=False)):
+        module = layer.to_torch()
+        assert module.batch_first == layer.batch_first and module.dropout == layer.dropout
+        for name, value in layer.state_dict().items():
+            assert np.array_equal(module.state_dict()[name].numpy(), value), name
+        back = seqcore.from_torch(module)
+        x = np.random.default_rng(0).standard_normal((4, 2, 3)).astype(np.float32)
+        assert_close(back(x)[0], layer(x)[0], 0, 0, repr(layer))
+
+
+def test_torch_conversion_errors():
+    with pytest.raises(errors.NotSupported, match="classic"):
+        seqcore.GRU(3, 4, variant="classic").to_torch()
+    with pytest.raises(errors.NotSupported, match="peepholes"):
+        seqcore.LSTM(3, 4, peepholes=True).to_torch()
+    with pytest.raises(errors.NotSupported, match="reverse"):
+        seqcore.RNN(3, 4, direction="reverse").to_torch()
+    with pytest.raises(errors.InvalidType, match="LSTM, GRU or RNN"):
+        seqcore.from_torch(torch.nn.Linear(3, 4))
+    with pytest.raises(errors.InvalidType):
+        seqcore.GRU.from_torch(torch.nn.LSTM(3, 4))
+
+
+def test_torch_tensors_are_accepted_as_inputs_and_weights():
+    torch.manual_seed(0)
+    module = torch.nn.GRU(3, 4)
+    layer = seqcore.GRU(3, 4)
+    layer.load_state_dict(module.state_dict())  # tensors, not arrays
+    x = torch.randn(5, 2, 3)
+    out, _ = layer(x)
+    with torch.no_grad():
+        ref, _ = module(x)
+    assert_close(out, ref.numpy(), label="torch tensor input")
+
+
+class Tagger(torch.nn.Module if HAS_TORCH else object):  # type: ignore[misc]
+    def __init__(self, vocab, embed, hidden, classes):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab, embed)
+        self.rnn = torch.nn.LSTM(embed, hidden, bidirectional=True)
+        self.head = torch.nn.Linear(2 * hidden, classes)
+
+    def forward(self, tokens, lengths):
+        packed = pack_padded_sequence(self.embedding(tokens), lengths, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = pad_packed_sequence(out, total_length=tokens.shape[0])
+        return self.head(out)
+
+
+def test_a_torch_tagger_outputs_and_gradients():
+    """A torch tagger's state_dict loads by name; predictions are its softmax, and one training
+    step's gradients (sum reduction, learning rate 0) are its autograd gradients."""
+    torch.manual_seed(3)
+    net = Tagger(11, 4, 5, 3).double()
+    model = seqcore.SequenceTagger(seqcore.LSTM(4, 5, bidirectional=True), output_size=3, vocab_size=11,
+                                   reduction="sum", optimizer="sgd", learning_rate=0.0, batch_first=False)
+    model.load_state_dict({k: v.float() for k, v in net.state_dict().items()})
+    net.load_state_dict({k: torch.from_numpy(v).double() for k, v in model.state_dict().items()})
+    rng = np.random.default_rng(3)
+    T, B = 6, 3
+    tokens = rng.integers(0, 11, size=(T, B))
+    labels = rng.integers(0, 3, size=(T, B))
+    lengths = [6, 3, 5]
+    logits = net(torch.from_numpy(tokens), torch.tensor(lengths))
+    mask = torch.from_numpy(np.arange(T)[:, None] < np.array(lengths)[None, :])
+    loss = torch.nn.functional.cross_entropy(logits[mask], torch.from_numpy(labels)[mask], reduction="sum")
+    loss.backward()
+    probabilities = torch.softmax(logits, -1).detach().numpy()
+    assert_close(model.predict(tokens, lengths)[mask.numpy()], probabilities[mask.numpy()], label="probabilities")
+    step_loss = model.train_step(tokens, labels, lengths)
+    assert step_loss == pytest.approx(loss.item(), rel=1e-4)
+    grads = model.gradients()
+    for name, parameter in net.named_parameters():
+        assert_close(grads[name], parameter.grad.numpy(), 1e-3, 1e-5, f"gradient of {name}")
