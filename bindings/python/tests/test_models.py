@@ -346,3 +346,28 @@ def test_gradient_norms_show_vanishing_gradients():
         norms = seqcore.SequenceClassifier(layer, output_size=2).gradient_norms(x, y)[0]
         ratios[name] = norms[0] / norms[-1]
     assert ratios["rnn"] < 1e-3 < ratios["lstm"], ratios
+
+
+def test_compute_gradients_matches_finite_differences_and_leaves_weights(rng):
+    """compute_gradients is BPTT without a step: the weights stay, the gradient of one weight
+    matches a central difference of evaluate()."""
+    model = seqcore.SequenceTagger(seqcore.GRU(2, 3), output_size=1, output="regression", seed=3)
+    x = rng.standard_normal((2, 4, 2)).astype(np.float32)
+    y = rng.standard_normal((2, 4, 1)).astype(np.float32)
+    before = model.state_dict()
+    loss = model.compute_gradients(x, y)
+    after = model.state_dict()
+    for name in before:
+        np.testing.assert_array_equal(before[name], after[name], err_msg=name)
+    assert loss == pytest.approx(model.evaluate(x, y), rel=1e-6)
+    grads = model.gradients()
+    name = "rnn.weight_hh_l0"
+    eps = 1e-2
+    w = before[name].copy()
+    w[1, 2] += eps
+    model.load_state_dict({**before, name: w})
+    plus = model.evaluate(x, y)
+    w[1, 2] -= 2 * eps
+    model.load_state_dict({**before, name: w})
+    minus = model.evaluate(x, y)
+    assert grads[name][1, 2] == pytest.approx((plus - minus) / (2 * eps), rel=2e-2, abs=1e-4)

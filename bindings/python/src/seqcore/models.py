@@ -268,6 +268,18 @@ class SequenceModel:
         inputs, targets = self._fit_data(x, y, lengths, target_lengths)
         return self._handle.train_step(inputs, targets)
 
+    def compute_gradients(self, x: Any, y: Any = None, lengths: Any = None, target_lengths: Any = None) -> float:
+        """Backpropagation through time on one batch without an optimizer step: the gradients of
+        every parameter (read them with :meth:`gradients`) and of the per-step norms (see
+        :meth:`gradient_norms`) are overwritten; the weights and the optimizer are not touched.
+        Returns the loss. Arguments as :meth:`fit`.
+
+        Raises:
+            NumericError: the loss is NaN or infinite.
+        """
+        inputs, targets = self._fit_data(x, y, lengths, target_lengths)
+        return self._handle.compute_gradients(inputs, targets)
+
     def gradient_norms(self, x: Any, y: Any = None, lengths: Any = None, target_lengths: Any = None) -> np.ndarray:
         """The vanishing-gradient diagnostic: the norm of ∂L/∂a<t> at every step t of the (encoder)
         recurrent stack, for one batch: [L·D, T], row k = layer·D + direction. A vanilla RNN's norms
@@ -397,8 +409,8 @@ class SequenceModel:
         self._handle.load_state_dict(state_dict, strict=strict)
 
     def gradients(self) -> "OrderedDict[str, np.ndarray]":
-        """The gradients dL/dparameter left by the last :meth:`train_step` (or :meth:`fit` step), by
-        parameter name."""
+        """The gradients dL/dparameter left by the last :meth:`compute_gradients`, :meth:`train_step`
+        or :meth:`fit` step, by parameter name."""
         return OrderedDict((n, self._handle.get_parameter(n, gradient=True)) for n in self._handle.parameter_names())
 
     def import_onnx(self, W: Any, R: Any, B: Any = None, P: Any = None, *, layer: int = 0,
