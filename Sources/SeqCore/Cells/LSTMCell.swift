@@ -63,23 +63,26 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
         let h = hiddenSize, hout = outputSize, tw = tapeWidth, cPrev = cPrev!, cNew = cNew!
         Kernels.gemm(m: rows, a: hPrev, lda: hout, packed: whhT, beta: 1, c: xp, ldc: 4 * h)
         let peep = params.peephole
-        for b in 0 ..< rows {
-            let x = xp + b * 4 * h, t = tape + b * tw, cp = cPrev + b * h, cn = cNew + b * h
-            if let p = peep {
-                for j in 0 ..< h { x[j] += p[j] * cp[j]; x[h + j] += p[h + j] * cp[j] }
+        // Rows are independent: the two halves of the batch go to the two threads.
+        Kernels.forEachRow(rows, work: 8 * h) { range in
+            for b in range {
+                let x = xp + b * 4 * h, t = tape + b * tw, cp = cPrev + b * h, cn = cNew + b * h
+                if let p = peep {
+                    for j in 0 ..< h { x[j] += p[j] * cp[j]; x[h + j] += p[h + j] * cp[j] }
+                }
+                Kernels.sigmoid(x, count: 2 * h)      // Γ_u, Γ_f
+                Kernels.tanh(x + 2 * h, count: h)      // c̃
+                for j in 0 ..< h { cn[j] = x[h + j] * cp[j] + x[j] * x[2 * h + j] }
+                if let p = peep {
+                    for j in 0 ..< h { x[3 * h + j] += p[2 * h + j] * cn[j] }
+                }
+                Kernels.sigmoid(x + 3 * h, count: h)  // Γ_o
+                t.update(from: x, count: 4 * h)
+                (t + 4 * h).update(from: cn, count: h)
+                Kernels.tanh(cn, into: t + 5 * h, count: h)
+                let m = projected ? t + 6 * h : hNew + b * h
+                for j in 0 ..< h { m[j] = x[3 * h + j] * t[5 * h + j] }
             }
-            Kernels.sigmoid(x, count: 2 * h)      // Γ_u, Γ_f
-            Kernels.tanh(x + 2 * h, count: h)      // c̃
-            for j in 0 ..< h { cn[j] = x[h + j] * cp[j] + x[j] * x[2 * h + j] }
-            if let p = peep {
-                for j in 0 ..< h { x[3 * h + j] += p[2 * h + j] * cn[j] }
-            }
-            Kernels.sigmoid(x + 3 * h, count: h)  // Γ_o
-            t.update(from: x, count: 4 * h)
-            (t + 4 * h).update(from: cn, count: h)
-            Kernels.tanh(cn, into: t + 5 * h, count: h)
-            let m = projected ? t + 6 * h : hNew + b * h
-            for j in 0 ..< h { m[j] = x[3 * h + j] * t[5 * h + j] }
         }
         if let w = whrT {
             Kernels.gemm(m: rows, a: tape + 6 * h, lda: tw, packed: w, beta: 0, c: hNew, ldc: hout)

@@ -90,3 +90,18 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 }
+
+extension Kernels {
+    /// Runs `body` over the rows 0..<rows, split in two halves over the worker when the rows carry
+    /// enough elements (`work` each) to pay for the hand-off. For per-row gate math only: rows must
+    /// be independent (no shared accumulator), so the split never changes a result.
+    @inline(__always)
+    static func forEachRow(_ rows: Int, work: Int, _ body: (Range<Int>) -> Void) {
+        if rows >= 2 && rows * work >= 1 << 14 && Parallelism.threadCount > 1 {
+            let half = rows / 2
+            WorkerPool.shared.run { part in body(part == 0 ? 0 ..< half : half ..< rows) }
+        } else {
+            body(0 ..< rows)
+        }
+    }
+}
