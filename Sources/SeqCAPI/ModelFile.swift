@@ -48,6 +48,15 @@ private func explicitConfig(_ file: SafeTensorsFile, _ config: ModelConfig, path
             explicit[keyName] = .string(text)
         }
     }
+    // The same checks as seq_config_set_*: a damaged or hand-edited file gets no further.
+    for (name, value) in explicit {
+        guard let key = configKeys.first(where: { $0.name == name }) else { continue }
+        do {
+            try key.domain.check(value, key: name)
+        } catch {
+            throw SeqError(.format, "model file \"\(path)\": configuration key \"\(name)\" is invalid: \(error)")
+        }
+    }
     if !explicit.isEmpty { return explicit }
     let r = config.rnn
     explicit = [

@@ -28,6 +28,8 @@ final class ErrorTests: XCTestCase {
         expectError(.invalidArgument, mentioning: ["dropout", "[0, 1)", "1.5"]) { try make(.init(cell: .lstm, inputSize: 2, hiddenSize: 4, dropout: 1.5)) }
         expectError(.invalidArgument, mentioning: ["dropout"]) { try make(.init(cell: .lstm, inputSize: 2, hiddenSize: 4, dropout: .nan)) }
         expectError(.resourceLimit, mentioning: ["hidden_size", "limit"]) { try make(.init(cell: .lstm, inputSize: 2, hiddenSize: 1 << 40)) }
+        expectError(.resourceLimit, mentioning: ["num_layers", "1000000000"]) { try make(.init(cell: .gru, inputSize: 2, hiddenSize: 64, numLayers: 1_000_000_000)) }
+        expectError(.resourceLimit, mentioning: ["num_layers"]) { try make(.init(cell: .lstm, inputSize: 2, hiddenSize: 4, numLayers: Int.max)) }
         expectError(.invalidArgument, mentioning: ["forget_bias"]) { _ = try RecurrentLayer<Float>(.init(cell: .gru, inputSize: 2, hiddenSize: 4), forgetBias: 1) }
     }
 

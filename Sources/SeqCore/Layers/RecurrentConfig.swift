@@ -110,5 +110,10 @@ public struct RecurrentConfig: Equatable, Sendable {
         }
         // Largest single buffer: weights of one gate block set; bounded before any allocation.
         _ = try Check.product([gateCount, hiddenSize, max(layerInputSize(1), inputSize) + outputSize], "hidden_size")
+        // And all layers together (num_layers could be absurd while each layer is small).
+        if parameterCount > Limits.maxElements {
+            throw SeqError(.resourceLimit, "arguments 'num_layers' × layer sizes: the stack would have more than "
+                           + "\(Limits.maxElements) parameters (num_layers \(numLayers), hidden_size \(hiddenSize))")
+        }
     }
 }

@@ -232,16 +232,17 @@ extension RecurrentConfig {
 
     /// P: the number of scalars of a `RecurrentLayer` with this configuration (Int.max on overflow).
     public var parameterCount: Int {
-        var total = Saturating(0)
+        // Closed form (no loop over layers: a file may claim a billion of them): layer 0 reads I
+        // features, every later layer the F features of the one below.
         let gh = Saturating(gateCount) * hiddenSize
-        for l in 0 ..< numLayers {
-            var one = gh * layerInputSize(l) + gh * outputSize
-            if bias { one = one + gh * 2 }
-            if projSize > 0 { one = one + Saturating(projSize) * hiddenSize }
-            if peepholes { one = one + Saturating(3) * hiddenSize }
-            total = total + one * numDirections
-        }
-        return total.value
+        var extras = Saturating(0)
+        if bias { extras = extras + gh * 2 }
+        if projSize > 0 { extras = extras + Saturating(projSize) * hiddenSize }
+        if peepholes { extras = extras + Saturating(3) * hiddenSize }
+        let first: Saturating = gh * inputSize + gh * outputSize + extras
+        let oneLater: Saturating = gh * outputFeatures + gh * outputSize + extras
+        let later: Saturating = oneLater * max(0, numLayers - 1)
+        return ((first + later) * numDirections).value
     }
 }
 
