@@ -164,7 +164,7 @@ clean:
 	rm -rf $(OUT) $(SCRATCH)
 
 # ---------------------------------------------------------------------------------------------
-# Reliability (issue 8): sanitizers and concurrency. Each sanitizer builds the library
+# Reliability (issue 8): sanitizers, concurrency, bad inputs. Each sanitizer builds the library
 # into its own scratch directory (SwiftPM's --sanitize changes every object file), and its programs
 # into $(OUT)/asan or $(OUT)/tsan.
 #
@@ -176,6 +176,10 @@ clean:
 #                         library, proving the library is instrumented
 #   make tsan             the library with ThreadSanitizer; Tests/capi/reliability/test_concurrency.c
 #                         and the whole harness under TSan; then the canary (a deliberate race)
+#   make bad-input-doc    regenerate docs/bad-input.md from Tests/capi/reliability/bad_input.c
+#   make check-bad-input  fail if docs/bad-input.md differs from a fresh run, if any call crashed,
+#                         hung, was reported by a sanitizer or returned SEQ_OK for a bad input, or
+#                         if a function of the header has no row
 #
 # Any sanitizer report fails the run (halt_on_error, non-zero exit code). There are no sanitizer
 # suppressions; see Tests/capi/reliability/tsan_swift_mutex.c for the one annotation TSan needs.
@@ -210,7 +214,7 @@ TSAN_FLAGS    = $(SAN_CFLAGS) -fsanitize=thread -Iinclude -L$(TSAN_OUT)/lib -lse
 TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:exitcode=66:ignore_interceptors_accesses=0:ignore_noninstrumented_modules=1:second_deadlock_stack=1 \
 	TSAN_SYMBOLIZER_PATH=$(SAN_BIN)llvm-symbolizer
 
-.PHONY: asan-lib tsan-lib sanitize tsan
+.PHONY: asan-lib tsan-lib sanitize tsan bad-input bad-input-doc check-bad-input
 
 asan-lib:
 	$(SWIFT) build -c release --scratch-path $(ASAN_SCRATCH) --sanitize=address -Xswiftc -static-stdlib \
@@ -255,3 +259,17 @@ tsan: tsan-lib $(CAPI_FIXTURES)
 	$(TSAN_ENV) $(TSAN_OUT)/capi-harness
 	$(call expect-canary,$(TSAN_ENV) $(TSAN_OUT)/sanitizer_canary tsan,$(TSAN_OUT)/canary.log,tsan canary,ThreadSanitizer: data race)
 	@echo "tsan: the concurrency test and the C harness are clean under ThreadSanitizer"
+
+# bad_input runs against the ASan+UBSan library, so that a memory error that does not crash still
+# fails its row. It exits 1 when a row failed; scripts/bad-input-table reports and decides.
+BAD_INPUT_ROWS := $(ASAN_OUT)/bad-input.tsv
+bad-input: asan-lib
+	$(SAN_CC) $(RELIABILITY)/bad_input.c -o $(ASAN_OUT)/bad_input $(ASAN_FLAGS)
+	rm -rf $(ASAN_OUT)/bad-input-scratch && mkdir -p $(ASAN_OUT)/bad-input-scratch
+	$(ASAN_ENV) $(ASAN_OUT)/bad_input $(CURDIR)/$(ASAN_OUT)/bad-input-scratch > $(BAD_INPUT_ROWS) || true
+
+bad-input-doc: bad-input
+	$(PYTHON) scripts/bad-input-table $(BAD_INPUT_ROWS) --write docs/bad-input.md
+
+check-bad-input: bad-input
+	$(PYTHON) scripts/bad-input-table $(BAD_INPUT_ROWS) --check docs/bad-input.md
