@@ -162,3 +162,114 @@ examples-run:
 
 clean:
 	rm -rf $(OUT) $(SCRATCH)
+
+# ---------------------------------------------------------------------------------------------
+# Reliability (issue 8): sanitizers, concurrency, bad inputs. Each sanitizer builds the library
+# into its own scratch directory (SwiftPM's --sanitize changes every object file), and its programs
+# into $(OUT)/asan or $(OUT)/tsan.
+#
+#   make sanitize         the library with AddressSanitizer (Swift -sanitize=address; Swift has no
+#                         UBSan on Linux), the C harness, the concurrency test and the bad-input
+#                         programs with -fsanitize=address,undefined; runs the whole harness (full
+#                         learning tasks) and the concurrency test with leak detection; then a
+#                         canary (a caller's deliberate overflow) that ASan must catch inside the
+#                         library, proving the library is instrumented
+#   make tsan             the library with ThreadSanitizer; Tests/capi/reliability/test_concurrency.c
+#                         and the whole harness under TSan; then the canary (a deliberate race)
+#   make bad-input-doc    regenerate docs/bad-input.md from Tests/capi/reliability/bad_input.c
+#   make check-bad-input  fail if docs/bad-input.md differs from a fresh run, if any call crashed,
+#                         hung, was reported by a sanitizer or returned SEQ_OK for a bad input, or
+#                         if a function of the header has no row
+#
+# Any sanitizer report fails the run (halt_on_error, non-zero exit code). There are no sanitizer
+# suppressions; see Tests/capi/reliability/tsan_swift_mutex.c for the one annotation TSan needs.
+
+# The Swift toolchain's clang and lld: their sanitizer runtimes are the ones swiftc links against.
+SAN_CC   ?= $(dir $(realpath $(SWIFT)))clang
+SAN_BIN  := $(dir $(realpath $(SWIFT)))
+SWIFT_RT := $(realpath $(SAN_BIN)../lib/swift/linux)
+SAN_CFLAGS := -std=c99 -Wall -Wextra -Werror -pedantic -g -O1 -fno-omit-frame-pointer -fuse-ld=lld -pthread
+# The library's link flags without -z defs: a sanitized library leaves the runtime's __asan_* /
+# __tsan_* symbols to the program, which links the runtime.
+SAN_LIB_LDFLAGS := -Xlinker -soname=libseqcore.so.$(ABI) \
+	-Xlinker --version-script=$(CURDIR)/scripts/seqcore.map -Xlinker -z -Xlinker nodelete
+RELIABILITY := Tests/capi/reliability
+
+ASAN_SCRATCH := .build-asan
+ASAN_OUT     := $(OUT)/asan
+ASAN_FLAGS    = $(SAN_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude \
+	-L$(ASAN_OUT)/lib -lseqcore -Wl,-rpath,$(CURDIR)/$(ASAN_OUT)/lib -lm
+ASAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_string_checks=1:symbolize=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_SYMBOLIZER_PATH=$(SAN_BIN)llvm-symbolizer
+
+TSAN_SCRATCH := .build-tsan
+TSAN_OUT     := $(OUT)/tsan
+# Linked against the Swift runtime's shared libraries (no -static-stdlib) so that the Mutex slow
+# paths can be annotated (tsan_swift_mutex.c); the toolchain's TSan runtime also wants libdispatch.
+TSAN_FLAGS    = $(SAN_CFLAGS) -fsanitize=thread -Iinclude -L$(TSAN_OUT)/lib -lseqcore -Wl,-rpath,$(CURDIR)/$(TSAN_OUT)/lib \
+	-L$(SWIFT_RT) -ldispatch -lBlocksRuntime -Wl,-rpath,$(SWIFT_RT) -lm -ldl
+# ignore_interceptors_accesses=0: this toolchain's TSan runtime defaults it to 1, which hides every
+# memcpy/memmove the library makes (its copies into and out of the caller's buffers);
+# ignore_noninstrumented_modules=1 keeps ignoring those made by the uninstrumented Swift runtime.
+TSAN_ENV := TSAN_OPTIONS=halt_on_error=1:exitcode=66:ignore_interceptors_accesses=0:ignore_noninstrumented_modules=1:second_deadlock_stack=1 \
+	TSAN_SYMBOLIZER_PATH=$(SAN_BIN)llvm-symbolizer
+
+.PHONY: asan-lib tsan-lib sanitize tsan bad-input bad-input-doc check-bad-input
+
+asan-lib:
+	$(SWIFT) build -c release --scratch-path $(ASAN_SCRATCH) --sanitize=address -Xswiftc -static-stdlib \
+	    --product seqcore $(SAN_LIB_LDFLAGS)
+	mkdir -p $(ASAN_OUT)/lib
+	cp -f $(ASAN_SCRATCH)/release/libseqcore.so $(ASAN_OUT)/lib/$(LIBFILE)
+	ln -sf $(LIBFILE) $(ASAN_OUT)/lib/libseqcore.so.$(ABI)
+	ln -sf libseqcore.so.$(ABI) $(ASAN_OUT)/lib/libseqcore.so
+
+tsan-lib:
+	$(SWIFT) build -c release --scratch-path $(TSAN_SCRATCH) --sanitize=thread --product seqcore $(SAN_LIB_LDFLAGS)
+	mkdir -p $(TSAN_OUT)/lib
+	cp -f $(TSAN_SCRATCH)/release/libseqcore.so $(TSAN_OUT)/lib/$(LIBFILE)
+	ln -sf $(LIBFILE) $(TSAN_OUT)/lib/libseqcore.so.$(ABI)
+	ln -sf libseqcore.so.$(ABI) $(TSAN_OUT)/lib/libseqcore.so
+
+# A canary must die with the expected report, naming a source file of the library.
+define expect-canary
+	@if $(1) > $(2) 2>&1; then cat $(2); echo "$(3): the sanitizer did not catch the canary's bug"; exit 1; fi
+	@grep -q "$(4)" $(2) || { cat $(2); echo "$(3): expected a report containing '$(4)'"; exit 1; }
+	@grep -q "Sources/SeqC" $(2) || { cat $(2); echo "$(3): the report has no frame in the library"; exit 1; }
+	@echo "$(3): caught inside the library, as it must be"
+endef
+
+sanitize: asan-lib $(CAPI_FIXTURES)
+	$(SAN_CC) -I$(OUT)/capi-fixtures $(CAPI_SRCS) -o $(ASAN_OUT)/capi-harness $(ASAN_FLAGS)
+	$(SAN_CC) $(RELIABILITY)/test_concurrency.c -o $(ASAN_OUT)/test_concurrency $(ASAN_FLAGS)
+	$(SAN_CC) $(RELIABILITY)/sanitizer_canary.c -o $(ASAN_OUT)/sanitizer_canary $(ASAN_FLAGS)
+	mkdir -p $(ASAN_OUT)/scratch
+	$(ASAN_ENV) $(ASAN_OUT)/capi-harness
+	$(ASAN_ENV) $(ASAN_OUT)/test_concurrency $(ASAN_OUT)/scratch
+	$(call expect-canary,$(ASAN_ENV) $(ASAN_OUT)/sanitizer_canary asan,$(ASAN_OUT)/canary.log,sanitize canary,AddressSanitizer: heap-buffer-overflow)
+	@echo "sanitize: the C harness and the concurrency test are clean under AddressSanitizer and UndefinedBehaviorSanitizer"
+
+tsan: tsan-lib $(CAPI_FIXTURES)
+	$(SAN_CC) -DSEQ_TSAN_SWIFT_MUTEX $(RELIABILITY)/test_concurrency.c $(RELIABILITY)/tsan_swift_mutex.c \
+	    -o $(TSAN_OUT)/test_concurrency $(TSAN_FLAGS)
+	$(SAN_CC) -I$(OUT)/capi-fixtures $(CAPI_SRCS) $(RELIABILITY)/tsan_swift_mutex.c -o $(TSAN_OUT)/capi-harness $(TSAN_FLAGS)
+	$(SAN_CC) $(RELIABILITY)/sanitizer_canary.c $(RELIABILITY)/tsan_swift_mutex.c -o $(TSAN_OUT)/sanitizer_canary $(TSAN_FLAGS)
+	mkdir -p $(TSAN_OUT)/scratch
+	$(TSAN_ENV) $(TSAN_OUT)/test_concurrency $(TSAN_OUT)/scratch
+	$(TSAN_ENV) $(TSAN_OUT)/capi-harness
+	$(call expect-canary,$(TSAN_ENV) $(TSAN_OUT)/sanitizer_canary tsan,$(TSAN_OUT)/canary.log,tsan canary,ThreadSanitizer: data race)
+	@echo "tsan: the concurrency test and the C harness are clean under ThreadSanitizer"
+
+# bad_input runs against the ASan+UBSan library, so that a memory error that does not crash still
+# fails its row. It exits 1 when a row failed; scripts/bad-input-table reports and decides.
+BAD_INPUT_ROWS := $(ASAN_OUT)/bad-input.tsv
+bad-input: asan-lib
+	$(SAN_CC) $(RELIABILITY)/bad_input.c -o $(ASAN_OUT)/bad_input $(ASAN_FLAGS)
+	rm -rf $(ASAN_OUT)/bad-input-scratch && mkdir -p $(ASAN_OUT)/bad-input-scratch
+	$(ASAN_ENV) $(ASAN_OUT)/bad_input $(CURDIR)/$(ASAN_OUT)/bad-input-scratch > $(BAD_INPUT_ROWS) || true
+
+bad-input-doc: bad-input
+	$(PYTHON) scripts/bad-input-table $(BAD_INPUT_ROWS) --write docs/bad-input.md
+
+check-bad-input: bad-input
+	$(PYTHON) scripts/bad-input-table $(BAD_INPUT_ROWS) --check docs/bad-input.md
