@@ -20,8 +20,9 @@
  * sizes are beyond Limits.maxElements: a call that reads `count` values from a buffer of `count`
  * values is correct, and lying about a buffer's size is the caller's bug, not the library's.
  *
- * Rows marked "KNOWN BUG" fail on purpose: they are library bugs found by this table and left for
- * the library's owner to fix (the comment above each names the cause).
+ * Three rows once failed here and found library bugs, since fixed: an absurd num_layers is refused
+ * before anything is built (RecurrentConfig.validate bounds the whole stack), and C keys read from
+ * a model file pass the same domain checks as seq_config_set_*.
  *
  * Messages are normalised so the table is the same on every run: the scratch directory becomes
  * "$SCRATCH" and pointer values become "0x…".
@@ -962,12 +963,8 @@ static void model_cases(void) {
         {"hidden_size 2^20 (3H * H = 3 * 2^40 weights)", "cell=gru input_size=3 hidden_size=1048576 output_size=2",
          SEQ_ERR_RESOURCE_LIMIT},
         {"input_size 2^31", "cell=gru input_size=2147483648 hidden_size=4 output_size=2", SEQ_ERR_RESOURCE_LIMIT},
-        /* KNOWN BUG (reported to the lead, not fixed here): RecurrentConfig.validate() bounds one
-           layer's weights but not num_layers x (weights per layer); ParameterArena.register
-           notices the total only after ~2^24 small layers have been built and allocated, so
-           this call runs until the memory is exhausted (release build: 2^20 layers take 42 s
-           and 2.6 GB). The row fails ("hung") until seq_model_create refuses it up front. */
-        {"num_layers 2^31, hidden_size 4 (KNOWN BUG: not refused up front; builds layers until memory runs out)",
+        /* Small layers, absurdly many: the whole stack's size is refused before any is built. */
+        {"num_layers 2^31, hidden_size 4",
          "cell=gru input_size=3 hidden_size=4 output_size=2 num_layers=2147483648", SEQ_ERR_RESOURCE_LIMIT},
         {"output_size 2^31", "cell=gru input_size=3 hidden_size=4 output_size=2147483648", SEQ_ERR_RESOURCE_LIMIT},
         {"vocab_size 2^31", "cell=gru vocab_size=2147483648 embedding_size=3 hidden_size=4 output_size=2", SEQ_ERR_RESOURCE_LIMIT},
@@ -1579,15 +1576,12 @@ static void file_cases(void) {
             {"metadata capi.direction \"sideways\" added", "\"capi.cell\":\"lstm\",",
              "\"capi.cell\":\"lstm\",\"capi.direction\":\"sideways\","},
             {"metadata capi.dropout \"nan\" added", "\"capi.cell\":\"lstm\",", "\"capi.cell\":\"lstm\",\"capi.dropout\":\"nan\","},
-            /* KNOWN BUG: explicitConfig (Sources/SeqCAPI/ModelFile.swift) takes the "capi." values
-               without the key's domain check; the model loads and reports peepholes = 7. */
-            {"metadata capi.peepholes \"7\" added (KNOWN BUG: accepted; seq_config_set_int refuses 7)", "\"capi.cell\":\"lstm\",",
+            {"metadata capi.peepholes \"7\" added", "\"capi.cell\":\"lstm\",",
              "\"capi.cell\":\"lstm\",\"capi.peepholes\":\"7\","},
             {"metadata capi.learning_rate \"-1\" added", "\"capi.cell\":\"lstm\",",
              "\"capi.cell\":\"lstm\",\"capi.learning_rate\":\"-1\","},
-            /* KNOWN BUG, as seq_model_create's num_layers row: the C keys build a model before the
-               tensors are compared with it, so a 2 KB file can ask for 2^31 layers. */
-            {"metadata capi.num_layers \"2147483648\" added (KNOWN BUG: builds layers until memory runs out)",
+            /* A 2 KB file asking for 2^31 layers: refused before anything is built. */
+            {"metadata capi.num_layers \"2147483648\" added",
              "\"capi.cell\":\"lstm\",", "\"capi.cell\":\"lstm\",\"capi.num_layers\":\"2147483648\","},
             {"engine config hidden_size 2^40 in seqcore.config", "\\\"hidden_size\\\":4", "\\\"hidden_size\\\":1099511627776"},
             {"engine config not JSON", "\"seqcore.config\":\"{", "\"seqcore.config\":\"["},
