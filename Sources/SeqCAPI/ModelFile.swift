@@ -93,9 +93,14 @@ private func namingPath<R>(_ body: () throws -> R) throws -> R {
 private func loadModel(_ path: String) throws -> ModelObject {
     let file = try namingPath { try SafeTensorsFile.load(path) }
     let loaded = try SequenceModel<Float>(contentsOf: file)
-    let object: ModelObject
+    let explicit: [String: ConfigValue]
     do {
-        object = try ModelObject(try explicitConfig(file, loaded.config, path: path))
+        explicit = try explicitConfig(file, loaded.config, path: path)
+        // The keys must describe the model the tensors hold — checked on the configuration alone,
+        // before the C model (weights, gradients, optimizer state) is allocated from the keys.
+        guard try ModelBuilder(explicit).modelConfig == loaded.config else {
+            throw SeqError(.format, "model file \"\(path)\": its configuration keys and its tensors describe different models")
+        }
     } catch let e as SeqError where e.kind == .format {
         throw e
     } catch {
@@ -103,6 +108,7 @@ private func loadModel(_ path: String) throws -> ModelObject {
         // means the file was altered.
         throw SeqError(.format, "model file \"\(path)\": its configuration keys are damaged: \(error)")
     }
+    let object = try ModelObject(explicit)
     guard object.model.arena.table == loaded.arena.table else {
         throw SeqError(.format, "model file \"\(path)\": its configuration keys and its tensors describe different models")
     }
