@@ -262,11 +262,12 @@ tsan: tsan-lib $(CAPI_FIXTURES)
 
 # bad_input runs against the ASan+UBSan library, so that a memory error that does not crash still
 # fails its row. It exits 1 when a row failed; scripts/bad-input-table reports and decides.
+# LC_ALL=C keeps the system's messages (strerror) in the table the same on every machine.
 BAD_INPUT_ROWS := $(ASAN_OUT)/bad-input.tsv
 bad-input: asan-lib
 	$(SAN_CC) $(RELIABILITY)/bad_input.c -o $(ASAN_OUT)/bad_input $(ASAN_FLAGS)
 	rm -rf $(ASAN_OUT)/bad-input-scratch && mkdir -p $(ASAN_OUT)/bad-input-scratch
-	$(ASAN_ENV) $(ASAN_OUT)/bad_input $(CURDIR)/$(ASAN_OUT)/bad-input-scratch > $(BAD_INPUT_ROWS) || true
+	LC_ALL=C $(ASAN_ENV) $(ASAN_OUT)/bad_input $(CURDIR)/$(ASAN_OUT)/bad-input-scratch > $(BAD_INPUT_ROWS) || true
 
 bad-input-doc: bad-input
 	$(PYTHON) scripts/bad-input-table $(BAD_INPUT_ROWS) --write docs/bad-input.md

@@ -15,8 +15,9 @@
  *      while streams feed and another thread predicts; then the model handle is freed while the
  *      streams still run (they keep the model alive). Statuses must be SEQ_OK, outputs finite.
  *   4. seq_last_error: 4 threads fail differently in lock step (a barrier between failing and
- *      reading) and each reads its own message; a pointer returned earlier stays valid while other
- *      threads fail; a thread that never failed reads "".
+ *      reading) and each reads its own message; then half of them fail again while the others
+ *      keep the pointer they read, which must stay valid and unchanged (also across a successful
+ *      call); a thread that never failed reads "".
  *
  * Usage: test_concurrency [SCRATCH_DIR]   (model files go there; default ".")
  * Prints one line per phase and "concurrency: N failures"; exits 1 on any failure.
@@ -544,7 +545,7 @@ struct error_work {
 
 static void *error_worker(void *arg) {
     struct error_work *w = (struct error_work *)arg;
-    char who[32], expected[256], path[512];
+    char who[32], expected[256], path[512], copy[512];
     seq_config *config = NULL;
     int round;
     snprintf(who, sizeof who, "last_error %d", w->index);
@@ -579,15 +580,17 @@ static void *error_worker(void *arg) {
         pthread_barrier_wait(w->barrier);
         message = seq_last_error();
         if (strstr(message, expected) == NULL) fail(who, "round %d: message \"%s\" lacks \"%s\"", round, message, expected);
-        /* the others fail again; this thread's message (same pointer) must not change */
+        snprintf(copy, sizeof copy, "%s", message);
         pthread_barrier_wait(w->barrier);
-        if (w->index % 3 == 0) (void)seq_set_num_threads(-1);
-        else (void)seq_config_set_int(NULL, "hidden_size", 1);
+        /* odd threads fail again while even ones hold on to their message; a successful call
+           leaves a message alone too */
+        if (w->index % 2 == 1) (void)seq_config_set_int(NULL, "hidden_size", 1);
+        else EXPECT_OK(who, seq_config_set_int(config, "hidden_size", 3));
         pthread_barrier_wait(w->barrier);
-        if (w->index == 0 && round == 0) {
-            /* a successful call leaves the message alone */
-            EXPECT_OK(who, seq_config_set_int(config, "hidden_size", 3));
-        }
+        if (w->index % 2 == 0 && (seq_last_error() != message || strcmp(message, copy) != 0))
+            fail(who, "round %d: the message changed while other threads failed: \"%s\"", round, seq_last_error());
+        if (w->index % 2 == 1 && strstr(seq_last_error(), "seq_config_set_int: argument 'config'") == NULL)
+            fail(who, "round %d: the second failure's message is \"%s\"", round, seq_last_error());
     }
     seq_config_free(config);
     return NULL;
