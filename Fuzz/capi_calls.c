@@ -625,12 +625,15 @@ static void free_everything(void) {
     freed_config = freed_model = freed_dataset = freed_stream = NULL;
 }
 
+static void remove_file(void) { unlink(save_path); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_input in = {data, size, 0};
     int operations = 0;
     if (save_path[0] == 0) {
         const char *tmp = getenv("TMPDIR");
         snprintf(save_path, sizeof save_path, "%s/seqcore-fuzz-capi-calls-%ld.safetensors", tmp ? tmp : "/tmp", (long)getpid());
+        atexit(remove_file);
     }
     seq_set_num_threads(2);
     while (!fuzz_done(&in) && operations++ < 64) {

@@ -153,6 +153,11 @@ static void run(seq_model *model, const struct description *d) {
     free(values);
 }
 
+static void remove_files(void) {
+    unlink(path);
+    unlink(resaved_path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FILE *file;
     seq_model *model = NULL, *again = NULL;
@@ -161,6 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *tmp = getenv("TMPDIR");
         snprintf(path, sizeof path, "%s/seqcore-fuzz-capi-load-%ld.safetensors", tmp ? tmp : "/tmp", (long)getpid());
         snprintf(resaved_path, sizeof resaved_path, "%s.resaved", path);
+        atexit(remove_files);
     }
     if (asks_for_a_huge_model(data, size)) return 0;
     file = fopen(path, "wb");

@@ -21,9 +21,9 @@
  *
  * The ABI: both are Swift methods of `_MutexHandle` (mangled names below), with `self` (the
  * address of the lock word) in the Swift context register (r13 on x86-64, clang's swift_context)
- * and `_lockSlow`'s argument, the caller's thread id, in the first integer register. test_concurrency.c
- * fails the run if the symbols cannot be found, so a runtime that renames them cannot silently
- * bring the false reports back.
+ * and `_lockSlow`'s argument, the caller's thread id, in the first integer register.
+ * test_concurrency.c fails the run if the symbols cannot be found, so a runtime that renames them
+ * cannot silently bring the false reports back.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
