@@ -134,8 +134,8 @@ def read_status_kib(field: str) -> int:
 class SeqcoreNative:
     name = "seqcore"
 
-    def __init__(self, exe: Path = SEQCORE_BENCH, threads: int = THREADS):
-        self.exe, self.threads = exe, threads
+    def __init__(self, exe: Path = SEQCORE_BENCH, threads: int = THREADS, processes: int = 1):
+        self.exe, self.threads, self.processes = exe, threads, max(1, processes)
 
     def available(self) -> tuple[bool, str]:
         if not self.exe.exists():
@@ -151,14 +151,21 @@ class SeqcoreNative:
         line = [l for l in p.stdout.splitlines() if l.startswith("{")][-1]
         return json.loads(line)
 
+    # Each measurement runs in `processes` fresh processes: a process can settle in a slow state for its
+    # whole life (seen: 1 process in ~8 running the small RNN at 2.8× its usual time, with min ≈ median),
+    # which the runs inside one process cannot reveal. Reported: the median of the processes' medians,
+    # and every process's median.
     def layer(self, cell, B, T, I, H, mode, repeats) -> dict:
-        r = self._run("layer", cell, B, T, I, H, mode, repeats)
-        return {"median_ms": r["median_ms"], "min_ms": r["min_ms"], "runs": repeats,
-                "peak_rss_mib": r["peak_rss_mib"]}
+        rs = [self._run("layer", cell, B, T, I, H, mode, repeats) for _ in range(self.processes)]
+        meds = [r["median_ms"] for r in rs]
+        return {"median_ms": statistics.median(meds), "min_ms": min(r["min_ms"] for r in rs),
+                "process_medians_ms": meds, "runs": repeats, "processes": len(rs),
+                "peak_rss_mib": max(r["peak_rss_mib"] for r in rs)}
 
     def step(self, cell, H, repeats) -> dict:
-        return {"median_us": self._run("step", cell, H, repeats)["median_us"], "steps_per_run": 100,
-                "runs": repeats}
+        meds = [self._run("step", cell, H, repeats)["median_us"] for _ in range(self.processes)]
+        return {"median_us": statistics.median(meds), "process_medians_us": meds, "steps_per_run": 100,
+                "runs": repeats, "processes": len(meds)}
 
     def gemm(self, M, N, K, repeats) -> dict:
         return self._run("gemm", M, N, K, repeats)
@@ -549,17 +556,18 @@ class Measurer:
             busy1, mine1 = cpu_seconds()
             other = max(0.0, (busy1 - busy0) - (mine1 - mine0))
             share = other / (elapsed * self.ncpu)
-            # /proc/stat counts in 10 ms ticks: ignore a few ticks on short measurements.
-            if share <= CONTENTION_SHARE or other <= 0.03 or attempt == self.attempts:
+            # /proc/stat counts in 10 ms ticks: a few ticks on a short measurement are jitter, not load.
+            busy_other = share > CONTENTION_SHARE and other > 0.03
+            if not busy_other or attempt == self.attempts:
                 break
             log(f"  ~ {what}: other processes took {100 * share:.0f}% of the CPUs; measuring again")
             deadline = time.time() + 60
             while cpu_busy(1.0) > CONTENTION_SHARE and time.time() < deadline:
                 pass
         if isinstance(result, dict):
-            result["other_cpu_share"] = share
-            result["attempts"] = attempt
-        self.res["contention"].append({"what": what, "other_cpu_share": share, "attempts": attempt})
+            result.update(other_cpu_share=share, other_cpu_seconds=other, attempts=attempt, contended=busy_other)
+        self.res["contention"].append({"what": what, "other_cpu_share": share, "other_cpu_seconds": other,
+                                       "attempts": attempt, "contended": busy_other})
         return result
 
 
@@ -594,7 +602,9 @@ def run_suite(args) -> dict:
     errors = res["errors"]
     measure = Measurer(res, args.attempts)
 
-    seq = SeqcoreNative()
+    processes = args.processes or (1 if args.quick else 3)
+    res["settings"]["seqcore_processes"] = processes
+    seq = SeqcoreNative(processes=processes)
     ok, why = seq.available()
     if not ok:
         res["notes"].append("seqcore: " + why)
@@ -720,17 +730,7 @@ def run_suite(args) -> dict:
     other = max(0.0, (busy1 - busy0) - (mine1 - mine0))
     res["other_cpu_seconds_during_run"] = other
     res["other_cpu_share_during_run"] = other / (res["elapsed_s"] * (os.cpu_count() or 1))
-    timed = [c for c in res["contention"] if c["other_cpu_share"] is not None]
-    noisy = [c for c in timed if c["other_cpu_share"] > CONTENTION_SHARE]
-    redone = [c for c in timed if c["attempts"] > 1]
-    if noisy:
-        res["notes"].append(
-            f"{len(noisy)} of {len(timed)} measurements ran while other processes took more than "
-            f"{CONTENTION_SHARE:.0%} of the CPUs, even after up to {args.attempts} attempts (marked †): those "
-            "numbers are noisy.")
-    elif redone:
-        res["notes"].append(f"{len(redone)} measurements were taken again because other processes competed "
-                            "for the CPUs; the kept ones ran on quiet CPUs.")
+    res["settings"]["attempts"] = args.attempts
     res["targets"] = evaluate_targets(res)
     return res
 
@@ -832,9 +832,48 @@ def f(v, fmt="{:.2f}", none="—"):
 
 
 def contended(*results) -> bool:
-    return any(isinstance(r, dict) and (r.get("other_cpu_share") or 0) > CONTENTION_SHARE for r in results)
+    def one(r):
+        if not isinstance(r, dict):
+            return False
+        if "contended" in r:
+            return bool(r["contended"])
+        # results written before the "contended" field: a measurement was contended only if it was
+        # retried and its last attempt still saw other processes (a single attempt above the share was
+        # tick jitter, which never triggered a retry)
+        return (r.get("other_cpu_share") or 0) > CONTENTION_SHARE and r.get("attempts", 1) > 1
+    return any(one(r) for r in results)
 
 
+def contention_notes(res) -> list[str]:
+    timed = [c for c in res.get("contention", []) if c.get("other_cpu_share") is not None]
+    noisy = [c for c in timed if contended(c)]
+    redone = [c for c in timed if c.get("attempts", 1) > 1]
+    notes = []
+    if noisy:
+        notes.append(f"{len(noisy)} of {len(timed)} measurements ran while other processes took more than "
+                     f"{CONTENTION_SHARE:.0%} of the CPUs, even after up to {res['settings'].get('attempts', 3)} "
+                     "attempts (marked †): those numbers are noisy.")
+    if redone:
+        notes.append(f"{len(redone)} measurement(s) were taken again because other processes competed for the "
+                     f"CPUs meanwhile{'' if noisy else '; the kept ones ran on quiet CPUs'}.")
+    share = res.get("other_cpu_share_during_run")
+    if share is not None and share > 0.05:
+        notes.append(f"over the whole run other processes used {100 * share:.0f}% of the CPUs.")
+    return notes
+
+
+def process_spread(r) -> float | None:
+    """max / min of a seqcore measurement's per-process medians (None with one process)."""
+    if not isinstance(r, dict):
+        return None
+    meds = r.get("process_medians_ms") or r.get("process_medians_us")
+    return max(meds) / min(meds) if meds and len(meds) > 1 and min(meds) > 0 else None
+
+
+BIMODAL = 1.3
+DDAGGER = " ‡"
+DDAGGER_NOTE = (f"‡ seqcore's fresh processes disagreed by more than {BIMODAL}× (max / min of the per-process "
+                "medians, listed in the JSON as process_medians_*): the median of the processes is shown.")
 DAGGER = " †"
 DAGGER_NOTE = ("† other processes took more than 10% of the CPUs while this row was measured, even after "
                "measuring again: noisy.")
@@ -854,14 +893,16 @@ def markdown(res) -> str:
         f"- **Command**: `{res['command']}` (in `{res['cwd']}`)",
         f"- **Settings**: 2 threads everywhere ({st['torch']}; ORT {st['onnxruntime']}; {st['seqcore']}); "
         f"median of {st['repeats']} runs after 1 warm-up; step latency: median of {st['step_repeats']} runs "
-        f"of 100 steps; GEMM: median of {st['gemm_repeats']} calls",
+        f"of 100 steps; GEMM: median of {st['gemm_repeats']} calls; seqcore layers and steps: median of "
+        f"{st.get('seqcore_processes', 1)} fresh process(es)",
         f"- **Other load**: other processes used {100 * res['other_cpu_share_during_run']:.1f}% of the CPUs "
         f"during the run ({res['other_cpu_seconds_during_run']:.1f} CPU-s); CPUs "
         f"{100 * res['cpu_busy_before']:.0f}% busy just before, "
         f"{100 * res['cpu_busy_after']:.0f}% just after; 1-minute load average before / after: "
         f"{res['load_before'][0]:.2f} / {res['load_after'][0]:.2f}",
     ]
-    for n in res["notes"]:
+    stale = "measurements ran while other processes"   # computed below instead (older JSON stored it)
+    for n in [n for n in res["notes"] if stale not in n] + contention_notes(res):
         lines.append(f"- **Note**: {n}")
     for e in res["errors"]:
         lines.append(f"- **Error**: {e}")
@@ -873,6 +914,7 @@ def markdown(res) -> str:
               "|---|---|---|--:|" + ("--:|" if py_col else "") + "--:|--:|--:|--:|"]
     for r in res["layers"]:
         mark = DAGGER if contended(*(r.get(n) for n in ("seqcore", "seqcore (python)", "torch", "onnxruntime"))) else ""
+        mark += DDAGGER if (process_spread(r.get("seqcore")) or 1) > BIMODAL else ""
         lines.append(
             f"| {CELL_LABEL[r['cell']]}{mark} | {r['shape']} ({r['B']}, {r['T']}, {r['I']}, {r['H']}) | {r['mode']} | "
             f"{f(_ms(r, 'seqcore'))} | " + (f"{f(_ms(r, 'seqcore (python)'))} | " if py_col else "")
@@ -880,6 +922,8 @@ def markdown(res) -> str:
             f"**{f(r['speedup_vs_torch'])}** | {f(r['speedup_vs_ort'], none='')} |")
     lines += ["", DAGGER_NOTE if any(contended(*(r.get(n) for n in ("seqcore", "torch", "onnxruntime")))
                                       for r in res["layers"]) else "", "",
+              DDAGGER_NOTE if any((process_spread(r.get("seqcore")) or 1) > BIMODAL for r in res["layers"]) else "",
+              "",
               "× PyTorch = time(PyTorch) / time(seqcore); × ORT = time(ORT) / time(seqcore): above 1 means "
               "seqcore is faster. ORT has no training.", ""]
     spread = []
@@ -902,6 +946,7 @@ def markdown(res) -> str:
             x = r.get(n)
             return x["median_us"] if isinstance(x, dict) else None
         mark = DAGGER if contended(*(r.get(n) for n in ("seqcore", "seqcore (python)", "torch", "onnxruntime"))) else ""
+        mark += DDAGGER if (process_spread(r.get("seqcore")) or 1) > BIMODAL else ""
         lines.append(f"| {CELL_LABEL[r['cell']]}{mark} | {r['H']} | {f(us('seqcore'), '{:.1f}')} | "
                      + (f"{f(us('seqcore (python)'), '{:.1f}')} | " if py_col else "")
                      + f"{f(us('torch'), '{:.1f}')} | {f(us('onnxruntime'), '{:.1f}')} | "
@@ -910,6 +955,8 @@ def markdown(res) -> str:
                      f"{f(r.get('latency_ratio_vs_torch_onednn_off'), '{:.3f}', none='')} |")
     lines += ["", DAGGER_NOTE if any(contended(*(r.get(n) for n in ("seqcore", "torch", "onnxruntime")))
                                       for r in res["steps"]) else "", "",
+              DDAGGER_NOTE if any((process_spread(r.get("seqcore")) or 1) > BIMODAL for r in res["steps"]) else "",
+              "",
               "Latency ratios: below 1 means seqcore is faster (targets: ≤ 0.2 vs PyTorch, ≤ 0.5 vs ORT). "
               "PyTorch's LSTM goes through oneDNN by default, slow for batch-1 steps; \"PyTorch, oneDNN off\" "
               "(`torch.backends.mkldnn.flags(enabled=False)`) is the same step without it: informational, the "
@@ -979,6 +1026,12 @@ def markdown(res) -> str:
 def main(argv=None) -> int:
     if argv is None:
         argv = sys.argv[1:]
+    if argv and argv[0] == "--render":
+        # re-render the markdown of a results JSON: python bench/compare.py --render results/X.json
+        for path in map(Path, argv[1:]):
+            path.with_suffix(".md").write_text(markdown(json.loads(path.read_text())))
+            log(f"wrote {path.with_suffix('.md')}")
+        return 0
     if argv and argv[0] == "--_torch-memory-worker":
         cell, *nums = argv[1:]
         torch_memory_worker(cell, *map(int, nums))
@@ -988,6 +1041,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, help="timed runs per layer measurement (default 7, quick 3)")
     ap.add_argument("--step-repeats", type=int, help="runs of 100 steps per latency measurement (default 20, quick 5)")
     ap.add_argument("--gemm-repeats", type=int, help="calls per matrix product (default 30, quick 10)")
+    ap.add_argument("--processes", type=int,
+                    help="fresh seqcore-bench processes per layer/step measurement, median taken (default 3, quick 1)")
     ap.add_argument("--attempts", type=int, default=3,
                     help="measure again (up to this many times in all) when other processes took more than "
                          "10%% of the CPUs meanwhile (default 3)")
