@@ -67,7 +67,12 @@ def test_close_waits_for_a_call_in_progress(rng):
     t = threading.Thread(target=train)
     t.start()
     started.wait()
-    time.sleep(0.01)
+    # Close only once fit holds the model (its lock is taken by the other thread): a fixed sleep
+    # let a loaded machine close first and fit fail with ClosedError.
+    lock = model._handle._lock
+    while t.is_alive() and lock.acquire(blocking=False):
+        lock.release()
+        time.sleep(0.001)
     model.close()  # blocks until fit returns, then frees
     t.join()
     assert result["history"].epochs == 3
