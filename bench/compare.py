@@ -2,6 +2,7 @@
 """seqcore vs PyTorch vs ONNX Runtime, side by side, in one run.
 
     python bench/compare.py [--quick] [--repeats N] [--out bench/results]
+    python bench/compare.py --only python-overhead      # just the Python binding's overhead (seconds)
 
 Measures (see bench/README.md for what every column means):
   * whole-layer time, inference and training (forward + backward of sum(output)), for RNN (tanh),
@@ -9,15 +10,19 @@ Measures (see bench/README.md for what every column means):
   * batch-1 streaming latency per step at H = 64, 256, 1024;
   * GFLOP/s of the matrix products inside the medium and large LSTM, against the FMA peak of this
     CPU measured in the same run;
-  * peak memory (RSS) of training, each measurement in a fresh process.
+  * peak memory (RSS) of training, each measurement in a fresh process;
+  * the Python binding's overhead per call: its step − seqcore-bench's step at H = 64, per cell, and
+    the time of trivial calls into C (seqcore.get_num_threads(), Stream.step of a 1-unit RNN).
 
-Writes <out>/compare-<stamp>[-quick].json and .md (and latest.json / latest.md for a full run).
-Timing only: nothing here is an assertion; the script exits 0 when it ran, whatever the numbers.
+Writes <out>/compare-<stamp>[-quick][-python-overhead].json and .md (and latest.json / latest.md for
+a full run). Timing only: nothing here is an assertion; the script exits 0 when it ran, whatever the
+numbers.
 
 The Swift side is the executable .build/release/seqcore-bench (swift build -c release --product
-seqcore-bench). A "seqcore (python)" column (the ctypes binding, package `seqcore`) is prepared:
-see class SeqcorePython; it is skipped, with a note, while `import seqcore` fails or while its calls
-are not wired yet.
+seqcore-bench). The "seqcore (python)" column is the ctypes binding (package `seqcore`, class
+SeqcorePython): an installed package, or else bindings/python/src with the library `make lib` builds
+(build/lib/libseqcore.so, through SEQCORE_LIBRARY); skipped, with a note, when `import seqcore` still
+fails. It has inference and steps only: the binding's layers have no backward.
 """
 from __future__ import annotations
 
@@ -192,27 +197,63 @@ class SeqcoreNative:
 
 
 # ----------------------------------------------------------------------------------------------
-# seqcore (python): the ctypes binding, once it exists
+# seqcore (python): the ctypes binding, bindings/python (package `seqcore`)
 # ----------------------------------------------------------------------------------------------
+PYTHON_SRC = ROOT / "bindings" / "python" / "src"
+BUILT_LIBRARY = ROOT / "build" / "lib" / "libseqcore.so"     # `make lib`
+BINDING_H = 64                   # the step size at which python step − seqcore-bench step is the overhead
+TRIVIAL_CALLS_PER_RUN = 1000
+DIRECT_LABEL = {"get_num_threads": "seqcore.get_num_threads()", "stream_step": "Stream.step, RNN I = H = 1"}
+
+
 class SeqcorePython:
     """The "seqcore (python)" column: the ctypes binding (bindings/python, package `seqcore`).
 
-    Skipped while `import seqcore` fails. When the binding lands, fill in layer() and step() with
-    its API (build a layer with the same cell/sizes, time forward / forward+backward and one
-    streaming step exactly as torch_layer / torch_step do) and set WIRED = True. The binding's
-    overhead per call (issue 7: < 10 µs) is then reported as step(python) − step(seqcore-bench)."""
+    An installed `seqcore` is used when `import seqcore` works; otherwise the package source
+    (bindings/python/src) is put first on sys.path and SEQCORE_LIBRARY is pointed at the library
+    `make lib` builds (build/lib/libseqcore.so) when it exists and SEQCORE_LIBRARY is unset. Skipped,
+    with a note, when the import still fails (numpy missing, library not built, version mismatch).
+
+    Inference only: the binding's layers (seqcore.RNN/GRU/LSTM) run forward and have no backward
+    (training exists only as SequenceModel.fit, with a loss and an optimizer), so layer() returns
+    None for "train", as ORT does. step() is Stream.step of a SequenceTagger (regression, K = 1:
+    seqcore-bench step's model) at batch 1, I = H. The overhead per call (issue 7: < 10 µs) is
+    step(python) − step(seqcore-bench) at H = BINDING_H, and directly the time of trivial calls
+    (call_overhead)."""
 
     name = "seqcore (python)"
-    WIRED = False
+    WIRED = True
+    TRAIN_NOTE = ("the binding's layers have no backward (a layer does not train on its own; training "
+                  "exists only as SequenceModel.fit, with a loss and an optimizer): its train rows are n/a")
 
-    def __init__(self):
-        self.module, self.note = None, ""
+    def __init__(self, threads: int = THREADS):
+        self.module, self.note, self.info = None, "", {}
         try:
-            import seqcore  # noqa: F401  (bindings/python)
-            self.module = seqcore
-        except Exception as e:  # ImportError, or OSError when libseqcore.so cannot be loaded
-            self.note = f"skipped: `import seqcore` failed ({type(e).__name__}: {e})"
+            import seqcore  # noqa: F401  (an installed package)
+        except Exception:
+            # Not installed (or broken): the source tree and the library `make lib` built.
+            for mod in [m for m in sys.modules if m == "seqcore" or m.startswith("seqcore.")]:
+                del sys.modules[mod]
+            if str(PYTHON_SRC) not in sys.path:
+                sys.path.insert(0, str(PYTHON_SRC))
+            if not os.environ.get("SEQCORE_LIBRARY") and BUILT_LIBRARY.exists():
+                os.environ["SEQCORE_LIBRARY"] = str(BUILT_LIBRARY)
+            try:
+                import seqcore  # noqa: F811
+            except Exception as e:  # ImportError (numpy), LibraryError when libseqcore.so cannot be loaded
+                hint = "" if BUILT_LIBRARY.exists() or os.environ.get("SEQCORE_LIBRARY") else \
+                    f"; {BUILT_LIBRARY.relative_to(ROOT)} not built: `make lib`"
+                self.note = f"skipped: `import seqcore` failed ({type(e).__name__}: {e}){hint}"
+                return
+        try:
+            seqcore.set_num_threads(threads)
+            self.info = {"package": str(Path(seqcore.__file__).parent), "version": seqcore.version(),
+                         "library": seqcore.library_path(), "library_version": seqcore.library_version(),
+                         "threads": seqcore.get_num_threads()}
+        except Exception as e:
+            self.note = f"skipped: seqcore.set_num_threads({threads}) failed ({type(e).__name__}: {e})"
             return
+        self.module = seqcore
         if not self.WIRED:
             self.note = ("skipped: `import seqcore` works but compare.py does not call it yet "
                          "(fill in SeqcorePython.layer/step in bench/compare.py)")
@@ -220,11 +261,63 @@ class SeqcorePython:
     def available(self) -> tuple[bool, str]:
         return (self.module is not None and self.WIRED), self.note
 
-    def layer(self, cell, B, T, I, H, mode, repeats) -> dict:
-        raise NotImplementedError("seqcore (python): layer timing not wired yet")
+    def _layer(self, cell, I, H):
+        sc = self.module
+        if cell == "rnn":
+            return sc.RNN(I, H, nonlinearity="tanh")
+        return sc.GRU(I, H) if cell == "gru" else sc.LSTM(I, H)
+
+    def layer(self, cell, B, T, I, H, mode, repeats) -> dict | None:
+        if mode != "inference":
+            return None                  # no backward in the binding (TRAIN_NOTE)
+        import numpy as np
+        m = self._layer(cell, I, H)
+        x = (np.random.default_rng(0).random((T, B, I), dtype=np.float32) * 2 - 1)   # [T, B, I], float32: no copy
+        try:
+            times = time_runs(lambda: m(x), repeats)
+        finally:
+            m.close()
+        return summary_ms(times)
+
+    def _tagger(self, cell, H):
+        """A tagger with I = H and a K = 1 regression head: seqcore-bench step's model."""
+        with self._layer(cell, H, H) as layer:
+            return self.module.SequenceTagger(layer, 1, output="regression")
 
     def step(self, cell, H, repeats) -> dict:
-        raise NotImplementedError("seqcore (python): step timing not wired yet")
+        import numpy as np
+        x = np.full(H, 0.1, dtype=np.float32)              # one step's [I] features, B = 1
+        with self._tagger(cell, H) as model, model.stream(1) as s:
+            def hundred():
+                for _ in range(100):
+                    s.step(x)
+            times = time_runs(hundred, repeats)
+        return {"median_us": statistics.median(times) / 100 * 1e6, "min_us": min(times) / 100 * 1e6,
+                "steps_per_run": 100, "runs": repeats}
+
+    def call_overhead(self, what, repeats) -> dict:
+        """Median µs of one trivial call into C through the public API, over runs of
+        TRIVIAL_CALLS_PER_RUN calls: "get_num_threads" (seqcore.get_num_threads(): one C call, no
+        work) or "stream_step" (Stream.step of an RNN tagger with I = H = 1: the binding's whole step
+        path, with a 1-unit step of work in C)."""
+        import numpy as np
+        n = TRIVIAL_CALLS_PER_RUN
+        if what == "get_num_threads":
+            call = self.module.get_num_threads
+
+            def run():
+                for _ in range(n):
+                    call()
+            times = time_runs(run, repeats)
+        else:
+            x = np.full(1, 0.1, dtype=np.float32)
+            with self._tagger("rnn", 1) as model, model.stream(1) as s:
+                def run():
+                    for _ in range(n):
+                        s.step(x)
+                times = time_runs(run, repeats)
+        return {"median_us": statistics.median(times) / n * 1e6, "min_us": min(times) / n * 1e6,
+                "calls_per_run": n, "runs": repeats}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -572,7 +665,10 @@ class Measurer:
 
 
 def run_suite(args) -> dict:
-    shapes = ("small", "medium") if args.quick else tuple(SHAPES)
+    # --only python-overhead: just the seqcore and seqcore (python) steps at H = BINDING_H and the
+    # trivial binding calls (no torch, no ORT, no layers, products or memory): a cheap check.
+    overhead_only = getattr(args, "only", None) == "python-overhead"
+    shapes = () if overhead_only else ("small", "medium") if args.quick else tuple(SHAPES)
     repeats = args.repeats or (3 if args.quick else 7)
     step_repeats = args.step_repeats or (5 if args.quick else 20)
     gemm_repeats = args.gemm_repeats or (10 if args.quick else 30)
@@ -584,6 +680,7 @@ def run_suite(args) -> dict:
         "cwd": os.getcwd(),
         "date": started.isoformat(timespec="seconds"),
         "quick": args.quick,
+        "only": getattr(args, "only", None),
         "machine": machine_info(),
         "versions": versions(),
         "settings": {"threads": THREADS, "repeats": repeats, "step_repeats": step_repeats,
@@ -597,7 +694,7 @@ def run_suite(args) -> dict:
         "cpu_busy_before": cpu_busy(),
         "_cpu_seconds_start": cpu_seconds(),
         "notes": [], "errors": [],
-        "layers": [], "steps": [], "gemm": {}, "memory": [], "contention": [],
+        "layers": [], "steps": [], "gemm": {}, "memory": [], "contention": [], "binding_overhead": {},
     }
     errors = res["errors"]
     measure = Measurer(res, args.attempts)
@@ -609,24 +706,30 @@ def run_suite(args) -> dict:
     if not ok:
         res["notes"].append("seqcore: " + why)
         log("seqcore: " + why)
-    torch_b, ort_b = Torch(), ORT()
+    torch_b, ort_b = (None, None) if overhead_only else (Torch(), ORT())
     pyb = SeqcorePython()
     py_ok, py_note = pyb.available()
-    res["seqcore_python"] = {"available": py_ok, "note": py_note}
-    if not py_ok:
+    res["seqcore_python"] = {"available": py_ok, "note": py_note, **pyb.info}
+    if py_ok:
+        res["settings"]["seqcore_python"] = (f"seqcore.set_num_threads({THREADS}); layers: seqcore.RNN/GRU/LSTM "
+                                             "forward; step: Stream.step of a SequenceTagger (K = 1, regression)")
+        res["notes"].append("seqcore (python): " + SeqcorePython.TRAIN_NOTE + ".")
+    else:
         res["notes"].append("seqcore (python) column " + py_note)
-    backends = [b for b, on in ((seq, ok), (pyb, py_ok), (torch_b, True), (ort_b, True)) if on]
+    backends = [b for b, on in ((seq, ok), (pyb, py_ok), (torch_b, not overhead_only), (ort_b, not overhead_only))
+                if on]
 
     # ORT model sanity: the one-node ONNX model computes the same layer as torch's module.
     res["ort_vs_torch_max_abs_diff"] = {}
-    for c in CELLS:
+    for c in CELLS if ort_b else ():
         try:
             res["ort_vs_torch_max_abs_diff"][c] = ort_b.check_against_torch(c)
         except Exception as e:
             errors.append(f"ORT check {c}: {type(e).__name__}: {e}")
-    log(f"ORT vs torch max |diff|: {res['ort_vs_torch_max_abs_diff']}")
+    if ort_b:
+        log(f"ORT vs torch max |diff|: {res['ort_vs_torch_max_abs_diff']}")
 
-    if ok:
+    if ok and not overhead_only:
         res["fma_peak_gflops"] = {"2_threads_start": measure("peak", seq.peak, 2),
                                   "1_thread": measure("peak 1 thread", seq.peak, 1)}
         log(f"FMA peak: {res['fma_peak_gflops']}")
@@ -638,7 +741,7 @@ def run_suite(args) -> dict:
             for mode in MODES:
                 row = {"cell": cell, "shape": shape, "B": B, "T": T, "I": I, "H": H, "mode": mode}
                 for b in backends:
-                    if mode == "train" and b is ort_b:
+                    if mode == "train" and b in (ort_b, pyb):   # inference only
                         continue
                     pause()
                     row[b.name] = measure(f"{b.name} layer {cell} {shape} {mode}",
@@ -650,14 +753,14 @@ def run_suite(args) -> dict:
                     if isinstance(row.get(b.name), dict)))
 
     # 2. batch-1 streaming step latency
-    step_sizes = STEP_SIZES
+    step_sizes = (BINDING_H,) if overhead_only else STEP_SIZES
     for cell in CELLS:
         for H in step_sizes:
             row = {"cell": cell, "H": H, "I": H}
             for b in backends:
                 pause()
                 row[b.name] = measure(f"{b.name} step {cell} H={H}", b.step, cell, H, step_repeats)
-            if cell == "lstm":  # only torch's LSTM uses oneDNN
+            if cell == "lstm" and torch_b:  # only torch's LSTM uses oneDNN
                 pause()
                 row["torch_onednn_off"] = measure(f"torch (oneDNN off) step {cell} H={H}", torch_b.step,
                                                   cell, H, step_repeats, False)
@@ -667,8 +770,23 @@ def run_suite(args) -> dict:
                 f"{b.name}={row[b.name]['median_us']:.1f}us" for b in backends
                 if isinstance(row.get(b.name), dict)))
 
+    # 2b. the binding's overhead per call: python step − native step at H = BINDING_H (the same
+    # work), and directly the time of trivial calls into C through the public API
+    if py_ok:
+        bo = res["binding_overhead"]
+        bo["per_cell"] = [{"cell": r["cell"], "H": r["H"], "python_us": r["seqcore (python)"]["median_us"],
+                           "native_us": r["seqcore"]["median_us"], "difference_us": r["binding_overhead_us"]}
+                          for r in res["steps"] if r.get("binding_overhead_us") is not None]
+        bo["direct"] = {}
+        for what in ("get_num_threads", "stream_step"):
+            pause()
+            bo["direct"][what] = measure(f"seqcore (python) call {what}", pyb.call_overhead, what, step_repeats)
+        log("binding overhead: " + "  ".join(f"{r['cell']} H={r['H']} {r['difference_us']:.2f}us"
+                                             for r in bo["per_cell"]) + "  " + "  ".join(
+            f"{k}={v['median_us']:.2f}us" for k, v in bo["direct"].items() if isinstance(v, dict)))
+
     # 3. matrix products inside the medium and large LSTM, against the FMA peak
-    if ok:
+    if ok and not overhead_only:
         pause()
         fp = res["fma_peak_gflops"]
         fp["2_threads_before_gemm"] = measure("peak", seq.peak, 2)
@@ -773,7 +891,9 @@ def step_ratios(row) -> None:
     s, t, o, p = us("seqcore"), us("torch"), us("onnxruntime"), us("seqcore (python)")
     row["latency_ratio_vs_torch"] = s / t if s and t else None
     row["latency_ratio_vs_ort"] = s / o if s and o else None
-    row["binding_overhead_us"] = p - s if p and s else None
+    row["python_minus_native_us"] = p - s if p and s else None
+    # the overhead per call is judged where the step is short enough for the difference not to be noise
+    row["binding_overhead_us"] = row["python_minus_native_us"] if row.get("H") == BINDING_H else None
     n = us("torch_onednn_off")
     row["latency_ratio_vs_torch_onednn_off"] = s / n if s and n else None
 
@@ -819,8 +939,12 @@ def evaluate_targets(res) -> list[dict]:
         [(f"{r['cell']} {r['shape']}", r.get("work_ratio")) for r in M], TARGET_MEMORY, "max")
     add(f"training peak memory ≤ PyTorch's (whole-process peak RSS)",
         [(f"{r['cell']} {r['shape']}", r.get("peak_ratio")) for r in M], TARGET_MEMORY, "max")
+    bo = res.get("binding_overhead") or {}
     add(f"Python binding overhead per call < {TARGET_BINDING_US:.0f} µs",
-        [(f"{r['cell']} H={r['H']}", r.get("binding_overhead_us")) for r in S], TARGET_BINDING_US, "max", "µs")
+        [(f"{r['cell']} H={r['H']}, python step − seqcore-bench step", r.get("difference_us"))
+         for r in bo.get("per_cell", [])]
+        + [(f"{DIRECT_LABEL[k]}, direct", v.get("median_us")) for k, v in (bo.get("direct") or {}).items()
+           if isinstance(v, dict)], TARGET_BINDING_US, "max", "µs")
     return out
 
 
@@ -882,7 +1006,9 @@ DAGGER_NOTE = ("† other processes took more than 10% of the CPUs while this ro
 def markdown(res) -> str:
     m, v, st = res["machine"], res["versions"], res["settings"]
     py_col = res["seqcore_python"]["available"]
-    lines = [f"# seqcore vs PyTorch vs ONNX Runtime{' (quick)' if res['quick'] else ''}", ""]
+    title = " (python binding overhead only)" if res.get("only") == "python-overhead" else \
+        " (quick)" if res["quick"] else ""
+    lines = [f"# seqcore vs PyTorch vs ONNX Runtime{title}", ""]
     lines += [
         f"- **Date**: {res['date']} (took {res['elapsed_s']:.0f} s)",
         f"- **Machine**: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['cpus_available']} available), "
@@ -891,7 +1017,8 @@ def markdown(res) -> str:
         f"numpy {v.get('numpy')}, Python {v.get('python')}, {v.get('swift')}; seqcore at {v.get('seqcore_git_head')}"
         f" (seqcore-bench built {v.get('seqcore_bench_built')})",
         f"- **Command**: `{res['command']}` (in `{res['cwd']}`)",
-        f"- **Settings**: 2 threads everywhere ({st['torch']}; ORT {st['onnxruntime']}; {st['seqcore']}); "
+        f"- **Settings**: 2 threads everywhere ({st['torch']}; ORT {st['onnxruntime']}; {st['seqcore']}"
+        + (f"; seqcore (python): {st['seqcore_python']}" if st.get("seqcore_python") else "") + "); "
         f"median of {st['repeats']} runs after 1 warm-up; step latency: median of {st['step_repeats']} runs "
         f"of 100 steps; GEMM: median of {st['gemm_repeats']} calls; seqcore layers and steps: median of "
         f"{st.get('seqcore_processes', 1)} fresh process(es)",
@@ -908,24 +1035,39 @@ def markdown(res) -> str:
         lines.append(f"- **Error**: {e}")
     lines.append("")
 
-    lines += ["## Whole layer (T×B×I input, one layer, one direction), median ms", "",
-              "| cell | shape (B, T, I, H) | mode | seqcore | " + ("seqcore (python) | " if py_col else "")
-              + "PyTorch | ORT | × PyTorch | × ORT |",
-              "|---|---|---|--:|" + ("--:|" if py_col else "") + "--:|--:|--:|--:|"]
+    if res["layers"]:
+        lines += layer_section(res, py_col)
+    if res["steps"]:
+        lines += step_section(res, py_col)
+    lines += binding_section(res)
+    lines += rest_sections(res)
+    if not py_col:
+        lines += [f"seqcore (python): {res['seqcore_python']['note']}.", ""]
+    return "\n".join(lines)
+
+
+def layer_section(res, py_col) -> list[str]:
+    lines = ["## Whole layer (T×B×I input, one layer, one direction), median ms", "",
+             "| cell | shape (B, T, I, H) | mode | seqcore | " + ("seqcore (python) | " if py_col else "")
+             + "PyTorch | ORT | × PyTorch | × ORT |",
+             "|---|---|---|--:|" + ("--:|" if py_col else "") + "--:|--:|--:|--:|"]
     for r in res["layers"]:
         mark = DAGGER if contended(*(r.get(n) for n in ("seqcore", "seqcore (python)", "torch", "onnxruntime"))) else ""
         mark += DDAGGER if (process_spread(r.get("seqcore")) or 1) > BIMODAL else ""
         lines.append(
             f"| {CELL_LABEL[r['cell']]}{mark} | {r['shape']} ({r['B']}, {r['T']}, {r['I']}, {r['H']}) | {r['mode']} | "
-            f"{f(_ms(r, 'seqcore'))} | " + (f"{f(_ms(r, 'seqcore (python)'))} | " if py_col else "")
+            f"{f(_ms(r, 'seqcore'))} | "
+            + (f"{f(_ms(r, 'seqcore (python)'), none='n/a' if r['mode'] == 'train' else '—')} | " if py_col else "")
             + f"{f(_ms(r, 'torch'))} | {f(_ms(r, 'onnxruntime'), none='n/a' if r['mode'] == 'train' else '—')} | "
             f"**{f(r['speedup_vs_torch'])}** | {f(r['speedup_vs_ort'], none='')} |")
-    lines += ["", DAGGER_NOTE if any(contended(*(r.get(n) for n in ("seqcore", "torch", "onnxruntime")))
+    lines += ["", DAGGER_NOTE if any(contended(*(r.get(n) for n in ("seqcore", "seqcore (python)", "torch",
+                                                                     "onnxruntime")))
                                       for r in res["layers"]) else "", "",
               DDAGGER_NOTE if any((process_spread(r.get("seqcore")) or 1) > BIMODAL for r in res["layers"]) else "",
               "",
               "× PyTorch = time(PyTorch) / time(seqcore); × ORT = time(ORT) / time(seqcore): above 1 means "
-              "seqcore is faster. ORT has no training.", ""]
+              "seqcore is faster. ORT has no training"
+              + ("; seqcore (python) neither (its layers have no backward)." if py_col else "."), ""]
     spread = []
     for name in ("seqcore", "seqcore (python)", "torch", "onnxruntime"):
         gaps = [((r[name]["median_ms"] - r[name]["min_ms"]) / r[name]["median_ms"],
@@ -936,11 +1078,14 @@ def markdown(res) -> str:
             spread.append(f"{name} {100 * g:.0f}% ({where})")
     if spread:
         lines += ["Spread, the largest (median − min) / median of a row: " + "; ".join(spread) + ".", ""]
+    return lines
 
-    lines += ["## Batch-1 streaming step (I = H), median µs per step", "",
-              "| cell | H | seqcore | " + ("seqcore (python) | " if py_col else "")
-              + "PyTorch | ORT | seqcore / PyTorch | seqcore / ORT | PyTorch, oneDNN off | seqcore / that |",
-              "|---|--:|--:|" + ("--:|" if py_col else "") + "--:|--:|--:|--:|--:|--:|"]
+
+def step_section(res, py_col) -> list[str]:
+    lines = ["## Batch-1 streaming step (I = H), median µs per step", "",
+             "| cell | H | seqcore | " + ("seqcore (python) | " if py_col else "")
+             + "PyTorch | ORT | seqcore / PyTorch | seqcore / ORT | PyTorch, oneDNN off | seqcore / that |",
+             "|---|--:|--:|" + ("--:|" if py_col else "") + "--:|--:|--:|--:|--:|--:|"]
     for r in res["steps"]:
         def us(n):
             x = r.get(n)
@@ -953,15 +1098,49 @@ def markdown(res) -> str:
                      f"**{f(r['latency_ratio_vs_torch'], '{:.3f}')}** | **{f(r['latency_ratio_vs_ort'], '{:.3f}')}** | "
                      f"{f(us('torch_onednn_off'), '{:.1f}', none='')} | "
                      f"{f(r.get('latency_ratio_vs_torch_onednn_off'), '{:.3f}', none='')} |")
-    lines += ["", DAGGER_NOTE if any(contended(*(r.get(n) for n in ("seqcore", "torch", "onnxruntime")))
+    lines += ["", DAGGER_NOTE if any(contended(*(r.get(n) for n in ("seqcore", "seqcore (python)", "torch",
+                                                                     "onnxruntime")))
                                       for r in res["steps"]) else "", "",
               DDAGGER_NOTE if any((process_spread(r.get("seqcore")) or 1) > BIMODAL for r in res["steps"]) else "",
               "",
               "Latency ratios: below 1 means seqcore is faster (targets: ≤ 0.2 vs PyTorch, ≤ 0.5 vs ORT). "
               "PyTorch's LSTM goes through oneDNN by default, slow for batch-1 steps; \"PyTorch, oneDNN off\" "
               "(`torch.backends.mkldnn.flags(enabled=False)`) is the same step without it: informational, the "
-              "targets are judged against default PyTorch.", ""]
+              "targets are judged against default PyTorch."
+              + (" seqcore (python): `Stream.step` of a `SequenceTagger` with a K = 1 regression head "
+                 "(seqcore-bench step's model), one [H] float32 step per call." if py_col else ""), ""]
+    return lines
 
+
+def binding_section(res) -> list[str]:
+    bo = res.get("binding_overhead") or {}
+    per_cell, direct = bo.get("per_cell") or [], bo.get("direct") or {}
+    if not per_cell and not direct:
+        return []
+    lines = [f"## Python binding overhead per call (target < {TARGET_BINDING_US:.0f} µs)", ""]
+    if per_cell:
+        lines += ["| cell | H | seqcore (python) step, µs | seqcore step, µs | overhead, µs |", "|---|--:|--:|--:|--:|"]
+        for r in per_cell:
+            lines.append(f"| {CELL_LABEL[r['cell']]} | {r['H']} | {f(r['python_us'])} | {f(r['native_us'])} | "
+                         f"**{f(r['difference_us'])}** |")
+        lines += ["", "overhead = the python step − seqcore-bench's step, both a batch-1 step of the same model "
+                  "(medians of the table above). The native side is the engine's layer forward on one step "
+                  "with the state passed in; the python side goes through the C API's stream (`seq_stream_feed`: "
+                  "a size query, then the step) and numpy, so the difference is the binding's cost plus that of "
+                  "the C API's stream path.", ""]
+    rows = [(DIRECT_LABEL.get(k, k), v) for k, v in direct.items() if isinstance(v, dict)]
+    if rows:
+        lines += ["Direct: " + "; ".join(
+            f"`{label}` {f(v['median_us'])} µs per call (min {f(v['min_us'])}){DAGGER if contended(v) else ''}"
+            for label, v in rows)
+            + f" — median of {rows[0][1]['runs']} runs of {rows[0][1]['calls_per_run']} calls. "
+            "`get_num_threads()` is one C call doing no work (the ctypes crossing alone); `Stream.step` of a "
+            "1-unit RNN is the whole step path of the binding with almost no work in C.", ""]
+    return lines
+
+
+def rest_sections(res) -> list[str]:
+    lines = []
     g = res.get("gemm") or {}
     if g.get("products"):
         fp = res.get("fma_peak_gflops", {})
@@ -1018,9 +1197,7 @@ def markdown(res) -> str:
         extra = f"; {len(t['failing'])} of {t['count']} miss" if t["failing"] else f"; all {t['count']} pass"
         lines.append(f"| {t['target']} | {val} ({w['where']}){extra} | {'yes' if t['met'] else '**no**'} |")
     lines.append("")
-    if not py_col:
-        lines += [f"seqcore (python): {res['seqcore_python']['note']}.", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv=None) -> int:
@@ -1048,6 +1225,9 @@ def main(argv=None) -> int:
                          "10%% of the CPUs meanwhile (default 3)")
     ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
                     help="first wait up to SECONDS for the CPUs to be < 10%% busy (other processes)")
+    ap.add_argument("--only", choices=["python-overhead"],
+                    help="python-overhead: only the seqcore and seqcore (python) steps at H = 64 and the trivial "
+                         "binding calls (no torch / ORT, no layers, products or memory; seconds)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"), help="directory for the JSON and markdown")
     args = ap.parse_args(argv)
     try:
@@ -1059,12 +1239,13 @@ def main(argv=None) -> int:
         res = run_suite(args)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S") + ("-quick" if args.quick else "")
+        stamp = (_dt.datetime.now().strftime("%Y%m%d-%H%M%S") + ("-quick" if args.quick else "")
+                 + (f"-{args.only}" if args.only else ""))
         md = markdown(res)
         paths = [out / f"compare-{stamp}.json", out / f"compare-{stamp}.md"]
         paths[0].write_text(json.dumps(res, indent=1) + "\n")
         paths[1].write_text(md)
-        if not args.quick:
+        if not args.quick and not args.only:
             (out / "latest.json").write_text(json.dumps(res, indent=1) + "\n")
             (out / "latest.md").write_text(md)
         print(md)
