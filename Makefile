@@ -72,8 +72,8 @@ lib:
 	ln -sf $(LIBFILE) $(OUT)/lib/libseqcore.so.$(ABI)
 	ln -sf libseqcore.so.$(ABI) $(OUT)/lib/libseqcore.so
 
-# The same library without -march=native (SEQCORE_PORTABLE=1, see Package.swift), for the valgrind
-# run of capi-test: valgrind 3.19 cannot execute AVX-512 instructions. Its own scratch directory
+# The same library built for x86-64-v3 (SEQCORE_PORTABLE=1, see Package.swift: AVX2 + FMA and the
+# AVX2 GEMM kernel), for the valgrind run of capi-test: valgrind 3.19 cannot execute AVX-512. Its own scratch directory
 # inside $(SCRATCH), since its compile flags differ.
 PORTABLE_SCRATCH := $(SCRATCH)/portable
 lib-portable:

@@ -1,10 +1,28 @@
 // swift-tools-version:6.1
 import PackageDescription
+import Foundation
 
-// Kernels are built for the host CPU (AVX-512 here): a from-source build, as DESIGN §5 explains.
-// SEQCORE_PORTABLE=1 drops -march=native for a binary that runs on any x86-64.
+// Kernels are built for the host CPU by default (AVX-512 here): a from-source build, as DESIGN §5
+// explains. SEQCORE_MARCH picks another target (any clang -march value); SEQCORE_PORTABLE=1 means
+// x86-64-v3 (AVX2 + FMA: every x86-64 since 2013-2015, and what valgrind can run).
+// The GEMM register tile follows the target's register file: SEQCORE_AVX512 selects the 32-register
+// kernel, otherwise the 16-register AVX2 one (GEMM+Float.swift).
+let environment = Context.environment
+let march = environment["SEQCORE_MARCH"] ?? (environment["SEQCORE_PORTABLE"] == "1" ? "x86-64-v3" : "native")
+let targetHasAVX512: Bool = {
+    switch march {
+    case "native":
+        // The manifest runs on the build machine, so "native" is this machine's /proc/cpuinfo.
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        return flags.contains(" avx512f ") && flags.contains(" avx512vl ")
+    case "x86-64-v4", "skylake-avx512", "icelake-server", "sapphirerapids", "znver4", "znver5":
+        return true
+    default:
+        return false
+    }
+}()
 let nativeFlags: [SwiftSetting] =
-    Context.environment["SEQCORE_PORTABLE"] == "1" ? [] : [.unsafeFlags(["-Xcc", "-march=native"])]
+    [.unsafeFlags(["-Xcc", "-march=\(march)"])] + (targetHasAVX512 ? [.define("SEQCORE_AVX512")] : [])
 
 let package = Package(
     name: "seqcore",

@@ -36,11 +36,16 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
     let whh: PackedOperand<S>?
     let whr: PackedOperand<S>?
     let scratch: Buffer<S>
+    /// Whether forward keeps gate values for backward (training); inference writes only what the
+    /// projection reads.
+    let recordsTape: Bool
 
     var projected: Bool { params.whr != nil }
 
-    init(hidden h: Int, projection p: Int, rows: Int, params: CellParameters<S>, grads: CellParameters<S>?) {
+    init(hidden h: Int, projection p: Int, rows: Int, params: CellParameters<S>, grads: CellParameters<S>?,
+         recordsTape: Bool = true) {
         hiddenSize = h
+        self.recordsTape = recordsTape
         outputSize = p > 0 ? p : h
         tapeWidth = p > 0 ? 7 * h : 6 * h
         self.params = params
@@ -62,11 +67,17 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
                  tape: UnsafeMutablePointer<S>, hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?) {
         let h = hiddenSize, hout = outputSize, tw = tapeWidth, cPrev = cPrev!, cNew = cNew!
         Kernels.gemm(m: rows, a: hPrev, lda: hout, packed: whhT, beta: 1, c: xp, ldc: 4 * h)
-        let peep = params.peephole
+        let peep = params.peephole, keep = recordsTape, projected = projected
         // Rows are independent: the two halves of the batch go to the two threads.
         Kernels.forEachRow(rows, work: 8 * h) { range in
             for b in range {
                 let x = xp + b * 4 * h, t = tape + b * tw, cp = cPrev + b * h, cn = cNew + b * h
+                let m = projected ? t + 6 * h : hNew + b * h
+                if S.self == Float.self {
+                    LSTMGates.forward(x: x.float, h: h, cPrev: cp.float, cNew: cn.float, m: m.float,
+                                      tape: keep ? t.float : nil, peephole: peep.map { UnsafePointer($0).float })
+                    continue
+                }
                 if let p = peep {
                     for j in 0 ..< h { x[j] += p[j] * cp[j]; x[h + j] += p[h + j] * cp[j] }
                 }
@@ -80,7 +91,6 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
                 t.update(from: x, count: 4 * h)
                 (t + 4 * h).update(from: cn, count: h)
                 Kernels.tanh(cn, into: t + 5 * h, count: h)
-                let m = projected ? t + 6 * h : hNew + b * h
                 for j in 0 ..< h { m[j] = x[3 * h + j] * t[5 * h + j] }
             }
         }
@@ -135,4 +145,65 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
                          b: tape + 6 * h, ldb: tapeWidth, beta: 1, c: dwhr, ldc: h)
         }
     }
+}
+
+/// The forward gate equations of one row, fused: 16 units at a time through every gate, so the
+/// pre-activations are read once and nothing but c<t>, a<t> (and the tape in training) is written.
+enum LSTMGates {
+    typealias V = SIMD16<Float>
+
+    static func forward(x: UnsafeMutablePointer<Float>, h: Int, cPrev: UnsafePointer<Float>,
+                        cNew: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
+                        tape: UnsafeMutablePointer<Float>?, peephole p: UnsafePointer<Float>?) {
+        var j = 0
+        while j + 16 <= h {
+            chunk(x: x + j, cp: cPrev + j, p: p.map { $0 + j }, stride: h, cn: cNew + j, m: m + j, t: tape.map { $0 + j })
+            j += 16
+        }
+        let n = h - j
+        if n == 0 { return }
+        // The last units go through a zero-padded 16-wide copy, so every unit sees the same arithmetic.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 16) { buffer in
+            let b = buffer.baseAddress!
+            b.initialize(repeating: 0, count: 16 * 16)
+            let xs = b, cp = b + 64, ps = b + 80, cn = b + 128, ms = b + 144, ts = b + 160
+            for g in 0 ..< 4 { (xs + 16 * g).update(from: x + g * h + j, count: n) }
+            cp.update(from: cPrev + j, count: n)
+            if let p { for g in 0 ..< 3 { (ps + 16 * g).update(from: p + g * h + j, count: n) } }
+            chunk(x: xs, cp: cp, p: p == nil ? nil : UnsafePointer(ps), stride: 16, cn: cn, m: ms, t: tape == nil ? nil : ts)
+            (cNew + j).update(from: cn, count: n)
+            (m + j).update(from: ms, count: n)
+            if let t = tape { for g in 0 ..< 6 { (t + g * h + j).update(from: ts + 16 * g, count: n) } }
+        }
+    }
+
+    /// 16 units; gate g of unit u at x[g·stride + u] (likewise the peepholes and the tape).
+    @inline(__always)
+    static func chunk(x: UnsafeMutablePointer<Float>, cp cpPointer: UnsafePointer<Float>, p: UnsafePointer<Float>?, stride s: Int,
+                      cn: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, t: UnsafeMutablePointer<Float>?) {
+        let cp = load(cpPointer)
+        var zi = load(x), zf = load(x + s), zo = load(x + 3 * s)
+        if let p {
+            zi = zi.addingProduct(load(p), cp)
+            zf = zf.addingProduct(load(p + s), cp)
+        }
+        let i = VectorMath.sigmoid(zi), f = VectorMath.sigmoid(zf), g = VectorMath.tanh(load(x + 2 * s))
+        let c = f * cp + i * g
+        if let p { zo = zo.addingProduct(load(p + 2 * s), c) }
+        let o = VectorMath.sigmoid(zo), tc = VectorMath.tanh(c)
+        store(c, cn)
+        store(o * tc, m)
+        if let t {
+            store(i, t); store(f, t + s); store(g, t + 2 * s); store(o, t + 3 * s); store(c, t + 4 * s); store(tc, t + 5 * s)
+        }
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+
+    @inline(__always)
+    static func load(_ p: UnsafeMutablePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+
+    @inline(__always)
+    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
 }

@@ -37,7 +37,7 @@ enum VectorMath {
     /// e^x: x = n·ln2 + r with |r| ≤ ln2/2, e^r by a degree-6 polynomial (Cephes' coefficients for
     /// expf), 2^n built in the exponent bits. Inputs are clamped to ±88 so 2^n never overflows;
     /// e^(−88) ≈ 6e−39 stands in for smaller results, harmless in σ and tanh.
-    @inline(__always)
+    @_transparent
     static func exp(_ x: V) -> V {
         // Clamp, round and convert with plain lane-wise selects and bit operations: the generic
         // SIMD conversions and `rounded(_:)` of the standard library are not inlined and cost more
@@ -65,12 +65,12 @@ enum VectorMath {
     }
 
     /// σ(x) = 1 / (1 + e^(−x))
-    @inline(__always)
+    @_transparent
     static func sigmoid(_ x: V) -> V { 1 / (1 + exp(-x)) }
 
     /// tanh: an odd polynomial for |x| < 0.625 (Cephes' tanhf), where 1 − 2/(e^(2|x|) + 1) would
     /// cancel; that formula, with the sign restored, elsewhere.
-    @inline(__always)
+    @_transparent
     static func tanh(_ x: V) -> V {
         let bits = unsafeBitCast(x, to: SIMD16<UInt32>.self)
         let ax = unsafeBitCast(bits & 0x7FFF_FFFF, to: V.self)
@@ -103,4 +103,15 @@ enum VectorMath {
             for j in 0 ..< count - i { x[i + j] = tail[j] }
         }
     }
+}
+
+// The Float view of a generic pointer, for the SIMD paths taken when S == Float.
+extension UnsafeMutablePointer where Pointee: SeqScalar {
+    @inline(__always)
+    var float: UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(self).assumingMemoryBound(to: Float.self) }
+}
+
+extension UnsafePointer where Pointee: SeqScalar {
+    @inline(__always)
+    var float: UnsafePointer<Float> { UnsafeRawPointer(self).assumingMemoryBound(to: Float.self) }
 }

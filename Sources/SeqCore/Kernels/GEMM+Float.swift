@@ -2,15 +2,26 @@
 ///
 /// Loop nest (outer to inner): K in blocks of KC (B panel stays in L2/L3), M in blocks of MC
 /// (A block packed into MR-row slivers, stays in L2), N in NR-column slivers (one B sliver, KC × NR,
-/// stays in L1), then the MR × NR micro-kernel whose 8 accumulators never leave registers.
+/// stays in L1), then the MR × NR micro-kernel whose accumulators never leave registers.
 /// Every C element is summed over k in the same order whatever the thread count, so results are
 /// deterministic.
+///
+/// The tile is sized to the register file the build targets (Package.swift defines SEQCORE_AVX512
+/// when it does): 32 zmm registers hold an 8 × 32 tile (16 accumulators, enough independent FMA
+/// chains to cover two FMA pipes of 4-cycle latency, and 10 loads per 16 FMAs); AVX2's 16 ymm
+/// registers hold a 6 × 16 tile (12 accumulators, each SIMD16 being two ymm).
 @usableFromInline
 enum FloatGEMM {
-    static let mr = 4
+    #if SEQCORE_AVX512
+    static let mr = 8
     static let nr = 32
+    #else
+    static let mr = 6
+    static let nr = 16
+    #endif
     static let kcMax = 256
-    static let mcMax = 128
+    /// A whole number of MR slivers: packA writes full slivers, so the A buffer is sized by this.
+    static let mcMax = 128 / mr * mr
 
     /// op(B) (K × N) packed as KC-row blocks; inside a block, NR-wide slivers of KC rows, zero-padded
     /// past N so the micro-kernel never branches on the edge.
@@ -243,49 +254,89 @@ enum FloatGEMM {
         }
     }
 
-    /// C[rows × cols] += α · (A sliver · B sliver). 4 × 32 register tile: 8 SIMD16 accumulators.
+    /// C[rows × cols] += α · (A sliver · B sliver): the MR × NR register tile.
     @inline(__always)
     static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, rows: Int, cols: Int) {
         typealias V = SIMD16<Float>
+        #if SEQCORE_AVX512
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+        var c40 = V(), c41 = V(), c50 = V(), c51 = V(), c60 = V(), c61 = V(), c70 = V(), c71 = V()
         var pa = a, pb = UnsafeRawPointer(b)
         for _ in 0 ..< kc {
             let b0 = pb.loadUnaligned(as: V.self)
             let b1 = pb.loadUnaligned(fromByteOffset: 64, as: V.self)
-            let a0 = V(repeating: pa[0]), a1 = V(repeating: pa[1])
-            let a2 = V(repeating: pa[2]), a3 = V(repeating: pa[3])
-            c00 = c00.addingProduct(a0, b0); c01 = c01.addingProduct(a0, b1)
-            c10 = c10.addingProduct(a1, b0); c11 = c11.addingProduct(a1, b1)
-            c20 = c20.addingProduct(a2, b0); c21 = c21.addingProduct(a2, b1)
-            c30 = c30.addingProduct(a3, b0); c31 = c31.addingProduct(a3, b1)
-            pa += 4
+            var ak = V(repeating: pa[0])
+            c00 = c00.addingProduct(ak, b0); c01 = c01.addingProduct(ak, b1)
+            ak = V(repeating: pa[1])
+            c10 = c10.addingProduct(ak, b0); c11 = c11.addingProduct(ak, b1)
+            ak = V(repeating: pa[2])
+            c20 = c20.addingProduct(ak, b0); c21 = c21.addingProduct(ak, b1)
+            ak = V(repeating: pa[3])
+            c30 = c30.addingProduct(ak, b0); c31 = c31.addingProduct(ak, b1)
+            ak = V(repeating: pa[4])
+            c40 = c40.addingProduct(ak, b0); c41 = c41.addingProduct(ak, b1)
+            ak = V(repeating: pa[5])
+            c50 = c50.addingProduct(ak, b0); c51 = c51.addingProduct(ak, b1)
+            ak = V(repeating: pa[6])
+            c60 = c60.addingProduct(ak, b0); c61 = c61.addingProduct(ak, b1)
+            ak = V(repeating: pa[7])
+            c70 = c70.addingProduct(ak, b0); c71 = c71.addingProduct(ak, b1)
+            pa += 8
             pb += 128
         }
-        if rows == 4 && cols == 32 {
-            storeRow(c, c00, c01, alpha)
-            storeRow(c + ldc, c10, c11, alpha)
-            storeRow(c + 2 * ldc, c20, c21, alpha)
-            storeRow(c + 3 * ldc, c30, c31, alpha)
+        // A stack tile, not a tuple: a 16-element tuple made the runtime look up its metadata per call.
+        withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { t in
+            t[0] = c00; t[1] = c01; t[2] = c10; t[3] = c11; t[4] = c20; t[5] = c21; t[6] = c30; t[7] = c31
+            t[8] = c40; t[9] = c41; t[10] = c50; t[11] = c51; t[12] = c60; t[13] = c61; t[14] = c70; t[15] = c71
+            store(UnsafeRawPointer(t.baseAddress!), c: c, ldc: ldc, alpha: alpha, rows: rows, cols: cols)
+        }
+        #else
+        var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
+        var pa = a, pb = UnsafeRawPointer(b)
+        for _ in 0 ..< kc {
+            let b0 = pb.loadUnaligned(as: V.self)
+            c0 = c0.addingProduct(V(repeating: pa[0]), b0)
+            c1 = c1.addingProduct(V(repeating: pa[1]), b0)
+            c2 = c2.addingProduct(V(repeating: pa[2]), b0)
+            c3 = c3.addingProduct(V(repeating: pa[3]), b0)
+            c4 = c4.addingProduct(V(repeating: pa[4]), b0)
+            c5 = c5.addingProduct(V(repeating: pa[5]), b0)
+            pa += 6
+            pb += 64
+        }
+        withUnsafeTemporaryAllocation(of: V.self, capacity: 6) { t in
+            t[0] = c0; t[1] = c1; t[2] = c2; t[3] = c3; t[4] = c4; t[5] = c5
+            store(UnsafeRawPointer(t.baseAddress!), c: c, ldc: ldc, alpha: alpha, rows: rows, cols: cols)
+        }
+        #endif
+    }
+
+    /// C[rows × cols] += α · tile, the MR × NR tile stored row after row.
+    @inline(__always)
+    static func store(_ tile: UnsafeRawPointer, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, rows: Int, cols: Int) {
+        let t = tile.assumingMemoryBound(to: Float.self)
+        if rows == mr && cols == nr {
+            for r in 0 ..< mr { addRow(c + r * ldc, t + r * nr, alpha) }
             return
         }
-        // Edge tile: spill to a scratch tile, add the valid part.
-        var tile = (c00, c01, c10, c11, c20, c21, c30, c31)
-        withUnsafeBytes(of: &tile) { raw in
-            let t = raw.bindMemory(to: Float.self)
-            for r in 0 ..< rows {
-                let row = c + r * ldc
-                for j in 0 ..< cols { row[j] += alpha * t[r * 32 + j] }
-            }
+        // Edge tile: add the valid part only.
+        for r in 0 ..< rows {
+            let row = c + r * ldc, tr = t + r * nr
+            for j in 0 ..< cols { row[j] += alpha * tr[j] }
         }
     }
 
+    /// c[0 ..< NR] += α · t[0 ..< NR]
     @inline(__always)
-    static func storeRow(_ c: UnsafeMutablePointer<Float>, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ alpha: Float) {
-        let raw = UnsafeMutableRawPointer(c)
-        let o0 = raw.loadUnaligned(as: SIMD16<Float>.self)
-        let o1 = raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-        raw.storeBytes(of: o0.addingProduct(SIMD16(repeating: alpha), v0), as: SIMD16<Float>.self)
-        raw.storeBytes(of: o1.addingProduct(SIMD16(repeating: alpha), v1), toByteOffset: 64, as: SIMD16<Float>.self)
+    static func addRow(_ c: UnsafeMutablePointer<Float>, _ t: UnsafePointer<Float>, _ alpha: Float) {
+        let raw = UnsafeMutableRawPointer(c), src = UnsafeRawPointer(t), av = SIMD16<Float>(repeating: alpha)
+        var off = 0
+        while off < nr * 4 {
+            let o = raw.loadUnaligned(fromByteOffset: off, as: SIMD16<Float>.self)
+            raw.storeBytes(of: o.addingProduct(av, src.loadUnaligned(fromByteOffset: off, as: SIMD16<Float>.self)),
+                           toByteOffset: off, as: SIMD16<Float>.self)
+            off += 64
+        }
     }
 }

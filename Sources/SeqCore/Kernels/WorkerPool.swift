@@ -16,19 +16,31 @@ public enum Parallelism {
     }
 }
 
-/// One persistent worker thread that takes the second half of a split kernel call.
+/// One persistent worker thread that shares the parts of a split kernel call with the caller.
 ///
 /// Per-step products are small (tens of microseconds), so waking a thread per call would cost more
 /// than it saves (DESIGN §5: dispatch queues lost most of the second core). The worker spins briefly
-/// on an atomic generation counter before sleeping on a condition variable; the caller publishes
-/// work by bumping the counter under the mutex, so a sleeping worker cannot miss it.
+/// on the job word before sleeping on a condition variable; the caller publishes work under the
+/// mutex, so a sleeping worker cannot miss it.
+///
+/// Parts are claimed, not assigned: caller and worker take the next unclaimed part from one atomic
+/// word until none is left, so when the worker is late (asleep, or descheduled on a busy machine)
+/// the caller runs the parts itself instead of waiting for it. Which thread runs a part never
+/// changes what the part computes, so results stay bit-identical.
 final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool()
 
-    private let generation = Atomic<Int>(0)
-    private let finished = Atomic<Int>(0)
+    /// generation << 32 | next unclaimed part. A claim is a compare-exchange of the whole word, so
+    /// a worker that woke up late can never claim a part of a job that has moved on.
+    private let state = Atomic<Int>(0)
+    /// Parts of the current job finished by the worker.
+    private let workerDone = Atomic<Int>(0)
+    /// Address of the current job's closure (in the caller's frame) and its part count, written
+    /// before the job's generation is published.
+    private let jobAddress = Atomic<Int>(0)
+    private let jobParts = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
-    private var job: ((Int) -> Void)?
+    private var generation = 0
     private var mutex = pthread_mutex_t()
     private var condition = pthread_cond_t()
     private var thread: pthread_t?
@@ -38,31 +50,49 @@ final class WorkerPool: @unchecked Sendable {
         pthread_cond_init(&condition, nil)
     }
 
-    /// Runs body(0) and body(1), the second on the worker when it is free and 2 threads are allowed;
-    /// otherwise both on the calling thread (another caller holding the worker, or one thread set).
-    func run(_ body: (Int) -> Void) {
-        guard Parallelism.threadCount > 1,
+    /// Runs body(0) and body(1), sharing them with the worker (see `run(parts:_:)`).
+    func run(_ body: (Int) -> Void) { run(parts: 2, body) }
+
+    /// Runs body(0) ..< body(parts), each exactly once, on the caller and the worker; returns when
+    /// all are done. Everything runs on the caller when one thread is allowed or another caller
+    /// holds the worker.
+    func run(parts: Int, _ body: (Int) -> Void) {
+        guard parts > 1, Parallelism.threadCount > 1,
               busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            body(0)
-            body(1)
+            for part in 0 ..< parts { body(part) }
             return
         }
         defer { busy.store(false, ordering: .releasing) }
         withoutActuallyEscaping(body) { escaping in
-            startIfNeeded()
-            pthread_mutex_lock(&mutex)
-            job = escaping
-            let g = generation.load(ordering: .relaxed) + 1
-            generation.store(g, ordering: .releasing)
-            pthread_cond_signal(&condition)
-            pthread_mutex_unlock(&mutex)
-            escaping(0)
-            var spins = 0
-            while finished.load(ordering: .acquiring) != g {
-                spins += 1
-                if spins > 1 << 12 { sched_yield() }
+            var closure = escaping
+            withUnsafeMutablePointer(to: &closure) { address in
+                startIfNeeded()
+                jobAddress.store(Int(bitPattern: address), ordering: .relaxed)
+                jobParts.store(parts, ordering: .relaxed)
+                workerDone.store(0, ordering: .relaxed)
+                generation += 1
+                let g = generation << 32
+                pthread_mutex_lock(&mutex)
+                state.store(g, ordering: .releasing)
+                pthread_cond_signal(&condition)
+                pthread_mutex_unlock(&mutex)
+                var mine = 0
+                while true {
+                    let v = state.load(ordering: .acquiring)
+                    let part = v & 0xFFFF_FFFF
+                    if part >= parts { break }
+                    if state.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged {
+                        address.pointee(part)
+                        mine += 1
+                    }
+                }
+                // Only parts the worker has already claimed remain: wait for those.
+                var spins = 0
+                while mine + workerDone.load(ordering: .acquiring) < parts {
+                    spins += 1
+                    if spins > 1 << 12 { sched_yield() }
+                }
             }
-            job = nil
         }
     }
 
@@ -78,16 +108,34 @@ final class WorkerPool: @unchecked Sendable {
         var seen = 0
         while true {
             var spins = 0
-            while generation.load(ordering: .acquiring) == seen && spins < 20_000 { spins += 1 }
-            if generation.load(ordering: .acquiring) == seen {
+            while state.load(ordering: .acquiring) >> 32 == seen && spins < 20_000 { spins += 1 }
+            if state.load(ordering: .acquiring) >> 32 == seen {
                 pthread_mutex_lock(&mutex)
-                while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(&condition, &mutex) }
+                while state.load(ordering: .acquiring) >> 32 == seen { pthread_cond_wait(&condition, &mutex) }
                 pthread_mutex_unlock(&mutex)
             }
-            seen = generation.load(ordering: .acquiring)
-            job?(1)
-            finished.store(seen, ordering: .releasing)
+            seen = state.load(ordering: .acquiring) >> 32
+            while true {
+                let v = state.load(ordering: .acquiring)
+                // The job's address and part count were stored before v's generation was published;
+                // a successful claim below proves that job is still running (its caller waits for
+                // this part), so the address is still valid when it is called.
+                let address = jobAddress.load(ordering: .relaxed), parts = jobParts.load(ordering: .relaxed)
+                let part = v & 0xFFFF_FFFF
+                if v >> 32 != seen || part >= parts { break }
+                if state.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged {
+                    Self.invoke(address, part)
+                    workerDone.add(1, ordering: .releasing)
+                }
+            }
         }
+    }
+
+    /// Calls the job's closure; its copy is released on return, before the part is reported done
+    /// (withoutActuallyEscaping in the caller checks that no copy outlives the call).
+    @inline(never)
+    private static func invoke(_ address: Int, _ part: Int) {
+        UnsafeMutablePointer<(Int) -> Void>(bitPattern: address)!.pointee(part)
     }
 }
 

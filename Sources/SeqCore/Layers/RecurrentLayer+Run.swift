@@ -119,7 +119,7 @@ extension RecurrentLayer {
                     case .gru:
                         run.go(GRUCell(hidden: h, variant: gruVariant, rows: batch, params: p, grads: nil), params: p)
                     case .lstm:
-                        run.go(LSTMCell(hidden: h, projection: c.projSize, rows: batch, params: p, grads: nil), params: p)
+                        run.go(LSTMCell(hidden: h, projection: c.projSize, rows: batch, params: p, grads: nil, recordsTape: training), params: p)
                     }
                 }
                 tape?.layerInputs.append(layerInput)
