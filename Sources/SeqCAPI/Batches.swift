@@ -35,6 +35,19 @@ enum Layout: SeqLayout {
         self == .timeMajor ? (t * batch + b) * width + f : (b * steps + t) * width + f
     }
 
+    /// Copies a caller's buffer in this layout into a time-major buffer of steps * batch * width.
+    func copyTimeMajor<T>(_ p: UnsafePointer<T>, steps: Int, batch: Int, width: Int, into out: UnsafeMutablePointer<T>) {
+        if self == .timeMajor {
+            out.update(from: p, count: steps * batch * width)
+            return
+        }
+        for t in 0 ..< steps {
+            for b in 0 ..< batch {
+                (out + (t * batch + b) * width).update(from: p + (b * steps + t) * width, count: width)
+            }
+        }
+    }
+
     /// Copies a caller's buffer in this layout into a time-major array, converting each element.
     func timeMajor<T, U>(_ p: UnsafePointer<T>, steps: Int, batch: Int, width: Int, _ convert: (T) -> U) -> [U] {
         if self == .timeMajor {
@@ -167,8 +180,13 @@ extension ModelObject {
             let count = try Arg.elementCount(of: p + "features", (p + "steps", a.steps), (p + a.batchName, a.batch),
                                              (p + "input_size", a.inputSize))
             try Arg.finite(features, count: count, p + "features")
-            let x = layout.timeMajor(features, steps: steps, batch: batch, width: width) { $0 }
-            input = .features(try Tensor(shape: [steps, batch, width], data: x))
+            // Filled in place rather than through Tensor(shape:data:), which formats its error
+            // messages before checking: this runs at every call, and at every streaming step.
+            var x = Tensor<Float>(zeros: [steps, batch, width])
+            x.data.withUnsafeMutableBufferPointer {
+                layout.copyTimeMajor(features, steps: steps, batch: batch, width: width, into: $0.baseAddress!)
+            }
+            input = .features(x)
         }
         let lengths = try checkLengths(a.lengths, steps: steps, batch: batch, p + "lengths", stepsName: "steps")
         return CheckedInput(input: input, steps: steps, batch: batch, lengths: lengths, layout: layout)

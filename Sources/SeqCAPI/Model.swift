@@ -44,6 +44,7 @@ final class ModelObject: HandleValue {
         clipNorm = built.clipNorm
         clipValue = built.clipValue
         seed = built.seed
+        widestRow = Self.widestRow(of: model.config)
     }
 
     var config: ModelConfig { model.config }
@@ -65,8 +66,11 @@ final class ModelObject: HandleValue {
     /// Values per (step, sequence) that a forward and backward pass keep at most, over all layers
     /// and directions (gate activations of the tape, states): steps * batch times this must stay
     /// within `Limits.maxElements`, so that no call allocates past the engine's limit.
-    var widestRow: Int {
-        let c = config, r = c.rnn
+    /// Stored: it is read at every call.
+    let widestRow: Int
+
+    private static func widestRow(of c: ModelConfig) -> Int {
+        let r = c.rnn
         let slots = r.numLayers * r.numDirections
         return [slots * r.gateCount * r.hiddenSize, slots * r.hiddenSize, r.outputFeatures, r.inputSize,
                 c.outputSize, c.embeddingSize].max() ?? 1

@@ -107,8 +107,15 @@ final class StreamObject: HandleValue {
         let k = m.config.outputSize
         let needed = input.steps * input.batch * k
         guard let output = try Arg.output(output, capacity, count, needed: needed, name: "output") else { return }
-        let y = try s.locked { try m.locked { try s.session.feed(input.input) } }
-        input.layout.store(y.data, steps: input.steps, batch: input.batch, width: k, into: output)
+        if input.layout == .timeMajor || input.steps == 1 {
+            // The caller's buffer is already in the engine's order (one step is the same in both
+            // layouts): the session writes into it, no intermediate array.
+            let y = UnsafeMutableBufferPointer(start: output, count: needed)
+            try s.locked { try m.locked { try s.session.feed(input.input, into: y) } }
+        } else {
+            let y = try s.locked { try m.locked { try s.session.feed(input.input) } }
+            input.layout.store(y.data, steps: input.steps, batch: input.batch, width: k, into: output)
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 /* Streams: step by step equals the whole sequence, chunks, reset, position, state get/set. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,4 +177,57 @@ void test_stream_outlives_model_handle(void) {
     CHECK_OK(seq_stream_feed(stream, &x, NULL, 1, 1, 1, SEQ_LAYOUT_TIME_MAJOR, &y, 1, NULL));
     CHECK(y == y); /* finite, computed */
     seq_stream_free(stream);
+}
+
+/* A refused feed (NaN features, a token out of the vocabulary, an output buffer one float short)
+   takes no step and leaves the state alone: the stream goes on exactly as one that never saw it.
+   The size query reports steps * B * K for features and tokens alike. */
+void test_stream_refused_feed_leaves_it_usable(void) {
+    enum { B = 2, I = 3, K = 4, V = 5, T = 3 };
+    seq_model *model = model_from("cell=gru input_size=3 hidden_size=5 output_size=4 output=classes");
+    seq_model *lm = model_from("architecture=language_model cell=lstm vocab_size=5 embedding_size=2 hidden_size=3");
+    seq_stream *s = NULL, *clean = NULL;
+    float x[T * B * I], bad[B * I], y[T * B * K], want[T * B * K];
+    int32_t tokens[B] = {1, 4}, bad_tokens[B] = {2, 5};
+    int64_t count = -1, position = -1;
+    int i, t;
+    for (i = 0; i < T * B * I; i++) x[i] = (float)(i % 7) * 0.25f - 0.75f;
+    memcpy(bad, x, sizeof bad);
+    bad[B * I - 1] = NAN;
+    if (!model || !lm) goto done;
+    CHECK_OK(seq_stream_create(model, B, &s));
+    CHECK_OK(seq_stream_create(model, B, &clean));
+    CHECK_OK(seq_stream_feed(s, x, NULL, T, B, I, SEQ_LAYOUT_BATCH_FIRST, NULL, 0, &count));
+    CHECK_INT_EQ(count, T * B * K);
+    CHECK_OK(seq_stream_feed(s, x, NULL, 1, B, I, SEQ_LAYOUT_TIME_MAJOR, y, B * K, NULL));
+    CHECK_OK(seq_stream_feed(clean, x, NULL, 1, B, I, SEQ_LAYOUT_TIME_MAJOR, want, B * K, NULL));
+    CHECK_ERROR(seq_stream_feed(s, bad, NULL, 1, B, I, SEQ_LAYOUT_TIME_MAJOR, y, B * K, NULL), SEQ_ERR_INVALID_ARGUMENT,
+                "argument 'features': expected finite values");
+    CHECK_ERROR(seq_stream_feed(s, x, NULL, 1, B, I, SEQ_LAYOUT_TIME_MAJOR, y, B * K - 1, NULL), SEQ_ERR_BUFFER_TOO_SMALL,
+                "needed 8");
+    CHECK_OK(seq_stream_position(s, &position));
+    CHECK_INT_EQ(position, 1);
+    for (t = 1; t < T; t++) {
+        CHECK_OK(seq_stream_feed(s, x + t * B * I, NULL, 1, B, I, SEQ_LAYOUT_TIME_MAJOR, y, B * K, NULL));
+        CHECK_OK(seq_stream_feed(clean, x + t * B * I, NULL, 1, B, I, SEQ_LAYOUT_TIME_MAJOR, want, B * K, NULL));
+        CHECK_FLOATS_CLOSE(y, want, B * K, 0, 0);
+    }
+    seq_stream_free(s);
+    seq_stream_free(clean);
+    s = clean = NULL;
+
+    CHECK_OK(seq_stream_create(lm, B, &s));
+    CHECK_OK(seq_stream_create(lm, B, &clean));
+    CHECK_OK(seq_stream_feed(s, NULL, tokens, 1, B, 1, SEQ_LAYOUT_TIME_MAJOR, NULL, 0, &count));
+    CHECK_INT_EQ(count, B * V);
+    CHECK_ERROR(seq_stream_feed(s, NULL, bad_tokens, 1, B, 1, SEQ_LAYOUT_TIME_MAJOR, y, B * V, NULL), SEQ_ERR_INVALID_ARGUMENT,
+                "argument 'tokens': expected token ids in [0, 5)");
+    CHECK_OK(seq_stream_feed(s, NULL, tokens, 1, B, 1, SEQ_LAYOUT_TIME_MAJOR, y, B * V, NULL));
+    CHECK_OK(seq_stream_feed(clean, NULL, tokens, 1, B, 1, SEQ_LAYOUT_TIME_MAJOR, want, B * V, NULL));
+    CHECK_FLOATS_CLOSE(y, want, B * V, 0, 0);
+done:
+    seq_stream_free(s);
+    seq_stream_free(clean);
+    seq_model_free(model);
+    seq_model_free(lm);
 }

@@ -45,6 +45,7 @@
     X(stream_classifier_and_language_model)           \
     X(stream_state_round_trip)                        \
     X(stream_outlives_model_handle)                   \
+    X(stream_refused_feed_leaves_it_usable)           \
     /* test_golden.c */                               \
     X(golden_engine_fixtures)                         \
     X(golden_parameters_round_trip)                   \

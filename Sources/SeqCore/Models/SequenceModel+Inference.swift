@@ -1,11 +1,16 @@
 extension OutputKind {
     /// ŷ = g_y(z) over rows of K: σ (binary), softmax (classes), identity (regression). In place.
     func activate<S: SeqScalar>(_ z: inout [S], width k: Int) {
+        z.withUnsafeMutableBufferPointer { activate($0, width: k) }
+    }
+
+    /// The same on a buffer of whole rows of K.
+    func activate<S: SeqScalar>(_ z: UnsafeMutableBufferPointer<S>, width k: Int) {
         switch self {
         case .regression:
             return
         case .binary:
-            z.withUnsafeMutableBufferPointer { Kernels.sigmoid($0.baseAddress!, count: $0.count) }
+            Kernels.sigmoid(z.baseAddress!, count: z.count)
         case .classes:
             for r in 0 ..< z.count / k {
                 var m = -S.infinity
@@ -141,20 +146,12 @@ public final class StreamingSession<S: SeqScalar> {
     /// Feeds a chunk of T ≥ 1 steps ([T, B, I] features or [T, B] tokens) and returns the head's
     /// logits z [T, B, K] for each step (apply `activate` for probabilities).
     public func feedLogits(_ input: SequenceInput<S>) throws -> Tensor<S> {
-        if input.batch != batch {
-            throw SeqError.invalid("input", expected: "batch \(batch) (the session's)", got: input.batch)
-        }
-        let (x, _) = try model.embed(input, model.embedding, "input")
-        let out = try model.rnn.forward(x, h0: h, c0: c)
-        h = out.hN
-        c = out.cN
-        position += x.shape[0]
-        let rows = x.shape[0] * batch, k = model.config.outputSize
-        var z = [S](repeating: 0, count: rows * k)
-        out.output.data.withUnsafeBufferPointer { o in
-            z.withUnsafeMutableBufferPointer { model.head.forward(o.baseAddress!, rows: rows, ldx: model.rnn.config.outputFeatures, into: $0.baseAddress!) }
-        }
-        return Tensor(unchecked: [x.shape[0], batch, k], data: z)
+        try checkBatch(input)
+        let a = try advance(input)
+        let steps = a.shape[0], k = model.config.outputSize
+        var z = [S](repeating: 0, count: steps * batch * k)
+        z.withUnsafeMutableBufferPointer { head(a, into: $0.baseAddress!) }
+        return Tensor(unchecked: [steps, batch, k], data: z)
     }
 
     /// `feedLogits` followed by the output activation: ŷ [T, B, K].
@@ -162,6 +159,44 @@ public final class StreamingSession<S: SeqScalar> {
         var z = try feedLogits(input)
         model.config.output.activate(&z.data, width: model.config.outputSize)
         return z
+    }
+
+    /// `feed`, writing ŷ [T, B, K] (time-major) into `output`, which must hold exactly T·B·K values:
+    /// the same numbers without the intermediate arrays, for callers that step often (the C API).
+    /// On failure the state and `output` are unchanged.
+    public func feed(_ input: SequenceInput<S>, into output: UnsafeMutableBufferPointer<S>) throws {
+        try checkBatch(input)
+        let k = model.config.outputSize, needed = input.steps * batch * k
+        if output.count != needed {
+            throw SeqError.invalid("output", expected: "\(needed) values ([T, B, K] = [\(input.steps), \(batch), \(k)])", got: output.count)
+        }
+        let a = try advance(input)
+        head(a, into: output.baseAddress!)
+        model.config.output.activate(output, width: k)
+    }
+
+    private func checkBatch(_ input: SequenceInput<S>) throws {
+        if input.batch != batch {
+            throw SeqError.invalid("input", expected: "batch \(batch) (the session's)", got: input.batch)
+        }
+    }
+
+    /// Runs the stack on a chunk from the current state and keeps its final state: the stack's
+    /// output a<t> [T, B, F] (F = Hout·D).
+    private func advance(_ input: SequenceInput<S>) throws -> Tensor<S> {
+        let (x, _) = try model.embed(input, model.embedding, "input")
+        let out = try model.rnn.forward(x, h0: h, c0: c)
+        h = out.hN
+        c = out.cN
+        position += x.shape[0]
+        return out.output
+    }
+
+    /// z = W_ya a<t> + b_y for every row of `a` [T, B, F], into T·B·K values.
+    private func head(_ a: Tensor<S>, into z: UnsafeMutablePointer<S>) {
+        a.data.withUnsafeBufferPointer { o in
+            model.head.forward(o.baseAddress!, rows: a.shape[0] * batch, ldx: model.rnn.config.outputFeatures, into: z)
+        }
     }
 }
 

@@ -81,9 +81,10 @@ public final class SequenceModel<S: SeqScalar> {
             guard let emb else {
                 throw SeqError.invalid(name, expected: "feature vectors [T, B, \(config.rnn.inputSize)] (the model has no embedding)", got: "token ids")
             }
-            try Check.positive(steps, "\(name) steps (T)")
-            try Check.positive(batch, "\(name) batch (B)")
-            try Check.count(ids.count, steps * batch, name, shape: "[T, B] = [\(steps), \(batch)]")
+            // The messages are built only on failure: this runs at every streaming step.
+            if steps <= 0 { try Check.positive(steps, "\(name) steps (T)") }
+            if batch <= 0 { try Check.positive(batch, "\(name) batch (B)") }
+            if ids.count != steps * batch { try Check.count(ids.count, steps * batch, name, shape: "[T, B] = [\(steps), \(batch)]") }
             try emb.validate(ids, name)
             return (Tensor(unchecked: [steps, batch, emb.embeddingSize], data: emb.forward(ids)), ids)
         }

@@ -13,6 +13,10 @@ Conventions of this module:
   reach C), or a ctypes array/pointer/``byref``. Output arrays must also be writeable.
 - The numbers (status codes, layouts) and the fields of ``seq_progress`` come from the header
   (:mod:`seqcore._header`); none is written here by hand.
+- Hot paths that call one function many times with arguments they have already checked (a
+  stream's step) use a second, unchecked binding of it (:func:`unchecked`): plain ctypes argument
+  types derived from the header, the status returned as an int, turned into the same exception by
+  :func:`raise_for_status`.
 
 A function of the header that the loaded library does not export (a library built from older
 sources) is bound to a stub that raises :class:`~seqcore.errors.NotSupported` when called.
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import re
-from ctypes import POINTER, c_char, c_char_p, c_double, c_int32, c_int64, c_void_p
+from ctypes import POINTER, byref, c_char, c_char_p, c_double, c_int32, c_int64, c_void_p
 from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
@@ -86,16 +90,25 @@ seq_progress_callback = ctypes.CFUNCTYPE(c_int32, POINTER(seq_progress), c_void_
 
 def _array_type(name: str, dtype: Any, element: Any, writeable: bool) -> type:
     pointer = POINTER(element)
+    dtype = np.dtype(dtype)
 
     def from_param(cls: type, obj: Any) -> Any:
         if obj is None:
             return None
         if isinstance(obj, np.ndarray):
             if obj.dtype != dtype:
-                raise InvalidType(f"{name}: expected a numpy array of dtype {np.dtype(dtype).name}, got {obj.dtype}")
-            if not obj.flags.c_contiguous:
+                raise InvalidType(f"{name}: expected a numpy array of dtype {dtype.name}, got {obj.dtype}")
+            flags = obj.flags
+            if not flags.c_contiguous:
                 raise InvalidType(f"{name}: expected a C-contiguous array")
-            if writeable and not obj.flags.writeable:
+            if flags.writeable:
+                # The array's buffer, seen as its first element: a fifth of the time of
+                # obj.ctypes.data_as, and it keeps the array alive for the call, as that does.
+                try:
+                    return byref(element.from_buffer(obj))
+                except (ValueError, TypeError):  # an empty array (nothing to map): the route below
+                    pass
+            elif writeable:
                 raise InvalidType(f"{name}: expected a writeable array for an output")
             return obj.ctypes.data_as(pointer)
         return pointer.from_param(obj)
@@ -124,6 +137,8 @@ def _checked_integer(name: str, base: Any, bits: int) -> type:
     low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
     def from_param(cls: type, value: Any) -> Any:
+        if type(value) is int and low <= value <= high:  # the common case, first
+            return base(value)
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"expected an integer, got {type(value).__name__}")
         if not low <= value <= high:
@@ -196,10 +211,17 @@ def status_name(code: int) -> Optional[str]:
     return STATUS_NAMES.get(code)
 
 
+def raise_for_status(code: int) -> None:
+    """Raises the exception of a status code that is not ``SEQ_OK``, with the message of
+    ``seq_last_error()`` (call it on the thread that made the call, right after it)."""
+    if code != SEQ_OK:
+        raise error_for_status(status_name(code), code, last_error())
+
+
 def _raise_on_error(result: seq_status, func: Any, args: Any) -> int:
     code = int(result.value)
     if code != SEQ_OK:
-        raise error_for_status(status_name(code), code, last_error())
+        raise_for_status(code)
     return code
 
 
@@ -260,6 +282,28 @@ def _declare(name: str, restype: Any, argtypes: List[Any]) -> Any:
     call.__name__ = call.__qualname__ = name
     call.__wrapped__ = func  # type: ignore[attr-defined]
     return call
+
+
+# The plain ctypes type of each C type of the header, for unchecked bindings: every pointer is a
+# c_void_p, every integer its fixed width.
+_UNCHECKED_TYPE_OF: Dict[str, Any] = {"int64_t": c_int64, "int32_t": c_int32, "seq_status": c_int32,
+                                      "seq_layout": c_int32, "double": c_double}
+
+
+def unchecked(name: str) -> Any:
+    """A second ctypes binding of ``name`` for a hot path, apart from ``DECLARED``: argument types
+    from the header's prototype (pointers and handles ``c_void_p``, integers ``c_int64`` /
+    ``c_int32``), the result a plain int (the status code; no ``errcheck``). The caller passes
+    ctypes values it made and checked once (ctypes' own conversions would still refuse a Python
+    value out of range), and passes the status to :func:`raise_for_status`. A function the library
+    lacks gives its NotSupported stub."""
+    if name in MISSING:
+        return DECLARED[name]
+    proto = HEADER.functions[name]
+    func = _lib[name]  # a new function object: DECLARED's keeps its checked argument types
+    func.argtypes = [c_void_p if "*" in p.ctype else _UNCHECKED_TYPE_OF[p.ctype] for p in proto.parameters]
+    func.restype = c_int32 if proto.restype in ("seq_status", "int32_t") else RESTYPE_OF[proto.restype]
+    return func
 
 
 def has_function(name: str) -> bool:

@@ -21,7 +21,7 @@ from . import _capi
 from ._arrays import Inputs, _to_numpy, features_array
 from ._config import Config, config_to_dict
 from ._handle import Handle, out_pointer
-from .errors import InvalidArgument, InvalidType, NotFound, ResourceLimit
+from .errors import ClosedError, InvalidArgument, InvalidType, NotFound, ResourceLimit
 
 __all__ = ["ModelHandle", "StreamHandle", "Targets"]
 
@@ -35,6 +35,10 @@ class Targets:
     values: Optional[np.ndarray]
     steps: int
     lengths: Optional[np.ndarray] = None
+
+
+# Outputs up to this many floats (4 MiB) are sized by the binding, without a size query.
+_SMALL_OUTPUT = 1 << 20
 
 
 def _empty(shape: Any, dtype: Any, what: str) -> np.ndarray:
@@ -171,14 +175,20 @@ class ModelHandle(Handle):
 
     # --- Inference -------------------------------------------------------------------------
 
-    def predict(self, inputs: Inputs) -> np.ndarray:
-        """Raw C output as a flat float32 array (the caller shapes it)."""
+    def predict(self, inputs: Inputs, count: Optional[int] = None) -> np.ndarray:
+        """Raw C output as a flat float32 array (the caller shapes it). ``count``: the floats the
+        output needs, when the caller knows it (T·B·K, or B·K for a classifier; seqcore.h). It
+        saves the size query of a small call, where that query is a large share of the time; for
+        a large output (or without ``count``) the library is asked first, and refuses sizes past
+        its limits before anything is allocated."""
         with self._use() as h:
-            count = ctypes.c_int64()
             args = (h, inputs.features, inputs.tokens, inputs.steps, inputs.batch, inputs.input_size,
                     inputs.lengths, inputs.layout)
-            _capi.seq_model_predict(*args, None, 0, ctypes.byref(count))
-            out = _empty(count.value, np.float32, "output")
+            if count is None or count > _SMALL_OUTPUT:
+                needed = ctypes.c_int64()
+                _capi.seq_model_predict(*args, None, 0, ctypes.byref(needed))
+                count = needed.value
+            out = _empty(count, np.float32, "output")
             _capi.seq_model_predict(*args, out, out.size, None)
         return out
 
@@ -244,28 +254,72 @@ class ModelHandle(Handle):
         with self._use() as h:
             _capi.seq_model_set_onnx_tensor(h, stack.encode(), layer, tensor.encode(), data, data.size)
 
-    def stream(self, batch: int) -> "StreamHandle":
+    def stream(self, batch: int, *, uses_tokens: bool, input_size: int) -> "StreamHandle":
+        """A stream of ``batch`` sequences; ``input_size`` is the model's (1 for token ids)."""
         with self._use() as h:
             pointer = out_pointer(_capi.seq_stream)
             _capi.seq_stream_create(h, batch, ctypes.byref(pointer))
-        return StreamHandle(pointer)
+        return StreamHandle(pointer, uses_tokens=uses_tokens, batch=batch, input_size=input_size)
 
 
 class StreamHandle(Handle):
-    """Owns a ``seq_stream``."""
+    """Owns a ``seq_stream``: chunks through ``feed``, single steps through ``step``, which reuses
+    one input and one output buffer and the ctypes arguments made for them when the stream was made
+    (a step is called often, on little data: the binding's own cost is most of its time)."""
 
-    def __init__(self, pointer: Any) -> None:
+    def __init__(self, pointer: Any, *, uses_tokens: bool, batch: int, input_size: int) -> None:
         super().__init__(pointer, _capi.seq_stream_free)
+        # One step's input, [B] token ids or [B, I] features, time-major; the library answers the
+        # size query on it (zeros are valid input), which leaves the state alone.
+        self._x = np.zeros((batch,) if uses_tokens else (batch, input_size), np.int32 if uses_tokens else np.float32)
+        count = ctypes.c_int64()
+        features, tokens = (None, self._x) if uses_tokens else (self._x, None)
+        try:
+            with self._use() as h:
+                _capi.seq_stream_feed(h, features, tokens, 1, batch, input_size, _capi.SEQ_LAYOUT_TIME_MAJOR, None, 0,
+                                      ctypes.byref(count))
+        except BaseException:
+            self.close()
+            raise
+        # The output values of one step, B·K: from the library, once per stream.
+        self._per_step = int(count.value)
+        self._y = np.empty((batch, self._per_step // batch), np.float32)
+        x_address = ctypes.c_void_p(self._x.ctypes.data)
+        self._step_args = (ctypes.cast(pointer, ctypes.c_void_p), None if uses_tokens else x_address,
+                           x_address if uses_tokens else None, ctypes.c_int64(1), ctypes.c_int64(batch),
+                           ctypes.c_int64(input_size), ctypes.c_int32(_capi.SEQ_LAYOUT_TIME_MAJOR),
+                           ctypes.c_void_p(self._y.ctypes.data), ctypes.c_int64(self._y.size), None)
+        self._feed_step = _capi.unchecked("seq_stream_feed")
 
     def _describe(self) -> str:
         return "this stream"
 
+    def step(self, x: Any) -> np.ndarray:
+        """Feeds one step and returns its output [B, K] (a new array). ``x`` is checked by the
+        caller: an array of shape [B] (token ids, within int32) or [B, I] (features) whose dtype
+        numpy casts exactly as ``features_array`` / ``tokens_array`` would, or, for one sequence
+        of tokens, an int within int32. The library checks the values (finite features, token ids
+        in the vocabulary) and leaves the state alone when it refuses them."""
+        with self._lock:
+            if self._pointer is None:
+                raise ClosedError(f"{self._describe()} is closed")
+            self._x[...] = x
+            status = self._feed_step(*self._step_args)
+            if status:
+                _capi.raise_for_status(status)
+            return self._y.copy()
+
     def feed(self, features: Optional[np.ndarray], tokens: Optional[np.ndarray], steps: int, batch: int,
              input_size: int, layout: int) -> np.ndarray:
+        """Feeds ``steps`` steps: steps · B · K floats out, sized from the size query made when the
+        stream was (asked again only for a large output, as ``ModelHandle.predict`` does)."""
         with self._use() as h:
-            count = ctypes.c_int64()
-            _capi.seq_stream_feed(h, features, tokens, steps, batch, input_size, layout, None, 0, ctypes.byref(count))
-            out = _empty(count.value, np.float32, "output")
+            count = steps * self._per_step
+            if count > _SMALL_OUTPUT:
+                needed = ctypes.c_int64()
+                _capi.seq_stream_feed(h, features, tokens, steps, batch, input_size, layout, None, 0, ctypes.byref(needed))
+                count = needed.value
+            out = _empty(count, np.float32, "output")
             _capi.seq_stream_feed(h, features, tokens, steps, batch, input_size, layout, out, out.size, None)
         return out
 

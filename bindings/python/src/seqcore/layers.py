@@ -299,7 +299,7 @@ class RecurrentLayer:
         output = np.zeros((steps, batch, hout), dtype=np.float32)
         h_n = np.zeros((batch, hout), dtype=np.float32)
         c_n = None if c0 is None else np.zeros_like(c0)
-        with model.stream(batch) as stream:
+        with model.stream(batch, uses_tokens=False, input_size=width) as stream:
             stream.set_state(np.ascontiguousarray(h0, dtype=np.float32), c0)
             start = 0
             for end in sorted(set(int(n) for n in lengths)):

@@ -239,10 +239,10 @@ class SequenceModel:
             [B, K] for a classifier.
         """
         inputs = self._inputs(x, lengths)
-        out = self._handle.predict(inputs)
         k = self.output_size
         if self._architecture == "classifier":
-            return out.reshape(inputs.batch, k)
+            return self._handle.predict(inputs, inputs.batch * k).reshape(inputs.batch, k)
+        out = self._handle.predict(inputs, inputs.steps * inputs.batch * k)
         lead = (inputs.batch, inputs.steps) if self.batch_first else (inputs.steps, inputs.batch)
         return out.reshape(lead + (k,))
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Stream"]
 
+_INT32_MIN, _INT32_MAX = int(np.iinfo(np.int32).min), int(np.iinfo(np.int32).max)
+
 State = Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]
 
 
@@ -40,14 +42,20 @@ class Stream:
     def __init__(self, model: "SequenceModel", batch: int = 1) -> None:
         self._model = model
         self.batch = check_int(batch, "batch", 1)
-        self._handle = model._handle.stream(self.batch)
         config = model.config
         self._uses_tokens = model.uses_tokens
         self._input_size = 1 if self._uses_tokens else int(config["input_size"])
+        self._handle = model._handle.stream(self.batch, uses_tokens=self._uses_tokens, input_size=self._input_size)
         self._layers = int(config["num_layers"] or 1)
         self._hidden = int(config["hidden_size"])
         self._hout = int(config.get("proj_size") or 0) or self._hidden
         self._lstm = config["cell"] == "lstm"
+        # step()'s fast path: an array of exactly one step's shape and the C element type, or one
+        # token id as an int, goes to the handle without _prepare (whose checks it already meets).
+        self._step_dtype = np.dtype(np.int32 if self._uses_tokens else np.float32)
+        self._step_shape = (self.batch,) if self._uses_tokens else (self.batch, self._input_size)
+        self._unbatched_shape = self._step_shape[1:] if self.batch == 1 else None
+        self._int_token_step = self._uses_tokens and self.batch == 1
 
     def _prepare(self, x: Any, chunk: bool) -> Tuple[Any, int, bool]:
         """x as a C-ready array in the model's layout (time-major for one step), its number of
@@ -97,8 +105,16 @@ class Stream:
             [B, K] (or [K] for an input without batch dimension): probabilities for "binary" and
             "classes" outputs (a language model's next-token distribution), values for "regression".
         """
-        a, steps, unbatched = self._prepare(x, chunk=False)
-        out = self._run(a, 1, _capi.SEQ_LAYOUT_TIME_MAJOR).reshape(self.batch, -1)
+        if type(x) is np.ndarray and x.dtype is self._step_dtype:
+            shape = x.shape
+            if shape == self._step_shape:
+                return self._handle.step(x)
+            if shape == self._unbatched_shape:
+                return self._handle.step(x)[0]
+        elif type(x) is int and self._int_token_step and _INT32_MIN <= x <= _INT32_MAX:
+            return self._handle.step(x)[0]
+        a, _, unbatched = self._prepare(x, chunk=False)
+        out = self._handle.step(a)
         return out[0] if unbatched else out
 
     def feed(self, x: Any) -> np.ndarray:
