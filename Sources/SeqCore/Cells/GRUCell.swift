@@ -36,9 +36,13 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
     let whh: PackedOperand<S>?
     let whn: PackedOperand<S>?
     let scratch: Buffer<S>
+    /// Whether forward keeps what backward needs (training); the fused Float path skips it otherwise.
+    let recordsTape: Bool
 
-    init(hidden h: Int, variant: Variant, rows: Int, params: CellParameters<S>, grads: CellParameters<S>?) {
+    init(hidden h: Int, variant: Variant, rows: Int, params: CellParameters<S>, grads: CellParameters<S>?,
+         recordsTape: Bool = true) {
         self.variant = variant
+        self.recordsTape = recordsTape
         hiddenSize = h
         gateWidth = (variant == .simplified ? 2 : 3) * h
         tapeWidth = (variant == .simplified ? 2 : 4) * h
@@ -72,6 +76,17 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
                 if let bhh = params.bhh { row.update(from: bhh, count: gw) } else { row.update(repeating: 0, count: gw) }
             }
             Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)
+            if S.self == Float.self {
+                let keep = recordsTape
+                // Rows are independent: the two halves of the batch go to the two threads.
+                Kernels.forEachRow(rows, work: 6 * h) { range in
+                    for b in range {
+                        GRUGates.forward(x: (xp + b * gw).float, hr: (hp + b * gw).float, h: h, hPrev: (hPrev + b * h).float,
+                                         hNew: (hNew + b * h).float, tape: keep ? (tape + b * tw).float : nil)
+                    }
+                }
+                return
+            }
             for b in 0 ..< rows {
                 let x = xp + b * gw, r0 = hp + b * gw, t = tape + b * tw, hp0 = hPrev + b * h, out = hNew + b * h
                 for j in 0 ..< 2 * h { t[j] = x[j] + r0[j] }
@@ -193,5 +208,50 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
         Kernels.gemm(transA: true, transB: false, m: h, n: h, k: n, alpha: 1, a: dGH + 2 * h, lda: gw,
                      b: tape + 3 * h, ldb: tapeWidth, beta: 1, c: g.whh + 2 * h * h, ldc: h)
         if let dbhh = g.bhh { Kernels.accumulateColumnSums(dGH, rows: n, n: gw, ldx: gw, into: dbhh) }
+    }
+}
+
+/// The linear-before-reset forward gate equations of one row, fused 16 units at a time (the
+/// equations above; x: the input projection [r, z, n], hr: W_hh h<t-1> + b_hh [r, z, n]).
+enum GRUGates {
+    typealias V = SIMD16<Float>
+
+    static func forward(x: UnsafeMutablePointer<Float>, hr: UnsafeMutablePointer<Float>, h: Int, hPrev: UnsafePointer<Float>,
+                        hNew: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?) {
+        var j = 0
+        while j + 16 <= h {
+            chunk(x: x + j, hr: hr + j, stride: h, hp: hPrev + j, out: hNew + j, t: tape.map { $0 + j })
+            j += 16
+        }
+        let n = h - j
+        if n == 0 { return }
+        // The last units through a zero-padded 16-wide copy: the same arithmetic for every unit.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * 16) { buffer in
+            let b = buffer.baseAddress!
+            b.initialize(repeating: 0, count: 12 * 16)
+            let xs = b, hs = b + 48, hp = b + 96, out = b + 112, ts = b + 128
+            for g in 0 ..< 3 {
+                (xs + 16 * g).update(from: x + g * h + j, count: n)
+                (hs + 16 * g).update(from: hr + g * h + j, count: n)
+            }
+            hp.update(from: hPrev + j, count: n)
+            chunk(x: xs, hr: hs, stride: 16, hp: hp, out: out, t: tape == nil ? nil : ts)
+            (hNew + j).update(from: out, count: n)
+            if let t = tape { for g in 0 ..< 4 { (t + g * h + j).update(from: ts + 16 * g, count: n) } }
+        }
+    }
+
+    /// 16 units; gate g of unit u at x[g·stride + u] (likewise hr and the tape r, z, n, W_hn h + b_hn).
+    @inline(__always)
+    static func chunk(x: UnsafeMutablePointer<Float>, hr: UnsafeMutablePointer<Float>, stride s: Int, hp: UnsafePointer<Float>,
+                      out: UnsafeMutablePointer<Float>, t: UnsafeMutablePointer<Float>?) {
+        let hn = LSTMGates.load(hr + 2 * s)
+        let r = VectorMath.sigmoid(LSTMGates.load(x) + LSTMGates.load(hr))
+        let z = VectorMath.sigmoid(LSTMGates.load(x + s) + LSTMGates.load(hr + s))
+        let n = VectorMath.tanh(LSTMGates.load(x + 2 * s) + r * hn)
+        LSTMGates.store((1 - z) * n + z * LSTMGates.load(hp), out)
+        if let t {
+            LSTMGates.store(r, t); LSTMGates.store(z, t + s); LSTMGates.store(n, t + 2 * s); LSTMGates.store(hn, t + 3 * s)
+        }
     }
 }

@@ -110,6 +110,17 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
             dm = UnsafePointer(scratch.pointer)
         }
         let peep = params.peephole, dpeep = grads?.peephole
+        if S.self == Float.self && peep == nil {
+            // Rows are independent without peepholes (their gradient is a sum over rows).
+            Kernels.forEachRow(rows, work: 8 * h) { range in
+                for b in range {
+                    LSTMGates.backward(t: (tape + b * tw).float, h: h, cPrev: (cPrev + b * h).float, dm: (dm + b * h).float,
+                                       dc: (dc + b * h).float, dGates: (dGX + b * 4 * h).float, dcPrev: (dcPrev + b * h).float)
+                }
+            }
+            Kernels.gemm(m: rows, a: dGX, lda: 4 * h, packed: whh!, beta: 0, c: dhPrev, ldc: hout)
+            return
+        }
         for b in 0 ..< rows {
             let t = tape + b * tw, cp = cPrev + b * h, g = dGX + b * 4 * h
             let dmr = dm + b * h, dcr = dc + b * h, dcp = dcPrev + b * h
@@ -196,6 +207,44 @@ enum LSTMGates {
         if let t {
             store(i, t); store(f, t + s); store(g, t + 2 * s); store(o, t + 3 * s); store(c, t + 4 * s); store(tc, t + 5 * s)
         }
+    }
+
+    /// The backward equations above for one row without peepholes, 16 units at a time.
+    static func backward(t: UnsafePointer<Float>, h: Int, cPrev: UnsafePointer<Float>, dm: UnsafePointer<Float>,
+                         dc: UnsafePointer<Float>, dGates: UnsafeMutablePointer<Float>, dcPrev: UnsafeMutablePointer<Float>) {
+        var j = 0
+        while j + 16 <= h {
+            backwardChunk(t: t + j, stride: h, cp: cPrev + j, dm: dm + j, dc: dc + j, dg: dGates + j, dcp: dcPrev + j)
+            j += 16
+        }
+        let n = h - j
+        if n == 0 { return }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 14 * 16) { buffer in
+            let b = buffer.baseAddress!
+            b.initialize(repeating: 0, count: 14 * 16)
+            let ts = b, cp = b + 96, dms = b + 112, dcs = b + 128, dg = b + 144, dcp = b + 208
+            for g in 0 ..< 6 { (ts + 16 * g).update(from: t + g * h + j, count: n) }
+            cp.update(from: cPrev + j, count: n)
+            dms.update(from: dm + j, count: n)
+            dcs.update(from: dc + j, count: n)
+            backwardChunk(t: ts, stride: 16, cp: cp, dm: dms, dc: dcs, dg: dg, dcp: dcp)
+            for g in 0 ..< 4 { (dGates + g * h + j).update(from: dg + 16 * g, count: n) }
+            (dcPrev + j).update(from: dcp, count: n)
+        }
+    }
+
+    @inline(__always)
+    static func backwardChunk(t: UnsafePointer<Float>, stride s: Int, cp: UnsafePointer<Float>, dm: UnsafePointer<Float>,
+                              dc: UnsafePointer<Float>, dg: UnsafeMutablePointer<Float>, dcp: UnsafeMutablePointer<Float>) {
+        let i = load(t), f = load(t + s), g = load(t + 2 * s), o = load(t + 3 * s), tc = load(t + 5 * s)
+        let dmv = load(dm)
+        let dpo = dmv * tc * o * (1 - o)
+        let dcT = load(dc) + dmv * o * (1 - tc * tc)
+        store(dcT * g * i * (1 - i), dg)
+        store(dcT * load(cp) * f * (1 - f), dg + s)
+        store(dcT * i * (1 - g * g), dg + 2 * s)
+        store(dpo, dg + 3 * s)
+        store(dcT * f, dcp)
     }
 
     @inline(__always)

@@ -76,11 +76,17 @@ final class Buffer<S: SeqScalar> {
     let pointer: UnsafeMutablePointer<S>
     private let bytes: Int
 
-    init(_ count: Int) {
+    convenience init(_ count: Int) {
+        self.init(uninitialized: count)
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    /// For buffers the next operation overwrites whole (a product with β = 0): no zero-fill pass,
+    /// which for the input projection of a large batch is megabytes.
+    init(uninitialized count: Int) {
         let n = max(count, 1)
         bytes = n * MemoryLayout<S>.stride
         pointer = BufferPool.shared.take(bytes).bindMemory(to: S.self, capacity: n)
-        pointer.initialize(repeating: 0, count: n)
     }
 
     deinit { BufferPool.shared.give(UnsafeMutableRawPointer(pointer), bytes) }

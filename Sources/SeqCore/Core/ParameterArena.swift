@@ -39,8 +39,10 @@ public final class ParameterArena<Scalar: SeqScalar> {
         }
         index[name] = table.count
         table.append(ParameterInfo(name: name, shape: shape, offset: offset, count: n))
-        values.append(contentsOf: repeatElement(0, count: n))
-        gradients.append(contentsOf: repeatElement(0, count: n))
+        // A plain zero-filled array: appending repeatElement ran an unspecialised generic loop (~10 ms
+        // of metadata lookups for a large layer).
+        values.append(contentsOf: [Scalar](repeating: 0, count: n))
+        gradients.append(contentsOf: [Scalar](repeating: 0, count: n))
         return offset
     }
 

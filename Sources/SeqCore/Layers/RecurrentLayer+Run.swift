@@ -117,7 +117,7 @@ extension RecurrentLayer {
                     case .rnnTanh, .rnnReLU:
                         run.go(RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil), params: p)
                     case .gru:
-                        run.go(GRUCell(hidden: h, variant: gruVariant, rows: batch, params: p, grads: nil), params: p)
+                        run.go(GRUCell(hidden: h, variant: gruVariant, rows: batch, params: p, grads: nil, recordsTape: training), params: p)
                     case .lstm:
                         run.go(LSTMCell(hidden: h, projection: c.projSize, rows: batch, params: p, grads: nil, recordsTape: training), params: p)
                     }
@@ -301,7 +301,7 @@ struct ForwardRun<S: SeqScalar> {
         let gw = cell.gateWidth, hout = cell.outputSize, h = cell.hiddenSize, tw = cell.tapeWidth
         let rows = steps * batch, training = tape != nil, hasC = cell.hasCellState
         // x<t>·W_ihᵀ + b_ih (+ b_hh) for every step at once.
-        let xp = Buffer<S>(rows * gw)
+        let xp = Buffer<S>(uninitialized: rows * gw)  // the product below writes every element (β = 0)
         Kernels.gemm(transA: false, transB: true, m: rows, n: gw, k: inputSize, alpha: 1, a: input, lda: inputSize,
                      b: p.wih, ldb: inputSize, beta: 0, c: xp.pointer, ldc: gw)
         if let b = p.bih { Kernels.addRowVector(b, to: xp.pointer, rows: rows, n: gw, ldy: gw) }
