@@ -40,36 +40,37 @@ public struct SeqError: Error, Equatable, CustomStringConvertible, Sendable {
     }
 }
 
-/// Checks used at every public boundary. They throw instead of trapping.
+/// Checks used at every public boundary. They throw instead of trapping. Names are autoclosures:
+/// the messages are formatted only when a check fails (these run at every streaming step).
 @usableFromInline
 enum Check {
     @inlinable
-    static func positive(_ value: Int, _ name: String) throws {
-        if value <= 0 { throw SeqError.invalid(name, expected: "a positive integer", got: value) }
+    static func positive(_ value: Int, _ name: @autoclosure () -> String) throws {
+        if value <= 0 { throw SeqError.invalid(name(), expected: "a positive integer", got: value) }
     }
 
     @inlinable
-    static func nonNegative(_ value: Int, _ name: String) throws {
-        if value < 0 { throw SeqError.invalid(name, expected: "a non-negative integer", got: value) }
+    static func nonNegative(_ value: Int, _ name: @autoclosure () -> String) throws {
+        if value < 0 { throw SeqError.invalid(name(), expected: "a non-negative integer", got: value) }
     }
 
     @inlinable
-    static func count(_ actual: Int, _ expected: Int, _ name: String, shape: String) throws {
+    static func count(_ actual: Int, _ expected: Int, _ name: @autoclosure () -> String, shape: @autoclosure () -> String) throws {
         if actual != expected {
-            throw SeqError.invalid(name, expected: "\(expected) elements (\(shape))", got: "\(actual)")
+            throw SeqError.invalid(name(), expected: "\(expected) elements (\(shape()))", got: "\(actual)")
         }
     }
 
     /// Product of sizes, throwing on overflow or on more than `limit` elements.
     @inlinable
-    static func product(_ sizes: [Int], _ name: String, limit: Int = Limits.maxElements) throws -> Int {
+    static func product(_ sizes: [Int], _ name: @autoclosure () -> String, limit: Int = Limits.maxElements) throws -> Int {
         var total = 1
         for s in sizes {
-            if s < 0 { throw SeqError.invalid(name, expected: "non-negative sizes", got: sizes) }
+            if s < 0 { throw SeqError.invalid(name(), expected: "non-negative sizes", got: sizes) }
             let (p, overflow) = total.multipliedReportingOverflow(by: s)
             if overflow || p > limit {
                 throw SeqError(.resourceLimit,
-                    "argument '\(name)': sizes \(sizes) need more than \(limit) elements (the limit)")
+                    "argument '\(name())': sizes \(sizes) need more than \(limit) elements (the limit)")
             }
             total = p
         }
@@ -93,16 +94,16 @@ public enum Limits {
     }
 
     /// Throws when `count` scalars of `bytesPerScalar` bytes (overflow-checked) exceed the cap.
-    static func checkMemory(_ counts: [Int], bytesPerScalar: Int, _ what: String) throws {
+    static func checkMemory(_ counts: [Int], bytesPerScalar: Int, _ what: @autoclosure () -> String) throws {
         var total = 0
         for c in counts {
             let (bytes, o1) = c.multipliedReportingOverflow(by: bytesPerScalar)
             let (sum, o2) = total.addingReportingOverflow(bytes)
-            if c < 0 || o1 || o2 { throw SeqError(.resourceLimit, "\(what): the sizes overflow a 64-bit byte count") }
+            if c < 0 || o1 || o2 { throw SeqError(.resourceLimit, "\(what()): the sizes overflow a 64-bit byte count") }
             total = sum
         }
         if total > memoryCapBytes {
-            throw SeqError(.resourceLimit, "\(what): needs about \(total >> 20) MiB, over the memory cap of \(memoryCapBytes >> 20) MiB (Limits.memoryCapBytes)")
+            throw SeqError(.resourceLimit, "\(what()): needs about \(total >> 20) MiB, over the memory cap of \(memoryCapBytes >> 20) MiB (Limits.memoryCapBytes)")
         }
     }
 }
