@@ -16,6 +16,9 @@ final class KernelTests: XCTestCase {
                             checkGEMM(ta, tb, m, n, k, alpha, beta)
                             checked += 1
                         }
+                        // The bias folded into the store, with C overwritten and accumulated.
+                        checkGEMM(ta, tb, m, n, k, 1, 0, rowBias: true)
+                        checkGEMM(ta, tb, m, n, k, 0.5, 1, rowBias: true)
                     }
                 }
             }
@@ -23,7 +26,7 @@ final class KernelTests: XCTestCase {
         XCTAssertGreaterThan(checked, 500)
     }
 
-    func checkGEMM(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ beta: Float) {
+    func checkGEMM(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ beta: Float, rowBias: Bool = false) {
         // Leading dimensions larger than the logical width, to exercise strides.
         let lda = (ta ? m : k) + 2, ldb = (tb ? k : n) + 1, ldc = n + 3
         let a = randomValues((ta ? k : m) * lda, seed: 1).map(Float.init)
@@ -32,12 +35,16 @@ final class KernelTests: XCTestCase {
         var fast = c0
         var ref = c0.map(Double.init)
         let ad = a.map(Double.init), bd = b.map(Double.init)
-        Kernels.gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                     beta: beta, c: &fast, ldc: ldc)
+        let bias = randomValues(n, seed: 6).map(Float.init)
+        bias.withUnsafeBufferPointer { bp in
+            Kernels.gemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                         beta: beta, c: &fast, ldc: ldc, rowBias: rowBias ? bp.baseAddress : nil)
+        }
         Kernels.gemmReference(transA: ta, transB: tb, m: m, n: n, k: k, alpha: Double(alpha), a: ad, lda: lda,
                               b: bd, ldb: ldb, beta: Double(beta), c: &ref, ldc: ldc)
+        if rowBias { for i in 0 ..< m { for j in 0 ..< n { ref[i * ldc + j] += Double(bias[j]) } } }
         // Float accumulation over k terms of size ≤ 1: error grows like √k·ε.
-        assertClose(fast, ref, rtol: 1e-4, atol: 2e-6 * Double(k), "gemm ta=\(ta) tb=\(tb) m=\(m) n=\(n) k=\(k) α=\(alpha) β=\(beta)")
+        assertClose(fast, ref, rtol: 1e-4, atol: 2e-6 * Double(k), "gemm ta=\(ta) tb=\(tb) m=\(m) n=\(n) k=\(k) α=\(alpha) β=\(beta) bias=\(rowBias)")
     }
 
     func testPackedOperandMatchesReference() {

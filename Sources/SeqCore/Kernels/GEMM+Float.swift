@@ -69,14 +69,16 @@ enum FloatGEMM {
     static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>? = nil
     ) {
         if m <= smallM && !transA {
             gemmSmall(transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            if let rowBias { Kernels.addRowVector(rowBias, to: c, rows: m, n: n, ldy: ldc) }
             return
         }
         let packed = Packed(b: b, ldb: ldb, transB: transB, k: k, n: n)
-        gemmPacked(m: m, a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, beta: beta, c: c, ldc: ldc)
+        gemmPacked(m: m, a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, beta: beta, c: c, ldc: ldc,
+                   rowBias: rowBias)
     }
 
     static func scale(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -96,17 +98,32 @@ enum FloatGEMM {
 
     static func gemmPacked(
         m: Int, a: UnsafePointer<Float>, lda: Int, transA: Bool, packed: Packed,
-        alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+        alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>? = nil
     ) {
         let n = packed.n, k = packed.k
         // β = 0 needs no pass over C: the first K block stores instead of adding.
         if beta != 0 || k == 0 { scale(m: m, n: n, beta: beta, c: c, ldc: ldc) }
-        if k == 0 || m == 0 || n == 0 { return }
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if let rowBias { Kernels.addRowVector(rowBias, to: c, rows: m, n: n, ldy: ldc) }
+            return
+        }
+        // The bias rides on the first K block's store, padded to whole slivers so the tile adds it
+        // without a branch.
+        var biasBuffer: UnsafeMutablePointer<Float>? = nil
+        if let rowBias {
+            let b = UnsafeMutablePointer<Float>.allocate(capacity: packed.nPadded)
+            b.initialize(repeating: 0, count: packed.nPadded)
+            b.update(from: rowBias, count: n)
+            biasBuffer = b
+        }
+        defer { biasBuffer?.deallocate() }
+        let bias = biasBuffer.map { UnsafePointer($0) }
         let overwrite = beta == 0
         let slivers = packed.nPadded / nr
         if m * n * k < parallelThreshold || Parallelism.threadCount < 2 {
             block(rows: 0 ..< m, slivers: 0 ..< slivers, a: a, lda: lda, transA: transA, packed: packed, alpha: alpha,
-                  overwrite: overwrite, c: c, ldc: ldc)
+                  overwrite: overwrite, bias: bias, c: c, ldc: ldc)
             return
         }
         // Split by output columns when there are enough of them (the recurrent step: few rows, many
@@ -115,19 +132,20 @@ enum FloatGEMM {
             if slivers >= 2 {
                 let half = slivers / 2
                 block(rows: 0 ..< m, slivers: part == 0 ? 0 ..< half : half ..< slivers,
-                      a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, overwrite: overwrite, c: c, ldc: ldc)
+                      a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, overwrite: overwrite, bias: bias, c: c, ldc: ldc)
             } else {
                 let half = min(m, (m / 2 + mr - 1) / mr * mr)
                 block(rows: part == 0 ? 0 ..< half : half ..< m, slivers: 0 ..< slivers,
-                      a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, overwrite: overwrite, c: c, ldc: ldc)
+                      a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, overwrite: overwrite, bias: bias, c: c, ldc: ldc)
             }
         }
     }
 
     /// C[rows, columns of `slivers`] += α · op(A)[rows, :] · B[:, columns of `slivers`]
-    /// (`overwrite`: C ← instead of +=).
+    /// (`overwrite`: C ← instead of +=), plus `bias` (padded to whole slivers) on every row.
     static func block(rows: Range<Int>, slivers: Range<Int>, a: UnsafePointer<Float>, lda: Int, transA: Bool,
-                      packed: Packed, alpha: Float, overwrite: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                      packed: Packed, alpha: Float, overwrite: Bool, bias: UnsafePointer<Float>?,
+                      c: UnsafeMutablePointer<Float>, ldc: Int) {
         let n = packed.n, k = packed.k
         if rows.isEmpty || slivers.isEmpty { return }
         let mcCap = min(mcMax, (rows.count + mr - 1) / mr * mr)
@@ -150,7 +168,7 @@ enum FloatGEMM {
                     while ir < mc {
                         microKernel(kc: kc, a: UnsafePointer(aPack + ir * kc), b: bSliver,
                                     c: c + (i0 + ir) * ldc + j0, ldc: ldc, alpha: alpha, overwrite: overwrite && p0 == 0,
-                                    rows: min(mr, mc - ir), cols: cols)
+                                    bias: p0 == 0 ? bias.map { $0 + j0 } : nil, rows: min(mr, mc - ir), cols: cols)
                         ir += mr
                     }
                 }
@@ -269,7 +287,8 @@ enum FloatGEMM {
     /// C[rows × cols] += α · (A sliver · B sliver): the MR × NR register tile.
     @inline(__always)
     static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-                            c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, overwrite: Bool, rows: Int, cols: Int) {
+                            c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, overwrite: Bool,
+                            bias: UnsafePointer<Float>?, rows: Int, cols: Int) {
         typealias V = SIMD16<Float>
         #if SEQCORE_AVX512
         var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
@@ -301,7 +320,7 @@ enum FloatGEMM {
         withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { t in
             t[0] = c00; t[1] = c01; t[2] = c10; t[3] = c11; t[4] = c20; t[5] = c21; t[6] = c30; t[7] = c31
             t[8] = c40; t[9] = c41; t[10] = c50; t[11] = c51; t[12] = c60; t[13] = c61; t[14] = c70; t[15] = c71
-            store(UnsafeRawPointer(t.baseAddress!), c: c, ldc: ldc, alpha: alpha, overwrite: overwrite, rows: rows, cols: cols)
+            store(UnsafeRawPointer(t.baseAddress!), c: c, ldc: ldc, alpha: alpha, overwrite: overwrite, bias: bias, rows: rows, cols: cols)
         }
         #else
         var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
@@ -319,38 +338,43 @@ enum FloatGEMM {
         }
         withUnsafeTemporaryAllocation(of: V.self, capacity: 6) { t in
             t[0] = c0; t[1] = c1; t[2] = c2; t[3] = c3; t[4] = c4; t[5] = c5
-            store(UnsafeRawPointer(t.baseAddress!), c: c, ldc: ldc, alpha: alpha, overwrite: overwrite, rows: rows, cols: cols)
+            store(UnsafeRawPointer(t.baseAddress!), c: c, ldc: ldc, alpha: alpha, overwrite: overwrite, bias: bias, rows: rows, cols: cols)
         }
         #endif
     }
 
-    /// C[rows × cols] += α · tile (or ← with `overwrite`), the MR × NR tile stored row after row.
+    /// C[rows × cols] += α · tile (or ← with `overwrite`) + bias, the MR × NR tile stored row after row.
     @inline(__always)
     static func store(_ tile: UnsafeRawPointer, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, overwrite: Bool,
-                      rows: Int, cols: Int) {
+                      bias: UnsafePointer<Float>?, rows: Int, cols: Int) {
         let t = tile.assumingMemoryBound(to: Float.self)
         if rows == mr && cols == nr {
-            for r in 0 ..< mr { addRow(c + r * ldc, t + r * nr, alpha, overwrite) }
+            if let bias {
+                for r in 0 ..< mr { addRow(c + r * ldc, t + r * nr, alpha, overwrite, bias) }
+            } else {
+                for r in 0 ..< mr { addRow(c + r * ldc, t + r * nr, alpha, overwrite) }
+            }
             return
         }
         // Edge tile: the valid part only.
         for r in 0 ..< rows {
             let row = c + r * ldc, tr = t + r * nr
-            if overwrite {
-                for j in 0 ..< cols { row[j] = alpha * tr[j] }
-            } else {
-                for j in 0 ..< cols { row[j] += alpha * tr[j] }
+            for j in 0 ..< cols {
+                let old: Float = overwrite ? 0 : row[j]
+                row[j] = (bias.map { old + $0[j] } ?? old) + alpha * tr[j]
             }
         }
     }
 
-    /// c[0 ..< NR] += α · t[0 ..< NR] (or ← with `overwrite`)
+    /// c[0 ..< NR] += α · t[0 ..< NR] (or ← with `overwrite`), plus bias[0 ..< NR] when given.
     @inline(__always)
-    static func addRow(_ c: UnsafeMutablePointer<Float>, _ t: UnsafePointer<Float>, _ alpha: Float, _ overwrite: Bool) {
+    static func addRow(_ c: UnsafeMutablePointer<Float>, _ t: UnsafePointer<Float>, _ alpha: Float, _ overwrite: Bool,
+                       _ bias: UnsafePointer<Float>? = nil) {
         let raw = UnsafeMutableRawPointer(c), src = UnsafeRawPointer(t), av = SIMD16<Float>(repeating: alpha)
         var off = 0
         while off < nr * 4 {
-            let o = overwrite ? SIMD16<Float>() : raw.loadUnaligned(fromByteOffset: off, as: SIMD16<Float>.self)
+            var o = overwrite ? SIMD16<Float>() : raw.loadUnaligned(fromByteOffset: off, as: SIMD16<Float>.self)
+            if let bias { o += UnsafeRawPointer(bias).loadUnaligned(fromByteOffset: off, as: SIMD16<Float>.self) }
             raw.storeBytes(of: o.addingProduct(av, src.loadUnaligned(fromByteOffset: off, as: SIMD16<Float>.self)),
                            toByteOffset: off, as: SIMD16<Float>.self)
             off += 64

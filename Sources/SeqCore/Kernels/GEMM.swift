@@ -1,4 +1,5 @@
-/// The one matrix multiply of seqcore:  C ← α · op(A) · op(B) + β · C,  all row-major.
+/// The one matrix multiply of seqcore:  C ← α · op(A) · op(B) + β · C (+ a row vector added to
+/// every row of C, `rowBias`: the bias folded into the product's last pass over C),  all row-major.
 ///
 /// op(A) is M × K (A itself is K × M when `transA`), op(B) is K × N (N × K when `transB`).
 /// The cells need three combinations: forward `X · Wᵀ` (transB), the input gradient `dY · W`
@@ -15,7 +16,7 @@ extension Kernels {
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         alpha: S, a: UnsafePointer<S>, lda: Int,
         b: UnsafePointer<S>, ldb: Int,
-        beta: S, c: UnsafeMutablePointer<S>, ldc: Int
+        beta: S, c: UnsafeMutablePointer<S>, ldc: Int, rowBias: UnsafePointer<S>? = nil
     ) {
         if m == 0 || n == 0 { return }
         if S.self == Float.self {
@@ -23,10 +24,12 @@ extension Kernels {
                 transA: transA, transB: transB, m: m, n: n, k: k, alpha: Float(alpha),
                 a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda,
                 b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), ldb: ldb,
-                beta: Float(beta), c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc)
+                beta: Float(beta), c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc,
+                rowBias: rowBias.map { UnsafeRawPointer($0).assumingMemoryBound(to: Float.self) })
         } else {
             gemmReference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                           a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            if let rowBias { addRowVector(rowBias, to: c, rows: m, n: n, ldy: ldc) }
         }
     }
 

@@ -301,11 +301,17 @@ struct ForwardRun<S: SeqScalar> {
         let gw = cell.gateWidth, hout = cell.outputSize, h = cell.hiddenSize, tw = cell.tapeWidth
         let rows = steps * batch, training = tape != nil, hasC = cell.hasCellState
         // x<t>·W_ihᵀ + b_ih (+ b_hh) for every step at once.
+        // The biases b_ih (+ b_hh) ride on the product's store instead of two more passes over xp.
+        var bias: Buffer<S>? = nil
+        if p.bih != nil || (cell.foldsRecurrentBias && p.bhh != nil) {
+            let b = Buffer<S>(gw)
+            if let bih = p.bih { for j in 0 ..< gw { b.pointer[j] += bih[j] } }
+            if cell.foldsRecurrentBias, let bhh = p.bhh { for j in 0 ..< gw { b.pointer[j] += bhh[j] } }
+            bias = b
+        }
         let xp = Buffer<S>(uninitialized: rows * gw)  // the product below writes every element (β = 0)
         Kernels.gemm(transA: false, transB: true, m: rows, n: gw, k: inputSize, alpha: 1, a: input, lda: inputSize,
-                     b: p.wih, ldb: inputSize, beta: 0, c: xp.pointer, ldc: gw)
-        if let b = p.bih { Kernels.addRowVector(b, to: xp.pointer, rows: rows, n: gw, ldy: gw) }
-        if cell.foldsRecurrentBias, let b = p.bhh { Kernels.addRowVector(b, to: xp.pointer, rows: rows, n: gw, ldy: gw) }
+                     b: p.wih, ldb: inputSize, beta: 0, c: xp.pointer, ldc: gw, rowBias: bias.map { UnsafePointer($0.pointer) })
 
         var hCur = h0.map { Buffer(copying: $0, count: batch * hout) } ?? Buffer(batch * hout)
         var hNext = Buffer<S>(batch * hout)
