@@ -94,7 +94,7 @@ enum FloatGEMM {
     }
 
     /// Products with at least this many multiply–adds are split over two threads.
-    static let parallelThreshold = 1 << 17
+    static let parallelThreshold = 1 << 20
 
     static func gemmPacked(
         m: Int, a: UnsafePointer<Float>, lda: Int, transA: Bool, packed: Packed,

@@ -145,7 +145,7 @@ extension Kernels {
     /// be independent (no shared accumulator), so the split never changes a result.
     @inline(__always)
     static func forEachRow(_ rows: Int, work: Int, _ body: (Range<Int>) -> Void) {
-        if rows >= 2 && rows * work >= 1 << 14 && Parallelism.threadCount > 1 {
+        if rows >= 2 && rows * work >= 1 << 16 && Parallelism.threadCount > 1 {
             let half = rows / 2
             WorkerPool.shared.run { part in body(part == 0 ? 0 ..< half : half ..< rows) }
         } else {
