@@ -1126,7 +1126,7 @@ def binding_section(res) -> list[str]:
         lines += ["", "overhead = the python step − seqcore-bench's step, both a batch-1 step of the same model "
                   "(medians of the table above). The native side is the engine's layer forward on one step "
                   "with the state passed in; the python side goes through the C API's stream (`seq_stream_feed`: "
-                  "a size query, then the step) and numpy, so the difference is the binding's cost plus that of "
+                  "one call per step) and numpy, so the difference is the binding's cost plus that of "
                   "the C API's stream path.", ""]
     rows = [(DIRECT_LABEL.get(k, k), v) for k, v in direct.items() if isinstance(v, dict)]
     if rows:

@@ -9,6 +9,7 @@
 //                                                   step (resuming from PATH if it exists), then write
 //                                                   the final weights to PATH.final — the child process
 //                                                   of the kill test (Tests/SeqCoreTests/CheckpointKillTests)
+//   seqcore-bench bandwidth MIB REPEATS             read bandwidth (GB/s) over MIB mebibytes, all threads
 //   --threads N (default 2)
 import SeqCore
 #if canImport(Glibc)
@@ -154,6 +155,55 @@ case "peak":
         results = [r.0, box.value]
     }
     emit([("gflops", "\(results.reduce(0, +))"), ("threads", "\(threads)"), ("sink", "\(sink.isFinite ? 0 : 1)")])
+case "bandwidth":
+    // Read bandwidth over a working set of MIB mebibytes (the weights a batch-1 step streams), all
+    // threads at once, each summing its own half: the bound of a matrix-vector product that big.
+    let mib = Int(args[1])!, repeats = Int(args[2])!
+    let threads = Parallelism.threadCount
+    let count = mib << 18 / threads  // floats per thread
+    final class Job {
+        let data: UnsafeMutablePointer<Float>, count: Int, repeats: Int
+        var seconds: [Double] = [], sink: Float = 0
+        init(_ n: Int, _ repeats: Int) {
+            count = n
+            self.repeats = repeats
+            data = .allocate(capacity: n)
+            data.initialize(repeating: 1, count: n)
+        }
+    }
+    @inline(never) func stream(_ job: Job) {
+        typealias V = SIMD16<Float>
+        let raw = UnsafeRawPointer(job.data)
+        for _ in 0 ..< job.repeats {
+            let t0 = now()
+            var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+            var i = 0
+            while i + 64 <= job.count {
+                s0 += raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+                s1 += raw.loadUnaligned(fromByteOffset: i * 4 + 64, as: V.self)
+                s2 += raw.loadUnaligned(fromByteOffset: i * 4 + 128, as: V.self)
+                s3 += raw.loadUnaligned(fromByteOffset: i * 4 + 192, as: V.self)
+                i += 64
+            }
+            job.sink += (s0 + s1 + s2 + s3).sum()
+            job.seconds.append(now() - t0)
+        }
+    }
+    let jobs = (0 ..< threads).map { _ in Job(count, repeats) }
+    var thread = pthread_t()
+    if threads > 1 {
+        let ctx = Unmanaged.passRetained(jobs[1]).toOpaque()
+        pthread_create(&thread, nil, { raw in
+            let job = Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue()
+            stream(job)
+            return nil
+        }, ctx)
+    }
+    stream(jobs[0])
+    if threads > 1 { pthread_join(thread, nil) }
+    let perThread = jobs.map { median($0.seconds) }
+    let gbs = Double(count * 4 * threads) / perThread.max()! / 1e9
+    emit([("gb_per_s", "\(gbs)"), ("mib", "\(mib)"), ("threads", "\(threads)"), ("sink", "\(jobs.allSatisfy { $0.sink.isFinite } ? 0 : 1)")])
 case "train-checkpointed":
     let path = args[1], steps = Int(args[2])!
     let config = ModelConfig(architecture: .languageModel, rnn: RecurrentConfig(cell: .lstm, inputSize: 8, hiddenSize: 32, numLayers: 2, dropout: 0.2),
