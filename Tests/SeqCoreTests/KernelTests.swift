@@ -111,21 +111,34 @@ final class KernelTests: XCTestCase {
     }
 
     /// One thread or two: bit-identical outputs and gradients (work is split by output elements).
+    /// Every way a step is split over the threads gives the same bits as one thread: the LSTM and
+    /// GRU split by rows (W_hh cached), the LSTM split by columns (W_hh of 384 units, past the cache
+    /// budget), and batch-1 products (matrix–vector, split by columns).
     func testThreadCountDoesNotChangeResults() throws {
         let saved = Parallelism.threadCount
         defer { Parallelism.threadCount = saved }
-        var runs: [([Float], [Float], [Float])] = []
-        for threads in [1, 2] {
-            Parallelism.threadCount = threads
-            XCTAssertEqual(Parallelism.threadCount, threads)
-            let layer = try RecurrentLayer<Float>(RecurrentConfig(cell: .lstm, inputSize: 64, hiddenSize: 128, numLayers: 2), seed: 3)
-            let x = try Tensor(shape: [12, 16, 64], data: randomValues(12 * 16 * 64, seed: 4).map(Float.init))
-            let out = try layer.forward(x, training: true)
-            let g = try layer.backward(out.tape!, gradOutput: out.output)
-            runs.append((out.output.data, g.input.data, layer.arena.gradients))
+        let cases: [(RecurrentConfig, batch: Int, steps: Int)] = [
+            (RecurrentConfig(cell: .lstm, inputSize: 64, hiddenSize: 128, numLayers: 2), 16, 12),
+            (RecurrentConfig(cell: .gru, inputSize: 64, hiddenSize: 128, numLayers: 1), 16, 12),
+            (RecurrentConfig(cell: .lstm, inputSize: 32, hiddenSize: 384, numLayers: 1), 16, 3),
+            (RecurrentConfig(cell: .gru, inputSize: 256, hiddenSize: 256, numLayers: 1), 1, 3),
+        ]
+        for (config, batch, steps) in cases {
+            var runs: [([Float], [Float], [Float])] = []
+            for threads in [1, 2] {
+                Parallelism.threadCount = threads
+                XCTAssertEqual(Parallelism.threadCount, threads)
+                let layer = try RecurrentLayer<Float>(config, seed: 3)
+                let x = try Tensor(shape: [steps, batch, config.inputSize],
+                                   data: randomValues(steps * batch * config.inputSize, seed: 4).map(Float.init))
+                let out = try layer.forward(x, training: true)
+                let g = try layer.backward(out.tape!, gradOutput: out.output)
+                runs.append((out.output.data, g.input.data, layer.arena.gradients))
+            }
+            let label = "\(config.cell) H=\(config.hiddenSize) B=\(batch)"
+            XCTAssertEqual(runs[0].0, runs[1].0, "\(label): outputs differ between 1 and 2 threads")
+            XCTAssertEqual(runs[0].1, runs[1].1, "\(label): input gradients differ between 1 and 2 threads")
+            XCTAssertEqual(runs[0].2, runs[1].2, "\(label): parameter gradients differ between 1 and 2 threads")
         }
-        XCTAssertEqual(runs[0].0, runs[1].0, "outputs differ between 1 and 2 threads")
-        XCTAssertEqual(runs[0].1, runs[1].1, "input gradients differ between 1 and 2 threads")
-        XCTAssertEqual(runs[0].2, runs[1].2, "parameter gradients differ between 1 and 2 threads")
     }
 }

@@ -75,18 +75,29 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
                 let row = hp + b * gw
                 if let bhh = params.bhh { row.update(from: bhh, count: gw) } else { row.update(repeating: 0, count: gw) }
             }
-            Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)
             if S.self == Float.self {
                 let keep = recordsTape
-                // Rows are independent: the two halves of the batch go to the two threads.
-                Kernels.forEachRow(rows, work: 6 * h) { range in
+                func gates(_ range: Range<Int>) {
                     for b in range {
                         GRUGates.forward(x: (xp + b * gw).float, hr: (hp + b * gw).float, h: h, hPrev: (hPrev + b * h).float,
                                          hNew: (hNew + b * h).float, tape: keep ? (tape + b * tw).float : nil)
                     }
                 }
+                // Rows are independent: the two halves of the batch go to the two threads, each with
+                // its rows' recurrent product while W_hh stays cached (as in the LSTM), else by columns.
+                if whhT.k * whhT.n * MemoryLayout<S>.size <= Kernels.cachedWeightBytes {
+                    Kernels.forEachRowBlock(rows, work: gw * h) { range in
+                        Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * h, lda: h, packed: whhT, beta: 1,
+                                     c: hp + range.lowerBound * gw, ldc: gw)
+                        gates(range)
+                    }
+                } else {
+                    Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)
+                    Kernels.forEachRow(rows, work: 6 * h, gates)
+                }
                 return
             }
+            Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)
             for b in 0 ..< rows {
                 let x = xp + b * gw, r0 = hp + b * gw, t = tape + b * tw, hp0 = hPrev + b * h, out = hNew + b * h
                 for j in 0 ..< 2 * h { t[j] = x[j] + r0[j] }

@@ -153,3 +153,22 @@ extension Kernels {
         }
     }
 }
+
+extension Kernels {
+    /// Weights up to this size stay in the caches from one step to the next (two cores' L2 here).
+    static let cachedWeightBytes = 2 << 20
+
+    /// `forEachRow` for work that starts with a product over the rows (`work` multiply–adds per
+    /// row): splits only when each half keeps whole micro-kernel slivers, so the halves run the
+    /// product as efficiently as the whole.
+    @inline(__always)
+    static func forEachRowBlock(_ rows: Int, work: Int, _ body: (Range<Int>) -> Void) {
+        let mr = FloatGEMM.mr
+        if rows >= 2 * mr && rows * work >= FloatGEMM.parallelThreshold && Parallelism.threadCount > 1 {
+            let half = (rows / 2 + mr - 1) / mr * mr
+            WorkerPool.shared.run { part in body(part == 0 ? 0 ..< half : half ..< rows) }
+        } else {
+            body(0 ..< rows)
+        }
+    }
+}
