@@ -38,28 +38,36 @@ enum FloatGEMM {
             nPadded = (n + FloatGEMM.nr - 1) / FloatGEMM.nr * FloatGEMM.nr
             let total = max(1, k * nPadded)
             data = BufferPool.shared.take(total * 4).bindMemory(to: Float.self, capacity: total)
-            data.initialize(repeating: 0, count: total)
-            let nr = FloatGEMM.nr
-            var p0 = 0
-            while p0 < k {
-                let kc = min(FloatGEMM.kcMax, k - p0)
-                let block = data + p0 * nPadded
-                for js in 0 ..< nPadded / nr {
-                    let sliver = block + js * kc * nr
-                    let j0 = js * nr
-                    let cols = min(nr, n - j0)
-                    for kk in 0 ..< kc {
-                        let row = sliver + kk * nr
-                        let kIndex = p0 + kk
-                        if transB {
-                            for j in 0 ..< cols { row[j] = b[(j0 + j) * ldb + kIndex] }
-                        } else {
-                            let src = b + kIndex * ldb + j0
-                            for j in 0 ..< cols { row[j] = src[j] }
+            let nr = FloatGEMM.nr, slivers = nPadded / nr, data = data
+            // One sliver (all K blocks of NR columns) at a time; big operands (the recurrent and
+            // input weights of a large layer, packed once per call) are split over both threads.
+            func pack(_ js: Int) {
+                let j0 = js * nr, cols = min(nr, n - j0)
+                var p0 = 0
+                while p0 < k {
+                    let kc = min(FloatGEMM.kcMax, k - p0)
+                    let sliver = data + p0 * nPadded + js * kc * nr
+                    if cols < nr { sliver.update(repeating: 0, count: kc * nr) }  // the padding past N
+                    if transB {
+                        // B's rows are contiguous along k: read each once, write its column of the
+                        // sliver (which stays in L1).
+                        for j in 0 ..< cols {
+                            let src = b + (j0 + j) * ldb + p0
+                            for kk in 0 ..< kc { sliver[kk * nr + j] = src[kk] }
                         }
+                    } else {
+                        for kk in 0 ..< kc { (sliver + kk * nr).update(from: b + (p0 + kk) * ldb + j0, count: cols) }
                     }
+                    p0 += kc
                 }
-                p0 += kc
+            }
+            if k * nPadded >= 1 << 18 && slivers >= 2 {
+                let half = slivers / 2
+                WorkerPool.shared.run { part in
+                    for js in (part == 0 ? 0 ..< half : half ..< slivers) { pack(js) }
+                }
+            } else {
+                for js in 0 ..< slivers { pack(js) }
             }
         }
 
