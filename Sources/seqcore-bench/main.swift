@@ -33,6 +33,29 @@ func peakRSSMiB() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
+/// A field of /proc/self/status in MiB (VmRSS, VmHWM), or nil where there is no procfs.
+func procStatusMiB(_ field: String) -> Double? {
+    guard let f = fopen("/proc/self/status", "r") else { return nil }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), f) != nil {
+        let text = String(cString: line)
+        if text.hasPrefix(field + ":") {
+            let digits = text.dropFirst(field.count + 1).filter { $0.isNumber }
+            return Double(String(digits)).map { $0 / 1024 }
+        }
+    }
+    return nil
+}
+
+/// Resets VmHWM to the current RSS (Linux: "5" to /proc/self/clear_refs), so VmHWM afterwards is
+/// the peak of the work in between. False where that is not possible.
+func resetPeakRSS() -> Bool {
+    guard let f = fopen("/proc/self/clear_refs", "w") else { return false }
+    defer { fclose(f) }
+    return fputs("5", f) >= 0
+}
+
 func cell(_ name: String) -> CellType {
     switch name {
     case "rnn": return .rnnTanh
@@ -84,6 +107,10 @@ case "layer":
     var rng = SeqRandom(seed: 2)
     let x = try Tensor(shape: [t, b, i], data: (0 ..< t * b * i).map { _ in Float(rng.uniform(-1, 1)) })
     var times: [Double] = []
+    // The RSS with the layer and input built, and the peak above it during the runs (as the
+    // benchmark measures PyTorch's): the work's own memory, without the binary's and runtime's.
+    let rssBefore = procStatusMiB("VmRSS")
+    let peakReset = resetPeakRSS()
     for r in 0 ..< repeats + 1 {
         let t0 = now()
         if training {
@@ -94,7 +121,11 @@ case "layer":
         }
         if r > 0 { times.append(now() - t0) }  // the first run warms caches and the worker thread
     }
-    emit([("median_ms", "\(median(times) * 1000)"), ("min_ms", "\(times.min()! * 1000)"), ("peak_rss_mib", "\(peakRSSMiB())")])
+    var fields = [("median_ms", "\(median(times) * 1000)"), ("min_ms", "\(times.min()! * 1000)"), ("peak_rss_mib", "\(peakRSSMiB())")]
+    if let before = rssBefore, peakReset, let hwm = procStatusMiB("VmHWM") {
+        fields += [("rss_before_mib", "\(before)"), ("work_peak_rss_mib", "\(hwm)")]
+    }
+    emit(fields)
 case "step":
     let c = cell(args[1]), h = Int(args[2])!, repeats = Int(args[3])!
     let model = try SequenceModel<Float>(ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: c, inputSize: h, hiddenSize: h),
