@@ -86,7 +86,7 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
                 // Rows are independent: the two halves of the batch go to the two threads, each with
                 // its rows' recurrent product while W_hh stays cached (as in the LSTM), else by columns.
                 if whhT.k * whhT.n * MemoryLayout<S>.size <= Kernels.cachedWeightBytes {
-                    Kernels.forEachRowBlock(rows, work: gw * h) { range in
+                    Kernels.forEachRowBlock(rows, work: gw * h, share: whhT.prepareForSharing) { range in
                         Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * h, lda: h, packed: whhT, beta: 1,
                                      c: hp + range.lowerBound * gw, ldc: gw)
                         gates(range)

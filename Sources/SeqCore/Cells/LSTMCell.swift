@@ -97,7 +97,7 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
             }
         }
         if whhT.k * whhT.n * MemoryLayout<S>.size <= Kernels.cachedWeightBytes {
-            Kernels.forEachRowBlock(rows, work: 4 * h * hout) { range in
+            Kernels.forEachRowBlock(rows, work: 4 * h * hout, share: whhT.prepareForSharing) { range in
                 Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * hout, lda: hout, packed: whhT, beta: 1,
                              c: xp + range.lowerBound * 4 * h, ldc: 4 * h)
                 gates(range)
@@ -133,7 +133,7 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
             }
             let w = whh!
             if w.k * w.n * MemoryLayout<S>.size <= Kernels.cachedWeightBytes {
-                Kernels.forEachRowBlock(rows, work: 4 * h * hout) { range in
+                Kernels.forEachRowBlock(rows, work: 4 * h * hout, share: w.prepareForSharing) { range in
                     gates(range)
                     Kernels.gemm(m: range.count, a: dGX + range.lowerBound * 4 * h, lda: 4 * h, packed: w, beta: 0,
                                  c: dhPrev + range.lowerBound * hout, ldc: hout)

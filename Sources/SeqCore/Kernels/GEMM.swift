@@ -76,6 +76,12 @@ public final class PackedOperand<S: SeqScalar> {
         self.transB = transB
     }
 
+    /// Packs now, so that threads sharing the operand afterwards only read it (the lazy packing
+    /// below is not synchronised). For the row halves of a step, which both multiply by it.
+    func prepareForSharing() {
+        if S.self == Float.self { _ = packed }
+    }
+
     var packed: FloatGEMM.Packed {
         if let p = packedStorage { return p }
         let p = FloatGEMM.Packed(b: UnsafeRawPointer(source).assumingMemoryBound(to: Float.self), ldb: ldb, transB: transB, k: k, n: n)

@@ -162,9 +162,12 @@ extension Kernels {
     /// row): splits only when each half keeps whole micro-kernel slivers, so the halves run the
     /// product as efficiently as the whole.
     @inline(__always)
-    static func forEachRowBlock(_ rows: Int, work: Int, _ body: (Range<Int>) -> Void) {
+    /// `share` runs first when the rows are split: the product's operand must be packed before both
+    /// threads read it (`PackedOperand.prepareForSharing`).
+    static func forEachRowBlock(_ rows: Int, work: Int, share: () -> Void, _ body: (Range<Int>) -> Void) {
         let mr = FloatGEMM.mr
         if rows >= 2 * mr && rows * work >= FloatGEMM.parallelThreshold && Parallelism.threadCount > 1 {
+            share()
             let half = (rows / 2 + mr - 1) / mr * mr
             WorkerPool.shared.run { part in body(part == 0 ? 0 ..< half : half ..< rows) }
         } else {
