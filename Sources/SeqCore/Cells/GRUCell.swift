@@ -83,18 +83,11 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
                                          hNew: (hNew + b * h).float, tape: keep ? (tape + b * tw).float : nil)
                     }
                 }
-                // Rows are independent: the two halves of the batch go to the two threads, each with
-                // its rows' recurrent product while W_hh stays cached (as in the LSTM), else by columns.
-                if whhT.k * whhT.n * MemoryLayout<S>.size <= Kernels.cachedWeightBytes {
-                    Kernels.forEachRowBlock(rows, work: gw * h, share: whhT.prepareForSharing) { range in
-                        Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * h, lda: h, packed: whhT, beta: 1,
-                                     c: hp + range.lowerBound * gw, ldc: gw)
-                        gates(range)
-                    }
-                } else {
-                    Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)
-                    Kernels.forEachRow(rows, work: 6 * h, gates)
-                }
+                // Rows are independent: the two halves of the batch go to the two threads.
+                Kernels.stepRows(rows, operand: whhT, rowWork: 6 * h, productFirst: true, product: { range in
+                    Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * h, lda: h, packed: whhT, beta: 1,
+                                 c: hp + range.lowerBound * gw, ldc: gw)
+                }, perRow: gates)
                 return
             }
             Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)
@@ -256,13 +249,13 @@ enum GRUGates {
     @inline(__always)
     static func chunk(x: UnsafeMutablePointer<Float>, hr: UnsafeMutablePointer<Float>, stride s: Int, hp: UnsafePointer<Float>,
                       out: UnsafeMutablePointer<Float>, t: UnsafeMutablePointer<Float>?) {
-        let hn = LSTMGates.load(hr + 2 * s)
-        let r = VectorMath.sigmoid(LSTMGates.load(x) + LSTMGates.load(hr))
-        let z = VectorMath.sigmoid(LSTMGates.load(x + s) + LSTMGates.load(hr + s))
-        let n = VectorMath.tanh(LSTMGates.load(x + 2 * s) + r * hn)
-        LSTMGates.store((1 - z) * n + z * LSTMGates.load(hp), out)
+        let hn = VectorMath.load(hr + 2 * s)
+        let r = VectorMath.sigmoid(VectorMath.load(x) + VectorMath.load(hr))
+        let z = VectorMath.sigmoid(VectorMath.load(x + s) + VectorMath.load(hr + s))
+        let n = VectorMath.tanh(VectorMath.load(x + 2 * s) + r * hn)
+        VectorMath.store((1 - z) * n + z * VectorMath.load(hp), out)
         if let t {
-            LSTMGates.store(r, t); LSTMGates.store(z, t + s); LSTMGates.store(n, t + 2 * s); LSTMGates.store(hn, t + 3 * s)
+            VectorMath.store(r, t); VectorMath.store(z, t + s); VectorMath.store(n, t + 2 * s); VectorMath.store(hn, t + 3 * s)
         }
     }
 }

@@ -67,10 +67,7 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
                  tape: UnsafeMutablePointer<S>, hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?) {
         let h = hiddenSize, hout = outputSize, tw = tapeWidth, cPrev = cPrev!, cNew = cNew!
         let peep = params.peephole, keep = recordsTape, projected = projected
-        // Rows are independent: the two halves of the batch go to the two threads. While W_hh fits
-        // the caches, each thread runs its rows' recurrent product and then their gates (one
-        // hand-off per step; measured 5% faster at H = 256); a larger W_hh is split by columns
-        // instead, so each core streams only half of it (row halves measured 11% slower at H = 1024).
+        // Rows are independent: the two halves of the batch go to the two threads (Kernels.stepRows).
         func gates(_ range: Range<Int>) {
             for b in range {
                 let x = xp + b * 4 * h, t = tape + b * tw, cp = cPrev + b * h, cn = cNew + b * h
@@ -96,16 +93,10 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
                 for j in 0 ..< h { m[j] = x[3 * h + j] * t[5 * h + j] }
             }
         }
-        if whhT.k * whhT.n * MemoryLayout<S>.size <= Kernels.cachedWeightBytes {
-            Kernels.forEachRowBlock(rows, work: 4 * h * hout, share: whhT.prepareForSharing) { range in
-                Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * hout, lda: hout, packed: whhT, beta: 1,
-                             c: xp + range.lowerBound * 4 * h, ldc: 4 * h)
-                gates(range)
-            }
-        } else {
-            Kernels.gemm(m: rows, a: hPrev, lda: hout, packed: whhT, beta: 1, c: xp, ldc: 4 * h)
-            Kernels.forEachRow(rows, work: 8 * h, gates)
-        }
+        Kernels.stepRows(rows, operand: whhT, rowWork: 8 * h, productFirst: true, product: { range in
+            Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * hout, lda: hout, packed: whhT, beta: 1,
+                         c: xp + range.lowerBound * 4 * h, ldc: 4 * h)
+        }, perRow: gates)
         if let w = whrT {
             Kernels.gemm(m: rows, a: tape + 6 * h, lda: tw, packed: w, beta: 0, c: hNew, ldc: hout)
         }
@@ -123,8 +114,8 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
         }
         let peep = params.peephole, dpeep = grads?.peephole
         if S.self == Float.self && peep == nil {
-            // Rows are independent without peepholes (their gradient is a sum over rows); split as
-            // in forward: gates then ∂L/∂a<t-1> per row half while W_hh stays cached, else by columns.
+            // Rows are independent without peepholes (their gradient is a sum over rows): gates,
+            // then ∂L/∂a<t-1>, split over the threads as in forward.
             func gates(_ range: Range<Int>) {
                 for b in range {
                     LSTMGates.backward(t: (tape + b * tw).float, h: h, cPrev: (cPrev + b * h).float, dm: (dm + b * h).float,
@@ -132,16 +123,10 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
                 }
             }
             let w = whh!
-            if w.k * w.n * MemoryLayout<S>.size <= Kernels.cachedWeightBytes {
-                Kernels.forEachRowBlock(rows, work: 4 * h * hout, share: w.prepareForSharing) { range in
-                    gates(range)
-                    Kernels.gemm(m: range.count, a: dGX + range.lowerBound * 4 * h, lda: 4 * h, packed: w, beta: 0,
-                                 c: dhPrev + range.lowerBound * hout, ldc: hout)
-                }
-            } else {
-                Kernels.forEachRow(rows, work: 8 * h, gates)
-                Kernels.gemm(m: rows, a: dGX, lda: 4 * h, packed: w, beta: 0, c: dhPrev, ldc: hout)
-            }
+            Kernels.stepRows(rows, operand: w, rowWork: 8 * h, productFirst: false, product: { range in
+                Kernels.gemm(m: range.count, a: dGX + range.lowerBound * 4 * h, lda: 4 * h, packed: w, beta: 0,
+                             c: dhPrev + range.lowerBound * hout, ldc: hout)
+            }, perRow: gates)
             return
         }
         for b in 0 ..< rows {
@@ -215,20 +200,21 @@ enum LSTMGates {
     @inline(__always)
     static func chunk(x: UnsafeMutablePointer<Float>, cp cpPointer: UnsafePointer<Float>, p: UnsafePointer<Float>?, stride s: Int,
                       cn: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, t: UnsafeMutablePointer<Float>?) {
-        let cp = load(cpPointer)
-        var zi = load(x), zf = load(x + s), zo = load(x + 3 * s)
+        let cp = VectorMath.load(cpPointer)
+        var zi = VectorMath.load(x), zf = VectorMath.load(x + s), zo = VectorMath.load(x + 3 * s)
         if let p {
-            zi = zi.addingProduct(load(p), cp)
-            zf = zf.addingProduct(load(p + s), cp)
+            zi = zi.addingProduct(VectorMath.load(p), cp)
+            zf = zf.addingProduct(VectorMath.load(p + s), cp)
         }
-        let i = VectorMath.sigmoid(zi), f = VectorMath.sigmoid(zf), g = VectorMath.tanh(load(x + 2 * s))
+        let i = VectorMath.sigmoid(zi), f = VectorMath.sigmoid(zf), g = VectorMath.tanh(VectorMath.load(x + 2 * s))
         let c = f * cp + i * g
-        if let p { zo = zo.addingProduct(load(p + 2 * s), c) }
+        if let p { zo = zo.addingProduct(VectorMath.load(p + 2 * s), c) }
         let o = VectorMath.sigmoid(zo), tc = VectorMath.tanh(c)
-        store(c, cn)
-        store(o * tc, m)
+        VectorMath.store(c, cn)
+        VectorMath.store(o * tc, m)
         if let t {
-            store(i, t); store(f, t + s); store(g, t + 2 * s); store(o, t + 3 * s); store(c, t + 4 * s); store(tc, t + 5 * s)
+            VectorMath.store(i, t); VectorMath.store(f, t + s); VectorMath.store(g, t + 2 * s)
+            VectorMath.store(o, t + 3 * s); VectorMath.store(c, t + 4 * s); VectorMath.store(tc, t + 5 * s)
         }
     }
 
@@ -259,23 +245,15 @@ enum LSTMGates {
     @inline(__always)
     static func backwardChunk(t: UnsafePointer<Float>, stride s: Int, cp: UnsafePointer<Float>, dm: UnsafePointer<Float>,
                               dc: UnsafePointer<Float>, dg: UnsafeMutablePointer<Float>, dcp: UnsafeMutablePointer<Float>) {
-        let i = load(t), f = load(t + s), g = load(t + 2 * s), o = load(t + 3 * s), tc = load(t + 5 * s)
-        let dmv = load(dm)
+        let i = VectorMath.load(t), f = VectorMath.load(t + s), g = VectorMath.load(t + 2 * s)
+        let o = VectorMath.load(t + 3 * s), tc = VectorMath.load(t + 5 * s)
+        let dmv = VectorMath.load(dm)
         let dpo = dmv * tc * o * (1 - o)
-        let dcT = load(dc) + dmv * o * (1 - tc * tc)
-        store(dcT * g * i * (1 - i), dg)
-        store(dcT * load(cp) * f * (1 - f), dg + s)
-        store(dcT * i * (1 - g * g), dg + 2 * s)
-        store(dpo, dg + 3 * s)
-        store(dcT * f, dcp)
+        let dcT = VectorMath.load(dc) + dmv * o * (1 - tc * tc)
+        VectorMath.store(dcT * g * i * (1 - i), dg)
+        VectorMath.store(dcT * VectorMath.load(cp) * f * (1 - f), dg + s)
+        VectorMath.store(dcT * i * (1 - g * g), dg + 2 * s)
+        VectorMath.store(dpo, dg + 3 * s)
+        VectorMath.store(dcT * f, dcp)
     }
-
-    @inline(__always)
-    static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-
-    @inline(__always)
-    static func load(_ p: UnsafeMutablePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-
-    @inline(__always)
-    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
 }

@@ -86,6 +86,16 @@ enum VectorMath {
         return signed.replacing(with: poly, where: ax .< 0.625)
     }
 
+    /// 16 floats from / to memory (unaligned), for the fused gate passes of the cells.
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+
+    @inline(__always)
+    static func load(_ p: UnsafeMutablePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+
+    @inline(__always)
+    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+
     /// Applies `f` 16 lanes at a time; the tail goes through one padded vector, so every element
     /// sees the same arithmetic.
     @inline(__always)

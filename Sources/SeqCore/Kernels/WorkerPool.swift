@@ -158,20 +158,34 @@ extension Kernels {
     /// Weights up to this size stay in the caches from one step to the next (two cores' L2 here).
     static let cachedWeightBytes = 2 << 20
 
-    /// `forEachRow` for work that starts with a product over the rows (`work` multiply–adds per
-    /// row): splits only when each half keeps whole micro-kernel slivers, so the halves run the
-    /// product as efficiently as the whole.
+    /// One step's work over the batch rows: a product by `operand` (`product(range)` computes the
+    /// rows in `range`) and per-row work (`perRow`, `rowWork` elements a row), in the order
+    /// `productFirst` says. While the operand fits the caches, each thread runs both for its own
+    /// half of the rows: one hand-off per step (measured ~6% faster at H = 256). A larger operand
+    /// is multiplied for all rows at once, split by columns so each core streams only half of it
+    /// (row halves measured 11% slower at H = 1024), and the per-row work is split after.
     @inline(__always)
-    /// `share` runs first when the rows are split: the product's operand must be packed before both
-    /// threads read it (`PackedOperand.prepareForSharing`).
-    static func forEachRowBlock(_ rows: Int, work: Int, share: () -> Void, _ body: (Range<Int>) -> Void) {
+    static func stepRows<S: SeqScalar>(_ rows: Int, operand: PackedOperand<S>, rowWork: Int, productFirst: Bool,
+                                       product: (Range<Int>) -> Void, perRow: (Range<Int>) -> Void) {
+        let all = 0 ..< rows
+        if operand.k * operand.n * MemoryLayout<S>.size > cachedWeightBytes {
+            if productFirst { product(all) }
+            forEachRow(rows, work: rowWork, perRow)
+            if !productFirst { product(all) }
+            return
+        }
         let mr = FloatGEMM.mr
-        if rows >= 2 * mr && rows * work >= FloatGEMM.parallelThreshold && Parallelism.threadCount > 1 {
-            share()
-            let half = (rows / 2 + mr - 1) / mr * mr
-            WorkerPool.shared.run { part in body(part == 0 ? 0 ..< half : half ..< rows) }
-        } else {
-            body(0 ..< rows)
+        // Halves of whole micro-kernel slivers, so each runs the product as efficiently as the whole.
+        guard rows >= 2 * mr && rows * operand.k * operand.n >= FloatGEMM.parallelThreshold && Parallelism.threadCount > 1 else {
+            if productFirst { product(all); perRow(all) } else { perRow(all); product(all) }
+            return
+        }
+        // Both threads read the operand: pack it now (its lazy packing is not synchronised).
+        operand.prepareForSharing()
+        let half = (rows / 2 + mr - 1) / mr * mr
+        WorkerPool.shared.run { part in
+            let range = part == 0 ? 0 ..< half : half ..< rows
+            if productFirst { product(range); perRow(range) } else { perRow(range); product(range) }
         }
     }
 }
