@@ -324,7 +324,8 @@ enum FloatGEMM {
             pa += 8
             pb += 128
         }
-        // A stack tile, not a tuple: a 16-element tuple made the runtime look up its metadata per call.
+        // The accumulators go to a stack tile once, then into C row by row (full tiles) or the valid
+        // part only (edge tiles).
         withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { t in
             t[0] = c00; t[1] = c01; t[2] = c10; t[3] = c11; t[4] = c20; t[5] = c21; t[6] = c30; t[7] = c31
             t[8] = c40; t[9] = c41; t[10] = c50; t[11] = c51; t[12] = c60; t[13] = c61; t[14] = c70; t[15] = c71

@@ -305,8 +305,8 @@ struct ForwardRun<S: SeqScalar> {
         var bias: Buffer<S>? = nil
         if p.bih != nil || (cell.foldsRecurrentBias && p.bhh != nil) {
             let b = Buffer<S>(gw)
-            if let bih = p.bih { for j in 0 ..< gw { b.pointer[j] += bih[j] } }
-            if cell.foldsRecurrentBias, let bhh = p.bhh { for j in 0 ..< gw { b.pointer[j] += bhh[j] } }
+            if let bih = p.bih { Kernels.addRowVector(bih, to: b.pointer, rows: 1, n: gw, ldy: gw) }
+            if cell.foldsRecurrentBias, let bhh = p.bhh { Kernels.addRowVector(bhh, to: b.pointer, rows: 1, n: gw, ldy: gw) }
             bias = b
         }
         let xp = Buffer<S>(uninitialized: rows * gw)  // the product below writes every element (β = 0)
