@@ -110,35 +110,53 @@ final class KernelTests: XCTestCase {
         }
     }
 
-    /// One thread or two: bit-identical outputs and gradients (work is split by output elements).
-    /// Every way a step is split over the threads gives the same bits as one thread: the LSTM and
-    /// GRU split by rows (W_hh cached), the LSTM split by columns (W_hh of 384 units, past the cache
-    /// budget), and batch-1 products (matrix–vector, split by columns).
+    /// One thread or two: bit-identical outputs, final states and gradients (work is split by output
+    /// elements or by batch rows, each computed start to finish by one thread in the same order).
+    /// Every way the work is split is covered: the batch split over the whole time loop (W_hh cached,
+    /// B ≥ 16: every cell and variant, padding, both directions, a projection, peepholes, whose
+    /// backward keeps one part), a step split by columns (an LSTM of 384 units, past the cache
+    /// budget), too few rows to split (B = 12), and batch-1 products (matrix–vector, split by columns).
     func testThreadCountDoesNotChangeResults() throws {
         let saved = Parallelism.threadCount
         defer { Parallelism.threadCount = saved }
         let cases: [(RecurrentConfig, batch: Int, steps: Int)] = [
             (RecurrentConfig(cell: .lstm, inputSize: 64, hiddenSize: 128, numLayers: 2), 16, 12),
+            (RecurrentConfig(cell: .lstm, inputSize: 24, hiddenSize: 40, numLayers: 2, direction: .bidirectional), 21, 9),
+            (RecurrentConfig(cell: .lstm, inputSize: 24, hiddenSize: 40, projSize: 24), 18, 7),
+            (RecurrentConfig(cell: .lstm, inputSize: 24, hiddenSize: 40, peepholes: true), 18, 7),
             (RecurrentConfig(cell: .gru, inputSize: 64, hiddenSize: 128, numLayers: 1), 16, 12),
+            (RecurrentConfig(cell: .gru, inputSize: 24, hiddenSize: 40, direction: .reverse, gruVariant: .classic), 19, 8),
+            (RecurrentConfig(cell: .gru, inputSize: 24, hiddenSize: 40, gruVariant: .simplified), 17, 8),
+            (RecurrentConfig(cell: .rnnReLU, inputSize: 24, hiddenSize: 40, direction: .bidirectional), 20, 8),
+            (RecurrentConfig(cell: .rnnTanh, inputSize: 24, hiddenSize: 40), 12, 8),
             (RecurrentConfig(cell: .lstm, inputSize: 32, hiddenSize: 384, numLayers: 1), 16, 3),
             (RecurrentConfig(cell: .gru, inputSize: 256, hiddenSize: 256, numLayers: 1), 1, 3),
         ]
         for (config, batch, steps) in cases {
-            var runs: [([Float], [Float], [Float])] = []
+            // Uneven lengths (padding) whenever the batch is odd-sized.
+            let lengths = batch % 2 == 1 ? (0 ..< batch).map { max(1, steps - $0 % 4) } : nil
+            var runs: [([Float], [Float], [Float], [Float])] = []
             for threads in [1, 2] {
                 Parallelism.threadCount = threads
                 XCTAssertEqual(Parallelism.threadCount, threads)
                 let layer = try RecurrentLayer<Float>(config, seed: 3)
                 let x = try Tensor(shape: [steps, batch, config.inputSize],
                                    data: randomValues(steps * batch * config.inputSize, seed: 4).map(Float.init))
-                let out = try layer.forward(x, training: true)
-                let g = try layer.backward(out.tape!, gradOutput: out.output)
-                runs.append((out.output.data, g.input.data, layer.arena.gradients))
+                let out = try layer.forward(x, lengths: lengths, training: true)
+                let g = try layer.backward(out.tape!, gradOutput: out.output, gradHN: out.hN)
+                runs.append((out.output.data + out.hN.data + (out.cN?.data ?? []), g.input.data + g.h0.data,
+                             layer.arena.gradients, g.stepGradientNorms.data))
             }
-            let label = "\(config.cell) H=\(config.hiddenSize) B=\(batch)"
-            XCTAssertEqual(runs[0].0, runs[1].0, "\(label): outputs differ between 1 and 2 threads")
-            XCTAssertEqual(runs[0].1, runs[1].1, "\(label): input gradients differ between 1 and 2 threads")
-            XCTAssertEqual(runs[0].2, runs[1].2, "\(label): parameter gradients differ between 1 and 2 threads")
+            XCTAssertGreaterThan(runs[0].2.filter { $0 != 0 }.count, runs[0].2.count / 2, "the gradients are mostly nonzero")
+            let label = "\(config.cell) \(config.direction) H=\(config.hiddenSize) P=\(config.projSize) peepholes=\(config.peepholes) B=\(batch)"
+            // Bit patterns compared, and only the count of differing elements reported.
+            func differing(_ a: [Float], _ b: [Float]) -> Int {
+                a.count == b.count ? zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count : max(a.count, b.count)
+            }
+            XCTAssertEqual(differing(runs[0].0, runs[1].0), 0, "\(label): outputs and final states differ between 1 and 2 threads")
+            XCTAssertEqual(differing(runs[0].1, runs[1].1), 0, "\(label): input gradients differ between 1 and 2 threads")
+            XCTAssertEqual(differing(runs[0].2, runs[1].2), 0, "\(label): parameter gradients differ between 1 and 2 threads")
+            XCTAssertEqual(differing(runs[0].3, runs[1].3), 0, "\(label): step gradient norms differ between 1 and 2 threads")
         }
     }
 }

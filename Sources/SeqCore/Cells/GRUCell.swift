@@ -83,7 +83,7 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
                                          hNew: (hNew + b * h).float, tape: keep ? (tape + b * tw).float : nil)
                     }
                 }
-                // Rows are independent: the two halves of the batch go to the two threads.
+                // Rows are independent: after a large product their gates are split over the threads.
                 Kernels.stepRows(rows, operand: whhT, rowWork: 6 * h, productFirst: true, product: { range in
                     Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * h, lda: h, packed: whhT, beta: 1,
                                  c: hp + range.lowerBound * gw, ldc: gw)

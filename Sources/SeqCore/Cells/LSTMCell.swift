@@ -67,7 +67,7 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
                  tape: UnsafeMutablePointer<S>, hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?) {
         let h = hiddenSize, hout = outputSize, tw = tapeWidth, cPrev = cPrev!, cNew = cNew!
         let peep = params.peephole, keep = recordsTape, projected = projected
-        // Rows are independent: the two halves of the batch go to the two threads (Kernels.stepRows).
+        // Rows are independent: after a large product their gates are split over the threads (Kernels.stepRows).
         func gates(_ range: Range<Int>) {
             for b in range {
                 let x = xp + b * 4 * h, t = tape + b * tw, cp = cPrev + b * h, cn = cNew + b * h
@@ -114,8 +114,8 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
         }
         let peep = params.peephole, dpeep = grads?.peephole
         if S.self == Float.self && peep == nil {
-            // Rows are independent without peepholes (their gradient is a sum over rows): gates,
-            // then ∂L/∂a<t-1>, split over the threads as in forward.
+            // Rows are independent without peepholes (their gradient is a sum over rows): gates split
+            // over the threads as in forward, then ∂L/∂a<t-1>.
             func gates(_ range: Range<Int>) {
                 for b in range {
                     LSTMGates.backward(t: (tape + b * tw).float, h: h, cPrev: (cPrev + b * h).float, dm: (dm + b * h).float,

@@ -59,7 +59,9 @@ extension Kernels {
 /// left operands: the recurrent weights, multiplied by the state at every one of T steps. For `Float`
 /// it packs the panels of the SIMD kernel on first use by a product with enough rows, so packing is
 /// paid once per sequence, not per step — and never for batch-1 streaming, whose products read the
-/// weights in place. The source must stay valid and unchanged while the operand is used.
+/// weights in place. The source must stay valid and unchanged while the operand is used. Not to be
+/// shared between threads (the lazy packing is not synchronised): each thread's part of a layer
+/// makes its own cells, and so its own operands.
 public final class PackedOperand<S: SeqScalar> {
     public let k: Int
     public let n: Int
@@ -74,12 +76,6 @@ public final class PackedOperand<S: SeqScalar> {
         source = b
         self.ldb = ldb
         self.transB = transB
-    }
-
-    /// Packs now, so that threads sharing the operand afterwards only read it (the lazy packing
-    /// below is not synchronised). For the row halves of a step, which both multiply by it.
-    func prepareForSharing() {
-        if S.self == Float.self { _ = packed }
     }
 
     var packed: FloatGEMM.Packed {

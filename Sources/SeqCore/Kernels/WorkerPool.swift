@@ -107,8 +107,14 @@ final class WorkerPool: @unchecked Sendable {
     private func loop() -> Never {
         var seen = 0
         while true {
+            // Spin for a while before sleeping: on a virtual machine a sleeping thread can take
+            // hundreds of microseconds to run again once woken, longer than a whole small layer.
+            let deadline = Self.now() + Self.spinNanoseconds
             var spins = 0
-            while state.load(ordering: .acquiring) >> 32 == seen && spins < 20_000 { spins += 1 }
+            while state.load(ordering: .acquiring) >> 32 == seen {
+                spins += 1
+                if spins & 255 == 0 && Self.now() > deadline { break }
+            }
             if state.load(ordering: .acquiring) >> 32 == seen {
                 pthread_mutex_lock(&mutex)
                 while state.load(ordering: .acquiring) >> 32 == seen { pthread_cond_wait(&condition, &mutex) }
@@ -129,6 +135,16 @@ final class WorkerPool: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// How long the idle worker polls for the next job before it sleeps.
+    static let spinNanoseconds = 2_000_000
+
+    @inline(__always)
+    private static func now() -> Int {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return t.tv_sec * 1_000_000_000 + t.tv_nsec
     }
 
     /// Calls the job's closure; its copy is released on return, before the part is reported done
@@ -156,36 +172,19 @@ extension Kernels {
 
 extension Kernels {
     /// Weights up to this size stay in the caches from one step to the next (two cores' L2 here).
+    /// Below it a layer splits its batch over the threads for the whole time loop
+    /// (`RecurrentLayer.batchParts`), so a step runs on one thread.
     static let cachedWeightBytes = 2 << 20
 
     /// One step's work over the batch rows: a product by `operand` (`product(range)` computes the
     /// rows in `range`) and per-row work (`perRow`, `rowWork` elements a row), in the order
-    /// `productFirst` says. While the operand fits the caches, each thread runs both for its own
-    /// half of the rows: one hand-off per step (measured ~6% faster at H = 256). A larger operand
-    /// is multiplied for all rows at once, split by columns so each core streams only half of it
-    /// (row halves measured 11% slower at H = 1024), and the per-row work is split after.
+    /// `productFirst` says. The product splits itself over the threads by columns when it is large
+    /// (each core streams half of the weights); the per-row work is split by rows after it.
     @inline(__always)
     static func stepRows<S: SeqScalar>(_ rows: Int, operand: PackedOperand<S>, rowWork: Int, productFirst: Bool,
                                        product: (Range<Int>) -> Void, perRow: (Range<Int>) -> Void) {
-        let all = 0 ..< rows
-        if operand.k * operand.n * MemoryLayout<S>.size > cachedWeightBytes {
-            if productFirst { product(all) }
-            forEachRow(rows, work: rowWork, perRow)
-            if !productFirst { product(all) }
-            return
-        }
-        let mr = FloatGEMM.mr
-        // Halves of whole micro-kernel slivers, so each runs the product as efficiently as the whole.
-        guard rows >= 2 * mr && rows * operand.k * operand.n >= FloatGEMM.parallelThreshold && Parallelism.threadCount > 1 else {
-            if productFirst { product(all); perRow(all) } else { perRow(all); product(all) }
-            return
-        }
-        // Both threads read the operand: pack it now (its lazy packing is not synchronised).
-        operand.prepareForSharing()
-        let half = (rows / 2 + mr - 1) / mr * mr
-        WorkerPool.shared.run { part in
-            let range = part == 0 ? 0 ..< half : half ..< rows
-            if productFirst { product(range); perRow(range) } else { perRow(range); product(range) }
-        }
+        if productFirst { product(0 ..< rows) }
+        forEachRow(rows, work: rowWork, perRow)
+        if !productFirst { product(0 ..< rows) }
     }
 }

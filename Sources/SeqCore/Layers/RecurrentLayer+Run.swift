@@ -111,15 +111,16 @@ extension RecurrentLayer {
                         h0: h0Buffer.map { $0.pointer + slot * batch * hout },
                         c0: c0Buffer.map { $0.pointer + slot * batch * h },
                         hN: hN.pointer + slot * batch * hout, cN: cN.map { $0.pointer + slot * batch * h },
-                        tape: tape, slot: slot, reverse: c.direction == .reverse || d == 1)
+                        tape: tape, slot: slot, reverse: c.direction == .reverse || d == 1,
+                        parts: batchParts(batch, backward: false))
                     let p = cellParameters(v, layer: l, direction: d)
                     switch c.cell {
                     case .rnnTanh, .rnnReLU:
-                        run.go(RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil), params: p)
+                        run.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil) }, params: p)
                     case .gru:
-                        run.go(GRUCell(hidden: h, variant: gruVariant, rows: batch, params: p, grads: nil, recordsTape: training), params: p)
+                        run.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
                     case .lstm:
-                        run.go(LSTMCell(hidden: h, projection: c.projSize, rows: batch, params: p, grads: nil, recordsTape: training), params: p)
+                        run.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
                     }
                 }
                 tape?.layerInputs.append(layerInput)
@@ -188,15 +189,15 @@ extension RecurrentLayer {
                             dhN: dhN.map { $0.pointer + slot * batch * hout }, dcN: dcN.map { $0.pointer + slot * batch * h },
                             dh0: dh0.pointer + slot * batch * hout, dc0: dc0.map { $0.pointer + slot * batch * h },
                             dX: dX.pointer, inputSize: inputSize, norms: norms.pointer + slot * steps,
-                            reverse: c.direction == .reverse || d == 1)
+                            reverse: c.direction == .reverse || d == 1, parts: batchParts(batch, backward: true))
                         let p = cellParameters(v, layer: l, direction: d), gp = cellParameters(g, layer: l, direction: d)
                         switch c.cell {
                         case .rnnTanh, .rnnReLU:
-                            run.go(RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: gp), params: p, grads: gp)
+                            run.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: gp) }, params: p, grads: gp)
                         case .gru:
-                            run.go(GRUCell(hidden: h, variant: gruVariant, rows: batch, params: p, grads: gp), params: p, grads: gp)
+                            run.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: gp) }, params: p, grads: gp)
                         case .lstm:
-                            run.go(LSTMCell(hidden: h, projection: c.projSize, rows: batch, params: p, grads: gp), params: p, grads: gp)
+                            run.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: gp) }, params: p, grads: gp)
                         }
                     }
                     if l > 0, let mask = tape.dropoutMasks[l - 1] {
@@ -229,6 +230,22 @@ extension RecurrentLayer {
         let copies = training ? 6 * slots + 2 * c.numLayers : 3 + c.numLayers
         try Limits.checkMemory([try Check.product([perSlot, copies], "memory", limit: Int.max)],
                                bytesPerScalar: MemoryLayout<S>.size, "forward on [T=\(steps), B=\(batch)]")
+    }
+
+    /// The batch rows each thread runs through the whole time loop. Rows never interact inside the
+    /// loop (each sequence has its own state), so two halves can run start to finish on the two
+    /// threads with one hand-off per sequence instead of one or two per step. Only while the
+    /// recurrent weights stay in the caches, as both threads read all of them every step (larger
+    /// weights are split by columns inside each step, so each core streams half), and with at least
+    /// 8 rows a half, so no half drops to the small-M product (whose summation order differs:
+    /// results must not depend on the thread count). Backward keeps one part when the cell sums a
+    /// per-step parameter gradient over the rows (peepholes).
+    func batchParts(_ batch: Int, backward: Bool) -> [Range<Int>] {
+        let c = config
+        let weights = c.gateCount * c.hiddenSize * c.outputSize + c.projSize * c.hiddenSize
+        guard Parallelism.threadCount > 1, batch >= 16, weights * MemoryLayout<S>.size <= Kernels.cachedWeightBytes,
+              !(backward && c.peepholes) else { return [0 ..< batch] }
+        return [0 ..< batch / 2, batch / 2 ..< batch]
     }
 
     var gruVariant: GRUCell<S>.Variant {
@@ -296,53 +313,76 @@ struct ForwardRun<S: SeqScalar> {
     let tape: RecurrentTape<S>?
     let slot: Int
     let reverse: Bool
+    /// Batch rows run through the time loop by one thread each (`RecurrentLayer.batchParts`).
+    let parts: [Range<Int>]
 
-    func go<C: RecurrentCell>(_ cell: C, params p: CellParameters<S>) where C.Scalar == S {
-        let gw = cell.gateWidth, hout = cell.outputSize, h = cell.hiddenSize, tw = cell.tapeWidth
-        let rows = steps * batch, training = tape != nil, hasC = cell.hasCellState
+    /// `makeCell(rows)`: a cell for a part of `rows` rows (each part gets its own, with its own scratch).
+    func go<C: RecurrentCell>(_ makeCell: (Int) -> C, params p: CellParameters<S>) where C.Scalar == S {
+        let cells = parts.map { makeCell($0.count) }
+        let gw = cells[0].gateWidth, hout = cells[0].outputSize, h = cells[0].hiddenSize, tw = cells[0].tapeWidth
+        let rows = steps * batch, training = tape != nil, hasC = cells[0].hasCellState
         // x<t>·W_ihᵀ + b_ih (+ b_hh) for every step at once.
         // The biases b_ih (+ b_hh) ride on the product's store instead of two more passes over xp.
         var bias: Buffer<S>? = nil
-        if p.bih != nil || (cell.foldsRecurrentBias && p.bhh != nil) {
+        if p.bih != nil || (cells[0].foldsRecurrentBias && p.bhh != nil) {
             let b = Buffer<S>(gw)
             if let bih = p.bih { Kernels.addRowVector(bih, to: b.pointer, rows: 1, n: gw, ldy: gw) }
-            if cell.foldsRecurrentBias, let bhh = p.bhh { Kernels.addRowVector(bhh, to: b.pointer, rows: 1, n: gw, ldy: gw) }
+            if cells[0].foldsRecurrentBias, let bhh = p.bhh { Kernels.addRowVector(bhh, to: b.pointer, rows: 1, n: gw, ldy: gw) }
             bias = b
         }
         let xp = Buffer<S>(uninitialized: rows * gw)  // the product below writes every element (β = 0)
         Kernels.gemm(transA: false, transB: true, m: rows, n: gw, k: inputSize, alpha: 1, a: input, lda: inputSize,
                      b: p.wih, ldb: inputSize, beta: 0, c: xp.pointer, ldc: gw, rowBias: bias.map { UnsafePointer($0.pointer) })
 
-        var hCur = h0.map { Buffer(copying: $0, count: batch * hout) } ?? Buffer(batch * hout)
-        var hNext = Buffer<S>(batch * hout)
-        var cCur: Buffer<S>? = hasC ? (c0.map { Buffer(copying: $0, count: batch * h) } ?? Buffer(batch * h)) : nil
-        var cNext: Buffer<S>? = hasC ? Buffer(batch * h) : nil
+        let hA = h0.map { Buffer(copying: $0, count: batch * hout) } ?? Buffer(batch * hout)
+        let hB = Buffer<S>(batch * hout)
+        let cA: Buffer<S>? = hasC ? (c0.map { Buffer(copying: $0, count: batch * h) } ?? Buffer(batch * h)) : nil
+        let cB: Buffer<S>? = hasC ? Buffer(batch * h) : nil
         let cellTape = Buffer<S>((training ? rows : batch) * tw)
         let hPrevAll: Buffer<S>? = training ? Buffer(rows * hout) : nil
         let cPrevAll: Buffer<S>? = training && hasC ? Buffer(rows * h) : nil
         let allFull = lengths.allSatisfy { $0 == steps }
+        // Plain pointers for the loop: the two threads would otherwise both retain and release these
+        // objects at every step, contending for their reference counts (measured: 1.5× slower parts).
+        let xpP = xp.pointer, tapeP = cellTape.pointer, hPrevP = hPrevAll?.pointer, cPrevP = cPrevAll?.pointer
+        let hAP = hA.pointer, hBP = hB.pointer, cAP = cA?.pointer, cBP = cB?.pointer
+        let lens = UnsafeMutablePointer<Int>.allocate(capacity: batch)
+        defer { lens.deallocate() }
+        for b in 0 ..< batch { lens[b] = lengths[b] }
 
-        for s in 0 ..< steps {
-            let t = reverse ? steps - 1 - s : s
-            if let hp = hPrevAll { (hp.pointer + t * batch * hout).update(from: hCur.pointer, count: batch * hout) }
-            if let cp = cPrevAll, let cc = cCur { (cp.pointer + t * batch * h).update(from: cc.pointer, count: batch * h) }
-            cell.forward(rows: batch, xp: xp.pointer + t * batch * gw, hPrev: hCur.pointer, cPrev: cCur?.pointer,
-                         tape: cellTape.pointer + (training ? t * batch * tw : 0),
-                         hNew: hNext.pointer, cNew: cNext?.pointer)
-            for b in 0 ..< batch {
-                if !allFull && t >= lengths[b] {
-                    (hNext.pointer + b * hout).update(from: hCur.pointer + b * hout, count: hout)
-                    if let cn = cNext, let cc = cCur { (cn.pointer + b * h).update(from: cc.pointer + b * h, count: h) }
-                } else {
-                    let dst = output + (t * batch + b) * outputStride + column, src = hNext.pointer + b * hout
-                    for j in 0 ..< hout { dst[j] += src[j] }
+        // The time loop for the rows in `part`; every buffer is [.., B, width], so a part is a run of
+        // rows at offset b0 of each step.
+        func loop(_ cell: C, _ part: Range<Int>) {
+            let b0 = part.lowerBound, n = part.count
+            var hCur = hAP + b0 * hout, hNext = hBP + b0 * hout
+            var cCur = cAP.map { $0 + b0 * h }, cNext = cBP.map { $0 + b0 * h }
+            for s in 0 ..< steps {
+                let t = reverse ? steps - 1 - s : s
+                let row0 = t * batch + b0
+                if let hp = hPrevP { (hp + row0 * hout).update(from: hCur, count: n * hout) }
+                if let cp = cPrevP, let cc = cCur { (cp + row0 * h).update(from: cc, count: n * h) }
+                cell.forward(rows: n, xp: xpP + row0 * gw, hPrev: hCur, cPrev: cCur,
+                             tape: tapeP + (training ? row0 : b0) * tw, hNew: hNext, cNew: cNext)
+                for i in 0 ..< n {
+                    if !allFull && t >= lens[b0 + i] {
+                        (hNext + i * hout).update(from: hCur + i * hout, count: hout)
+                        if let cn = cNext, let cc = cCur { (cn + i * h).update(from: cc + i * h, count: h) }
+                    } else {
+                        let dst = output + (row0 + i) * outputStride + column, src = hNext + i * hout
+                        for j in 0 ..< hout { dst[j] += src[j] }
+                    }
                 }
+                swap(&hCur, &hNext)
+                swap(&cCur, &cNext)
             }
-            swap(&hCur, &hNext)
-            swap(&cCur, &cNext)
+            (hN + b0 * hout).update(from: hCur, count: n * hout)
+            if let cN, let cc = cCur { (cN + b0 * h).update(from: cc, count: n * h) }
         }
-        hN.update(from: hCur.pointer, count: batch * hout)
-        if let cN, let cc = cCur { cN.update(from: cc.pointer, count: batch * h) }
+        if parts.count == 1 {
+            loop(cells[0], parts[0])
+        } else {
+            WorkerPool.shared.run(parts: parts.count) { loop(cells[$0], parts[$0]) }
+        }
         if let tape {
             tape.cellTapes[slot] = cellTape
             tape.hPrev[slot] = hPrevAll
@@ -363,64 +403,91 @@ struct BackwardRun<S: SeqScalar> {
     let dX: UnsafeMutablePointer<S>, inputSize: Int
     let norms: UnsafeMutablePointer<S>
     let reverse: Bool
+    /// Batch rows run through the time loop by one thread each, as in `ForwardRun`.
+    let parts: [Range<Int>]
 
-    func go<C: RecurrentCell>(_ cell: C, params p: CellParameters<S>, grads g: CellParameters<S>) where C.Scalar == S {
+    func go<C: RecurrentCell>(_ makeCell: (Int) -> C, params p: CellParameters<S>, grads g: CellParameters<S>) where C.Scalar == S {
         let steps = tape.steps, batch = tape.batch, lengths = tape.lengths
-        let gw = cell.gateWidth, hout = cell.outputSize, h = cell.hiddenSize, tw = cell.tapeWidth
-        let rows = steps * batch, hasC = cell.hasCellState
+        let cells = parts.map { makeCell($0.count) }
+        let gw = cells[0].gateWidth, hout = cells[0].outputSize, h = cells[0].hiddenSize, tw = cells[0].tapeWidth
+        let rows = steps * batch, hasC = cells[0].hasCellState
         let cellTape = tape.cellTapes[slot]!, hPrevAll = tape.hPrev[slot]!, cPrevAll = tape.cPrev[slot]
         let x = tape.layerInputs[layer]
 
-        var dh = dhN.map { Buffer(copying: $0, count: batch * hout) } ?? Buffer(batch * hout)
-        var dhPrev = Buffer<S>(batch * hout)
-        var dc: Buffer<S>? = hasC ? (dcN.map { Buffer(copying: $0, count: batch * h) } ?? Buffer(batch * h)) : nil
-        var dcPrev: Buffer<S>? = hasC ? Buffer(batch * h) : nil
+        let dhA = dhN.map { Buffer(copying: $0, count: batch * hout) } ?? Buffer(batch * hout)
+        let dhB = Buffer<S>(batch * hout)
+        let dcA: Buffer<S>? = hasC ? (dcN.map { Buffer(copying: $0, count: batch * h) } ?? Buffer(batch * h)) : nil
+        let dcB: Buffer<S>? = hasC ? Buffer(batch * h) : nil
         let dGX = Buffer<S>(rows * gw)
-        let dGH = cell.separateRecurrentGradient ? Buffer<S>(rows * gw) : dGX
+        let dGH = cells[0].separateRecurrentGradient ? Buffer<S>(rows * gw) : dGX
         let dHAll = Buffer<S>(rows * hout)
         let savedH = Buffer<S>(batch * hout), savedC = Buffer<S>(batch * h)
+        // ‖∂L/∂a<t>‖² of every row, summed over the rows in order after the loop (the same sum
+        // however the rows were split).
+        let squares = Buffer<S>(rows)
+        // Plain pointers for the loop, as in ForwardRun.
+        let tapeP = cellTape.pointer, hPrevP = hPrevAll.pointer, cPrevP = cPrevAll?.pointer
+        let dGXP = dGX.pointer, dGHP = dGH.pointer, dHAllP = dHAll.pointer, squaresP = squares.pointer
+        let savedHP = savedH.pointer, savedCP = savedC.pointer
+        let dhAP = dhA.pointer, dhBP = dhB.pointer, dcAP = dcA?.pointer, dcBP = dcB?.pointer
+        let lens = UnsafeMutablePointer<Int>.allocate(capacity: batch)
+        defer { lens.deallocate() }
+        for b in 0 ..< batch { lens[b] = lengths[b] }
 
-        for s in 0 ..< steps {
-            let t = reverse ? s : steps - 1 - s
-            var anyPadded = false
-            var squares: S = 0
-            for b in 0 ..< batch {
-                let d = dh.pointer + b * hout
-                if t < lengths[b] {
-                    let gy = gradOutput + (t * batch + b) * gradStride + column
-                    for j in 0 ..< hout { d[j] += gy[j] }
-                    squares += Kernels.sumOfSquares(d, count: hout)
-                    (dHAll.pointer + (t * batch + b) * hout).update(from: d, count: hout)
-                } else {
-                    // Padding: the state was carried, so its gradient is carried back unchanged.
-                    anyPadded = true
-                    (savedH.pointer + b * hout).update(from: d, count: hout)
-                    d.update(repeating: 0, count: hout)
-                    if let dc {
-                        (savedC.pointer + b * h).update(from: dc.pointer + b * h, count: h)
-                        (dc.pointer + b * h).update(repeating: 0, count: h)
+        func loop(_ cell: C, _ part: Range<Int>) {
+            let b0 = part.lowerBound, n = part.count
+            var dh = dhAP + b0 * hout, dhPrev = dhBP + b0 * hout
+            var dc = dcAP.map { $0 + b0 * h }, dcPrev = dcBP.map { $0 + b0 * h }
+            for s in 0 ..< steps {
+                let t = reverse ? s : steps - 1 - s
+                let row0 = t * batch + b0
+                var anyPadded = false
+                for i in 0 ..< n {
+                    let d = dh + i * hout
+                    if t < lens[b0 + i] {
+                        let gy = gradOutput + (row0 + i) * gradStride + column
+                        for j in 0 ..< hout { d[j] += gy[j] }
+                        squaresP[row0 + i] = Kernels.sumOfSquares(d, count: hout)
+                        (dHAllP + (row0 + i) * hout).update(from: d, count: hout)
+                    } else {
+                        // Padding: the state was carried, so its gradient is carried back unchanged.
+                        anyPadded = true
+                        (savedHP + (b0 + i) * hout).update(from: d, count: hout)
+                        d.update(repeating: 0, count: hout)
+                        if let dc {
+                            (savedCP + (b0 + i) * h).update(from: dc + i * h, count: h)
+                            (dc + i * h).update(repeating: 0, count: h)
+                        }
                     }
                 }
-            }
-            norms[t] = S.sqrt(squares)
-            cell.backward(rows: batch, tape: cellTape.pointer + t * batch * tw, hPrev: hPrevAll.pointer + t * batch * hout,
-                          cPrev: cPrevAll.map { $0.pointer + t * batch * h }, dh: dh.pointer, dc: dc?.pointer,
-                          dGX: dGX.pointer + t * batch * gw, dGH: dGH.pointer + t * batch * gw,
-                          dhPrev: dhPrev.pointer, dcPrev: dcPrev?.pointer)
-            if anyPadded {
-                for b in 0 ..< batch where t >= lengths[b] {
-                    (dhPrev.pointer + b * hout).update(from: savedH.pointer + b * hout, count: hout)
-                    if let dcp = dcPrev { (dcp.pointer + b * h).update(from: savedC.pointer + b * h, count: h) }
+                cell.backward(rows: n, tape: tapeP + row0 * tw, hPrev: hPrevP + row0 * hout,
+                              cPrev: cPrevP.map { $0 + row0 * h }, dh: dh, dc: dc,
+                              dGX: dGXP + row0 * gw, dGH: dGHP + row0 * gw, dhPrev: dhPrev, dcPrev: dcPrev)
+                if anyPadded {
+                    for i in 0 ..< n where t >= lens[b0 + i] {
+                        (dhPrev + i * hout).update(from: savedHP + (b0 + i) * hout, count: hout)
+                        if let dcp = dcPrev { (dcp + i * h).update(from: savedCP + (b0 + i) * h, count: h) }
+                    }
                 }
+                swap(&dh, &dhPrev)
+                swap(&dc, &dcPrev)
             }
-            swap(&dh, &dhPrev)
-            swap(&dc, &dcPrev)
+            (dh0 + b0 * hout).update(from: dh, count: n * hout)
+            if let dc0, let dc { (dc0 + b0 * h).update(from: dc, count: n * h) }
         }
-        dh0.update(from: dh.pointer, count: batch * hout)
-        if let dc0, let dc { dc0.update(from: dc.pointer, count: batch * h) }
+        if parts.count == 1 {
+            loop(cells[0], parts[0])
+        } else {
+            WorkerPool.shared.run(parts: parts.count) { loop(cells[$0], parts[$0]) }
+        }
+        for t in 0 ..< steps {
+            var sum: S = 0
+            for b in 0 ..< batch { sum += squares.pointer[t * batch + b] }
+            norms[t] = S.sqrt(sum)
+        }
 
-        cell.accumulateWeightGradients(count: rows, dGH: dGH.pointer, hPrev: hPrevAll.pointer, dh: dHAll.pointer,
-                                       tape: cellTape.pointer)
+        cells[0].accumulateWeightGradients(count: rows, dGH: dGH.pointer, hPrev: hPrevAll.pointer, dh: dHAll.pointer,
+                                           tape: cellTape.pointer)
         // dW_ih += dGXᵀ · X;  db_ih += Σ dGX;  dX += dGX · W_ih
         Kernels.gemm(transA: true, transB: false, m: gw, n: inputSize, k: rows, alpha: 1, a: dGX.pointer, lda: gw,
                      b: x.pointer, ldb: inputSize, beta: 1, c: g.wih, ldc: inputSize)
