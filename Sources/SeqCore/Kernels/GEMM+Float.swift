@@ -167,16 +167,30 @@ enum FloatGEMM {
             var i0 = rows.lowerBound
             while i0 < rows.upperBound {
                 let mc = min(mcMax, rows.upperBound - i0)
-                packA(a: a, lda: lda, transA: transA, i0: i0, mc: mc, p0: p0, kc: kc, into: aPack)
+                // A in place when its rows are contiguous (not transposed): the tile broadcasts from MR
+                // row pointers as cheaply as from a packed sliver, and packing cost one strided store
+                // per element (a third of a 32-row backward step). Only a last partial sliver, whose
+                // missing rows must read as zero, is packed.
+                let full = transA ? 0 : mc / mr * mr
+                if full < mc {
+                    packA(a: a, lda: lda, transA: transA, i0: i0 + full, mc: mc - full, p0: p0, kc: kc, into: aPack)
+                }
                 for js in slivers {
                     let bSliver = UnsafePointer(bBlock + js * kc * nr)
                     let j0 = js * nr
                     let cols = min(nr, n - j0)
+                    let first = overwrite && p0 == 0, b0 = p0 == 0 ? bias.map { $0 + j0 } : nil
                     var ir = 0
+                    while ir < full {
+                        microKernel(kc: kc, a: RowsA(p: a + (i0 + ir) * lda + p0, lda: lda), b: bSliver,
+                                    c: c + (i0 + ir) * ldc + j0, ldc: ldc, alpha: alpha, overwrite: first,
+                                    bias: b0, rows: mr, cols: cols)
+                        ir += mr
+                    }
                     while ir < mc {
-                        microKernel(kc: kc, a: UnsafePointer(aPack + ir * kc), b: bSliver,
-                                    c: c + (i0 + ir) * ldc + j0, ldc: ldc, alpha: alpha, overwrite: overwrite && p0 == 0,
-                                    bias: p0 == 0 ? bias.map { $0 + j0 } : nil, rows: min(mr, mc - ir), cols: cols)
+                        microKernel(kc: kc, a: PackedA(p: UnsafePointer(aPack + (ir - full) * kc)), b: bSliver,
+                                    c: c + (i0 + ir) * ldc + j0, ldc: ldc, alpha: alpha, overwrite: first,
+                                    bias: b0, rows: min(mr, mc - ir), cols: cols)
                         ir += mr
                     }
                 }
@@ -184,6 +198,26 @@ enum FloatGEMM {
             }
             p0 += kc
         }
+    }
+
+    /// Where the micro-kernel reads A[r, k] of its tile: a packed sliver, or MR rows in place.
+    protocol ATile {
+        func at(_ r: Int) -> Float
+        /// On to the next k.
+        mutating func next()
+    }
+
+    struct PackedA: ATile {
+        var p: UnsafePointer<Float>
+        @inline(__always) func at(_ r: Int) -> Float { p[r] }
+        @inline(__always) mutating func next() { p += FloatGEMM.mr }
+    }
+
+    struct RowsA: ATile {
+        var p: UnsafePointer<Float>
+        let lda: Int
+        @inline(__always) func at(_ r: Int) -> Float { p[r * lda] }
+        @inline(__always) mutating func next() { p += 1 }
     }
 
     /// Up to this many rows, products skip packing and read B in place (batch-1 streaming: the
@@ -294,7 +328,7 @@ enum FloatGEMM {
 
     /// C[rows × cols] += α · (A sliver · B sliver): the MR × NR register tile.
     @inline(__always)
-    static func microKernel(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    static func microKernel<A: ATile>(kc: Int, a: A, b: UnsafePointer<Float>,
                             c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, overwrite: Bool,
                             bias: UnsafePointer<Float>?, rows: Int, cols: Int) {
         typealias V = SIMD16<Float>
@@ -305,23 +339,23 @@ enum FloatGEMM {
         for _ in 0 ..< kc {
             let b0 = pb.loadUnaligned(as: V.self)
             let b1 = pb.loadUnaligned(fromByteOffset: 64, as: V.self)
-            var ak = V(repeating: pa[0])
+            var ak = V(repeating: pa.at(0))
             c00 = c00.addingProduct(ak, b0); c01 = c01.addingProduct(ak, b1)
-            ak = V(repeating: pa[1])
+            ak = V(repeating: pa.at(1))
             c10 = c10.addingProduct(ak, b0); c11 = c11.addingProduct(ak, b1)
-            ak = V(repeating: pa[2])
+            ak = V(repeating: pa.at(2))
             c20 = c20.addingProduct(ak, b0); c21 = c21.addingProduct(ak, b1)
-            ak = V(repeating: pa[3])
+            ak = V(repeating: pa.at(3))
             c30 = c30.addingProduct(ak, b0); c31 = c31.addingProduct(ak, b1)
-            ak = V(repeating: pa[4])
+            ak = V(repeating: pa.at(4))
             c40 = c40.addingProduct(ak, b0); c41 = c41.addingProduct(ak, b1)
-            ak = V(repeating: pa[5])
+            ak = V(repeating: pa.at(5))
             c50 = c50.addingProduct(ak, b0); c51 = c51.addingProduct(ak, b1)
-            ak = V(repeating: pa[6])
+            ak = V(repeating: pa.at(6))
             c60 = c60.addingProduct(ak, b0); c61 = c61.addingProduct(ak, b1)
-            ak = V(repeating: pa[7])
+            ak = V(repeating: pa.at(7))
             c70 = c70.addingProduct(ak, b0); c71 = c71.addingProduct(ak, b1)
-            pa += 8
+            pa.next()
             pb += 128
         }
         // The accumulators go to a stack tile once, then into C row by row (full tiles) or the valid
@@ -336,13 +370,13 @@ enum FloatGEMM {
         var pa = a, pb = UnsafeRawPointer(b)
         for _ in 0 ..< kc {
             let b0 = pb.loadUnaligned(as: V.self)
-            c0 = c0.addingProduct(V(repeating: pa[0]), b0)
-            c1 = c1.addingProduct(V(repeating: pa[1]), b0)
-            c2 = c2.addingProduct(V(repeating: pa[2]), b0)
-            c3 = c3.addingProduct(V(repeating: pa[3]), b0)
-            c4 = c4.addingProduct(V(repeating: pa[4]), b0)
-            c5 = c5.addingProduct(V(repeating: pa[5]), b0)
-            pa += 6
+            c0 = c0.addingProduct(V(repeating: pa.at(0)), b0)
+            c1 = c1.addingProduct(V(repeating: pa.at(1)), b0)
+            c2 = c2.addingProduct(V(repeating: pa.at(2)), b0)
+            c3 = c3.addingProduct(V(repeating: pa.at(3)), b0)
+            c4 = c4.addingProduct(V(repeating: pa.at(4)), b0)
+            c5 = c5.addingProduct(V(repeating: pa.at(5)), b0)
+            pa.next()
             pb += 64
         }
         withUnsafeTemporaryAllocation(of: V.self, capacity: 6) { t in
