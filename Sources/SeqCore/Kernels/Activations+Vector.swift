@@ -1,3 +1,7 @@
+#if SEQCORE_AVX512
+import _Builtin_intrinsics.intel
+#endif
+
 /// Activations over whole rows: the gate nonlinearities of every cell go through these.
 /// `Float` runs 16 lanes at a time with the polynomial approximations below; other scalars, and the
 /// tests' reference, use the scalar libm functions.
@@ -47,22 +51,39 @@ enum VectorMath {
         // Adding 1.5·2^23 rounds to the nearest integer (ties to even) and leaves it in the low
         // mantissa bits, so n comes out both as a float and as an integer.
         let magic: Float = 12_582_912
-        let shifted = x * 1.442_695_04 + magic
+        let shifted = fma(x, V(repeating: 1.442_695_04), V(repeating: magic))
         let n = shifted - magic
         let ni = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- Int32(bitPattern: magic.bitPattern)
         // r = x − n·ln2, with ln2 split in two so the product is exact.
         var r = x.addingProduct(n, V(repeating: -0.693_359_375))
         r = r.addingProduct(n, V(repeating: 2.121_944_40e-4))
+        // Horner steps as fused multiply–adds (`fma`): a separate multiply and add were most of a
+        // gate pass's instructions.
         var p = V(repeating: 1.987_569_150e-4)
-        p = (p * r) + 1.398_199_950_7e-3
-        p = (p * r) + 8.333_451_907_3e-3
-        p = (p * r) + 4.166_579_589_4e-2
-        p = (p * r) + 1.666_666_545_9e-1
-        p = (p * r) + 5.000_000_120_1e-1
-        let er = (p * r * r) + r + 1
+        p = fma(p, r, 1.398_199_950_7e-3)
+        p = fma(p, r, 8.333_451_907_3e-3)
+        p = fma(p, r, 4.166_579_589_4e-2)
+        p = fma(p, r, 1.666_666_545_9e-1)
+        p = fma(p, r, 5.000_000_120_1e-1)
+        let er = fma(p * r, r, r) + 1
         let bits = (ni &+ 127) &<< 23
         return er * unsafeBitCast(bits, to: V.self)
     }
+
+    /// a·b + c rounded once. Swift neither contracts a * b + c nor reliably vectorizes the generic
+    /// SIMD `addingProduct` (in the gate passes it came out as 16 scalar FMAs), so the AVX-512
+    /// build calls the instruction's intrinsic.
+    @_transparent
+    static func fma(_ a: V, _ b: V, _ c: V) -> V {
+        #if SEQCORE_AVX512
+        return _mm512_fmadd_ps(a, b, c)
+        #else
+        return a * b + c
+        #endif
+    }
+
+    @_transparent
+    static func fma(_ a: V, _ b: V, _ c: Float) -> V { fma(a, b, V(repeating: c)) }
 
     /// σ(x) = 1 / (1 + e^(−x))
     @_transparent
@@ -76,11 +97,11 @@ enum VectorMath {
         let ax = unsafeBitCast(bits & 0x7FFF_FFFF, to: V.self)
         let z = x * x
         var p = V(repeating: -5.704_988_727_45e-3)
-        p = p * z + 2.063_908_879_54e-2
-        p = p * z - 5.373_971_555_31e-2
-        p = p * z + 1.333_144_220_36e-1
-        p = p * z - 3.333_328_194_22e-1
-        let poly = x + x * z * p
+        p = fma(p, z, 2.063_908_879_54e-2)
+        p = fma(p, z, -5.373_971_555_31e-2)
+        p = fma(p, z, 1.333_144_220_36e-1)
+        p = fma(p, z, -3.333_328_194_22e-1)
+        let poly = fma(x * z, p, x)
         let large = 1 - 2 / (exp(2 * ax) + 1)
         let signed = unsafeBitCast(unsafeBitCast(large, to: SIMD16<UInt32>.self) | (bits & 0x8000_0000), to: V.self)
         return signed.replacing(with: poly, where: ax .< 0.625)

@@ -156,10 +156,33 @@ enum FloatGEMM {
                       c: UnsafeMutablePointer<Float>, ldc: Int) {
         let n = packed.n, k = packed.k
         if rows.isEmpty || slivers.isEmpty { return }
+        if !transA {
+            // A is read in place but for a last partial sliver, which gets its own small buffer; none
+            // when the rows are whole slivers (every step of a batch split in halves of 8k rows).
+            // Not the shared pool (a lock per product: 6% of a small step) nor a temporary
+            // allocation (above 1 KiB Swift asks glibc for the stack's extent, which on the main
+            // thread reads /proc/self/maps).
+            let edge = rows.count % mr == 0 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: mr * min(k, kcMax))
+            defer { edge?.deallocate() }
+            blockPacked(rows: rows, slivers: slivers, a: a, lda: lda, transA: false, packed: packed, alpha: alpha,
+                        overwrite: overwrite, bias: bias, c: c, ldc: ldc, aPack: edge)
+            return
+        }
         let mcCap = min(mcMax, (rows.count + mr - 1) / mr * mr)
         let aBytes = mcCap * min(k, kcMax) * 4
         let aPack = BufferPool.shared.take(aBytes).bindMemory(to: Float.self, capacity: aBytes / 4)
         defer { BufferPool.shared.give(UnsafeMutableRawPointer(aPack), aBytes) }
+        blockPacked(rows: rows, slivers: slivers, a: a, lda: lda, transA: true, packed: packed, alpha: alpha,
+                    overwrite: overwrite, bias: bias, c: c, ldc: ldc, aPack: aPack)
+    }
+
+    /// `block` with a buffer for the packed slivers of A (all of a block's when transposed, else
+    /// only a last partial one).
+    @inline(__always)
+    static func blockPacked(rows: Range<Int>, slivers: Range<Int>, a: UnsafePointer<Float>, lda: Int, transA: Bool,
+                            packed: Packed, alpha: Float, overwrite: Bool, bias: UnsafePointer<Float>?,
+                            c: UnsafeMutablePointer<Float>, ldc: Int, aPack: UnsafeMutablePointer<Float>?) {
+        let n = packed.n, k = packed.k
         var p0 = 0
         while p0 < k {
             let kc = min(kcMax, k - p0)
@@ -173,7 +196,7 @@ enum FloatGEMM {
                 // missing rows must read as zero, is packed.
                 let full = transA ? 0 : mc / mr * mr
                 if full < mc {
-                    packA(a: a, lda: lda, transA: transA, i0: i0 + full, mc: mc - full, p0: p0, kc: kc, into: aPack)
+                    packA(a: a, lda: lda, transA: transA, i0: i0 + full, mc: mc - full, p0: p0, kc: kc, into: aPack!)
                 }
                 for js in slivers {
                     let bSliver = UnsafePointer(bBlock + js * kc * nr)
@@ -188,7 +211,7 @@ enum FloatGEMM {
                         ir += mr
                     }
                     while ir < mc {
-                        microKernel(kc: kc, a: PackedA(p: UnsafePointer(aPack + (ir - full) * kc)), b: bSliver,
+                        microKernel(kc: kc, a: PackedA(p: UnsafePointer(aPack! + (ir - full) * kc)), b: bSliver,
                                     c: c + (i0 + ir) * ldc + j0, ldc: ldc, alpha: alpha, overwrite: first,
                                     bias: b0, rows: min(mr, mc - ir), cols: cols)
                         ir += mr
