@@ -1,8 +1,9 @@
-/// The fast single-precision GEMM: BLIS-style packing with a register-blocked SIMD16 micro-kernel.
+/// The fast single-precision GEMM: BLIS-style packing of B with a register-blocked SIMD16 micro-kernel.
 ///
-/// Loop nest (outer to inner): K in blocks of KC (B panel stays in L2/L3), M in blocks of MC
-/// (A block packed into MR-row slivers, stays in L2), N in NR-column slivers (one B sliver, KC × NR,
-/// stays in L1), then the MR × NR micro-kernel whose accumulators never leave registers.
+/// Loop nest (outer to inner): K in blocks of KC (B panel stays in L2/L3), M in blocks of MC, N in
+/// NR-column slivers (one B sliver, KC × NR, stays in L1), then the MR × NR micro-kernel whose
+/// accumulators never leave registers. A is read in place (its MR rows, or MR adjacent columns when
+/// transposed, broadcast one k at a time); only a partial sliver at the end of the rows is packed.
 /// Every C element is summed over k in the same order whatever the thread count, so results are
 /// deterministic.
 ///
@@ -20,7 +21,8 @@ enum FloatGEMM {
     static let nr = 16
     #endif
     static let kcMax = 256
-    /// A whole number of MR slivers: packA writes full slivers, so the A buffer is sized by this.
+    /// Rows of A per block (a whole number of MR slivers, so only a block at the end of the rows can
+    /// end in a partial sliver).
     static let mcMax = 128 / mr * mr
 
     /// op(B) (K × N) packed as KC-row blocks; inside a block, NR-wide slivers of KC rows, zero-padded
@@ -156,28 +158,18 @@ enum FloatGEMM {
                       c: UnsafeMutablePointer<Float>, ldc: Int) {
         let n = packed.n, k = packed.k
         if rows.isEmpty || slivers.isEmpty { return }
-        if !transA {
-            // A is read in place but for a last partial sliver, which gets its own small buffer; none
-            // when the rows are whole slivers (every step of a batch split in halves of 8k rows).
-            // Not the shared pool (a lock per product: 6% of a small step) nor a temporary
-            // allocation (above 1 KiB Swift asks glibc for the stack's extent, which on the main
-            // thread reads /proc/self/maps).
-            let edge = rows.count % mr == 0 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: mr * min(k, kcMax))
-            defer { edge?.deallocate() }
-            blockPacked(rows: rows, slivers: slivers, a: a, lda: lda, transA: false, packed: packed, alpha: alpha,
-                        overwrite: overwrite, bias: bias, c: c, ldc: ldc, aPack: edge)
-            return
-        }
-        let mcCap = min(mcMax, (rows.count + mr - 1) / mr * mr)
-        let aBytes = mcCap * min(k, kcMax) * 4
-        let aPack = BufferPool.shared.take(aBytes).bindMemory(to: Float.self, capacity: aBytes / 4)
-        defer { BufferPool.shared.give(UnsafeMutableRawPointer(aPack), aBytes) }
-        blockPacked(rows: rows, slivers: slivers, a: a, lda: lda, transA: true, packed: packed, alpha: alpha,
-                    overwrite: overwrite, bias: bias, c: c, ldc: ldc, aPack: aPack)
+        // A is read in place but for a last partial sliver, which gets its own small buffer; none
+        // when the rows are whole slivers (every step of a batch split in halves of 8k rows).
+        // Not the shared pool (a lock per product: 6% of a small step) nor a temporary allocation
+        // (above 1 KiB Swift asks glibc for the stack's extent, which on the main thread reads
+        // /proc/self/maps).
+        let edge = rows.count % mr == 0 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: mr * min(k, kcMax))
+        defer { edge?.deallocate() }
+        blockPacked(rows: rows, slivers: slivers, a: a, lda: lda, transA: transA, packed: packed, alpha: alpha,
+                    overwrite: overwrite, bias: bias, c: c, ldc: ldc, aPack: edge)
     }
 
-    /// `block` with a buffer for the packed slivers of A (all of a block's when transposed, else
-    /// only a last partial one).
+    /// `block` with a buffer for A's last partial sliver (nil when there is none).
     @inline(__always)
     static func blockPacked(rows: Range<Int>, slivers: Range<Int>, a: UnsafePointer<Float>, lda: Int, transA: Bool,
                             packed: Packed, alpha: Float, overwrite: Bool, bias: UnsafePointer<Float>?,
@@ -190,11 +182,12 @@ enum FloatGEMM {
             var i0 = rows.lowerBound
             while i0 < rows.upperBound {
                 let mc = min(mcMax, rows.upperBound - i0)
-                // A in place when its rows are contiguous (not transposed): the tile broadcasts from MR
-                // row pointers as cheaply as from a packed sliver, and packing cost one strided store
-                // per element (a third of a 32-row backward step). Only a last partial sliver, whose
-                // missing rows must read as zero, is packed.
-                let full = transA ? 0 : mc / mr * mr
+                // A in place: the tile broadcasts from MR row pointers (or, transposed, from MR
+                // adjacent values of each of A's rows) as cheaply as from a packed sliver, and packing
+                // cost a store per element: a third of a 32-row backward step, and of the weight
+                // gradients' products over all T·B rows. Only a last partial sliver, whose missing
+                // rows must read as zero, is packed.
+                let full = mc / mr * mr
                 if full < mc {
                     packA(a: a, lda: lda, transA: transA, i0: i0 + full, mc: mc - full, p0: p0, kc: kc, into: aPack!)
                 }
@@ -205,9 +198,14 @@ enum FloatGEMM {
                     let first = overwrite && p0 == 0, b0 = p0 == 0 ? bias.map { $0 + j0 } : nil
                     var ir = 0
                     while ir < full {
-                        microKernel(kc: kc, a: RowsA(p: a + (i0 + ir) * lda + p0, lda: lda), b: bSliver,
-                                    c: c + (i0 + ir) * ldc + j0, ldc: ldc, alpha: alpha, overwrite: first,
-                                    bias: b0, rows: mr, cols: cols)
+                        let cTile = c + (i0 + ir) * ldc + j0
+                        if transA {
+                            microKernel(kc: kc, a: ColumnsA(p: a + p0 * lda + i0 + ir, lda: lda), b: bSliver,
+                                        c: cTile, ldc: ldc, alpha: alpha, overwrite: first, bias: b0, rows: mr, cols: cols)
+                        } else {
+                            microKernel(kc: kc, a: RowsA(p: a + (i0 + ir) * lda + p0, lda: lda), b: bSliver,
+                                        c: cTile, ldc: ldc, alpha: alpha, overwrite: first, bias: b0, rows: mr, cols: cols)
+                        }
                         ir += mr
                     }
                     while ir < mc {
@@ -241,6 +239,14 @@ enum FloatGEMM {
         let lda: Int
         @inline(__always) func at(_ r: Int) -> Float { p[r * lda] }
         @inline(__always) mutating func next() { p += 1 }
+    }
+
+    /// op(A) = Aᵀ: the tile's MR values for one k are adjacent in A's row k.
+    struct ColumnsA: ATile {
+        var p: UnsafePointer<Float>
+        let lda: Int
+        @inline(__always) func at(_ r: Int) -> Float { p[r] }
+        @inline(__always) mutating func next() { p += lda }
     }
 
     /// Up to this many rows, products skip packing and read B in place (batch-1 streaming: the
@@ -320,7 +326,8 @@ enum FloatGEMM {
     }
 
     /// Packs rows i0 ..< i0+mc, columns p0 ..< p0+kc of op(A) as MR-row slivers: sliver s holds
-    /// element (s·MR + r, kk) at s·MR·kc + kk·MR + r; rows past mc are zero.
+    /// element (s·MR + r, kk) at s·MR·kc + kk·MR + r; rows past mc are zero. Used for a block's last
+    /// partial sliver (whole slivers are read in place).
     @inline(__always)
     static func packA(a: UnsafePointer<Float>, lda: Int, transA: Bool, i0: Int, mc: Int, p0: Int, kc: Int,
                       into dst: UnsafeMutablePointer<Float>) {
@@ -329,13 +336,6 @@ enum FloatGEMM {
             let rows = min(mr, mc - s)
             let out = dst + s * kc
             if rows < mr { out.update(repeating: 0, count: kc * mr) }
-            if transA && rows == mr {
-                // op(A)'s rows are A's columns: for each k the sliver's MR values are adjacent in A,
-                // so copy them as a run (a column-wise walk would touch a new page per element).
-                for kk in 0 ..< kc { (out + kk * mr).update(from: a + (p0 + kk) * lda + i0 + s, count: mr) }
-                s += mr
-                continue
-            }
             for r in 0 ..< rows {
                 let i = i0 + s + r
                 if transA {
