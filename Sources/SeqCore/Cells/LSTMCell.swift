@@ -36,6 +36,10 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
     let whh: PackedOperand<S>?
     let whr: PackedOperand<S>?
     let scratch: Buffer<S>
+    /// h<t-1>·W_hhᵀ of one step [rows, 4H] (Float): the product stores here instead of adding into
+    /// the step's input projection, which was written long before (it is 100 steps' worth) and so
+    /// stalled the product's stores on cache misses; the gate pass reads both, in sequence.
+    let recurrent: Buffer<S>?
     /// Whether forward keeps gate values for backward (training); inference writes only what the
     /// projection reads.
     let recordsTape: Bool
@@ -61,20 +65,22 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
             whr = nil
         }
         scratch = Buffer(rows * h)  // dm with a projection
+        recurrent = S.self == Float.self ? Buffer(uninitialized: rows * 4 * h) : nil
     }
 
     func forward(rows: Int, xp: UnsafeMutablePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
                  tape: UnsafeMutablePointer<S>, hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?) {
         let h = hiddenSize, hout = outputSize, tw = tapeWidth, cPrev = cPrev!, cNew = cNew!
-        let peep = params.peephole, keep = recordsTape, projected = projected
+        let peep = params.peephole, keep = recordsTape, projected = projected, recurrent = recurrent
         // Rows are independent: after a large product their gates are split over the threads (Kernels.stepRows).
         func gates(_ range: Range<Int>) {
             for b in range {
                 let x = xp + b * 4 * h, t = tape + b * tw, cp = cPrev + b * h, cn = cNew + b * h
                 let m = projected ? t + 6 * h : hNew + b * h
-                if S.self == Float.self {
-                    LSTMGates.forward(x: x.float, h: h, cPrev: cp.float, cNew: cn.float, m: m.float,
-                                      tape: keep ? t.float : nil, peephole: peep.map { UnsafePointer($0).float })
+                if let r = recurrent {
+                    LSTMGates.forward(x: x.float, hr: UnsafePointer(r.pointer + b * 4 * h).float, h: h, cPrev: cp.float,
+                                      cNew: cn.float, m: m.float, tape: keep ? t.float : nil,
+                                      peephole: peep.map { UnsafePointer($0).float })
                     continue
                 }
                 if let p = peep {
@@ -94,8 +100,9 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
             }
         }
         Kernels.stepRows(rows, operand: whhT, rowWork: 8 * h, productFirst: true, product: { range in
-            Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * hout, lda: hout, packed: whhT, beta: 1,
-                         c: xp + range.lowerBound * 4 * h, ldc: 4 * h)
+            Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * hout, lda: hout, packed: whhT,
+                         beta: recurrent == nil ? 1 : 0,
+                         c: (recurrent?.pointer ?? xp) + range.lowerBound * 4 * h, ldc: 4 * h)
         }, perRow: gates)
         if let w = whrT {
             Kernels.gemm(m: rows, a: tape + 6 * h, lda: tw, packed: w, beta: 0, c: hNew, ldc: hout)
@@ -171,12 +178,14 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
 enum LSTMGates {
     typealias V = SIMD16<Float>
 
-    static func forward(x: UnsafeMutablePointer<Float>, h: Int, cPrev: UnsafePointer<Float>,
+    /// x: the row's input projection, hr: its recurrent product (pre-activation z = x + hr).
+    static func forward(x: UnsafePointer<Float>, hr: UnsafePointer<Float>, h: Int, cPrev: UnsafePointer<Float>,
                         cNew: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
                         tape: UnsafeMutablePointer<Float>?, peephole p: UnsafePointer<Float>?) {
         var j = 0
         while j + 16 <= h {
-            chunk(x: x + j, cp: cPrev + j, p: p.map { $0 + j }, stride: h, cn: cNew + j, m: m + j, t: tape.map { $0 + j })
+            chunk(x: x + j, hr: hr + j, cp: cPrev + j, p: p.map { $0 + j }, stride: h, cn: cNew + j, m: m + j,
+                  t: tape.map { $0 + j })
             j += 16
         }
         let n = h - j
@@ -185,28 +194,36 @@ enum LSTMGates {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 16) { buffer in
             let b = buffer.baseAddress!
             b.initialize(repeating: 0, count: 16 * 16)
-            let xs = b, cp = b + 64, ps = b + 80, cn = b + 128, ms = b + 144, ts = b + 160
-            for g in 0 ..< 4 { (xs + 16 * g).update(from: x + g * h + j, count: n) }
+            // The tape's copy may reuse xs and hs: the chunk reads all its inputs before it writes.
+            let xs = b, hs = b + 64, cp = b + 128, ps = b + 144, cn = b + 192, ms = b + 208, ts = b
+            for g in 0 ..< 4 {
+                (xs + 16 * g).update(from: x + g * h + j, count: n)
+                (hs + 16 * g).update(from: hr + g * h + j, count: n)
+            }
             cp.update(from: cPrev + j, count: n)
             if let p { for g in 0 ..< 3 { (ps + 16 * g).update(from: p + g * h + j, count: n) } }
-            chunk(x: xs, cp: cp, p: p == nil ? nil : UnsafePointer(ps), stride: 16, cn: cn, m: ms, t: tape == nil ? nil : ts)
+            chunk(x: xs, hr: hs, cp: cp, p: p == nil ? nil : UnsafePointer(ps), stride: 16, cn: cn, m: ms,
+                  t: tape == nil ? nil : ts)
             (cNew + j).update(from: cn, count: n)
             (m + j).update(from: ms, count: n)
             if let t = tape { for g in 0 ..< 6 { (t + g * h + j).update(from: ts + 16 * g, count: n) } }
         }
     }
 
-    /// 16 units; gate g of unit u at x[g·stride + u] (likewise the peepholes and the tape).
+    /// 16 units; gate g of unit u at x[g·stride + u] (likewise hr, the peepholes and the tape).
     @inline(__always)
-    static func chunk(x: UnsafeMutablePointer<Float>, cp cpPointer: UnsafePointer<Float>, p: UnsafePointer<Float>?, stride s: Int,
+    static func chunk(x: UnsafePointer<Float>, hr: UnsafePointer<Float>, cp cpPointer: UnsafePointer<Float>,
+                      p: UnsafePointer<Float>?, stride s: Int,
                       cn: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, t: UnsafeMutablePointer<Float>?) {
         let cp = VectorMath.load(cpPointer)
-        var zi = VectorMath.load(x), zf = VectorMath.load(x + s), zo = VectorMath.load(x + 3 * s)
+        var zi = VectorMath.load(x) + VectorMath.load(hr), zf = VectorMath.load(x + s) + VectorMath.load(hr + s)
+        var zo = VectorMath.load(x + 3 * s) + VectorMath.load(hr + 3 * s)
+        let zg = VectorMath.load(x + 2 * s) + VectorMath.load(hr + 2 * s)
         if let p {
             zi = zi.addingProduct(VectorMath.load(p), cp)
             zf = zf.addingProduct(VectorMath.load(p + s), cp)
         }
-        let i = VectorMath.sigmoid(zi), f = VectorMath.sigmoid(zf), g = VectorMath.tanh(VectorMath.load(x + 2 * s))
+        let i = VectorMath.sigmoid(zi), f = VectorMath.sigmoid(zf), g = VectorMath.tanh(zg)
         let c = f * cp + i * g
         if let p { zo = zo.addingProduct(VectorMath.load(p + 2 * s), c) }
         let o = VectorMath.sigmoid(zo), tc = VectorMath.tanh(c)
