@@ -112,7 +112,7 @@ extension RecurrentLayer {
                         c0: c0Buffer.map { $0.pointer + slot * batch * h },
                         hN: hN.pointer + slot * batch * hout, cN: cN.map { $0.pointer + slot * batch * h },
                         tape: tape, slot: slot, reverse: c.direction == .reverse || d == 1,
-                        parts: batchParts(batch, backward: false))
+                        split: batchSplit(batch, backward: false))
                     let p = cellParameters(v, layer: l, direction: d)
                     switch c.cell {
                     case .rnnTanh, .rnnReLU:
@@ -189,7 +189,7 @@ extension RecurrentLayer {
                             dhN: dhN.map { $0.pointer + slot * batch * hout }, dcN: dcN.map { $0.pointer + slot * batch * h },
                             dh0: dh0.pointer + slot * batch * hout, dc0: dc0.map { $0.pointer + slot * batch * h },
                             dX: dX.pointer, inputSize: inputSize, norms: norms.pointer + slot * steps,
-                            reverse: c.direction == .reverse || d == 1, parts: batchParts(batch, backward: true))
+                            reverse: c.direction == .reverse || d == 1, split: batchSplit(batch, backward: true))
                         let p = cellParameters(v, layer: l, direction: d), gp = cellParameters(g, layer: l, direction: d)
                         switch c.cell {
                         case .rnnTanh, .rnnReLU:
@@ -240,12 +240,13 @@ extension RecurrentLayer {
     /// 8 rows a half, so no half drops to the small-M product (whose summation order differs:
     /// results must not depend on the thread count). Backward keeps one part when the cell sums a
     /// per-step parameter gradient over the rows (peepholes).
-    func batchParts(_ batch: Int, backward: Bool) -> [Range<Int>] {
+    /// Returns the rows of the first part (the batch itself when it is not split).
+    func batchSplit(_ batch: Int, backward: Bool) -> Int {
         let c = config
         let weights = c.gateCount * c.hiddenSize * c.outputSize + c.projSize * c.hiddenSize
         guard Parallelism.threadCount > 1, batch >= 16, weights * MemoryLayout<S>.size <= Kernels.cachedWeightBytes,
-              !(backward && c.peepholes) else { return [0 ..< batch] }
-        return [0 ..< batch / 2, batch / 2 ..< batch]
+              !(backward && c.peepholes) else { return batch }
+        return batch / 2
     }
 
     var gruVariant: GRUCell<S>.Variant {
@@ -326,21 +327,22 @@ struct ForwardRun<S: SeqScalar> {
     let tape: RecurrentTape<S>?
     let slot: Int
     let reverse: Bool
-    /// Batch rows run through the time loop by one thread each (`RecurrentLayer.batchParts`).
-    let parts: [Range<Int>]
+    /// Rows 0 ..< split and split ..< batch run through the time loop on one thread each
+    /// (`RecurrentLayer.batchSplit`; split = batch: one part).
+    let split: Int
 
     /// `makeCell(rows)`: a cell for a part of `rows` rows (each part gets its own, with its own scratch).
     func go<C: RecurrentCell>(_ makeCell: (Int) -> C, params p: CellParameters<S>) where C.Scalar == S {
-        let cells = parts.map { makeCell($0.count) }
-        let gw = cells[0].gateWidth, hout = cells[0].outputSize, h = cells[0].hiddenSize, tw = cells[0].tapeWidth
-        let rows = steps * batch, training = tape != nil, hasC = cells[0].hasCellState
+        let first = makeCell(split), second = split < batch ? makeCell(batch - split) : nil
+        let gw = first.gateWidth, hout = first.outputSize, h = first.hiddenSize, tw = first.tapeWidth
+        let rows = steps * batch, training = tape != nil, hasC = first.hasCellState
         // x<t>·W_ihᵀ + b_ih (+ b_hh) for every step at once.
         // The biases b_ih (+ b_hh) ride on the product's store instead of two more passes over xp.
         var bias: Buffer<S>? = nil
-        if p.bih != nil || (cells[0].foldsRecurrentBias && p.bhh != nil) {
+        if p.bih != nil || (first.foldsRecurrentBias && p.bhh != nil) {
             let b = Buffer<S>(gw)
             if let bih = p.bih { Kernels.addRowVector(bih, to: b.pointer, rows: 1, n: gw, ldy: gw) }
-            if cells[0].foldsRecurrentBias, let bhh = p.bhh { Kernels.addRowVector(bhh, to: b.pointer, rows: 1, n: gw, ldy: gw) }
+            if first.foldsRecurrentBias, let bhh = p.bhh { Kernels.addRowVector(bhh, to: b.pointer, rows: 1, n: gw, ldy: gw) }
             bias = b
         }
         let xp = Buffer<S>(uninitialized: rows * gw)  // the product below writes every element (β = 0)
@@ -355,17 +357,14 @@ struct ForwardRun<S: SeqScalar> {
         let hPrevAll: Buffer<S>? = training ? Buffer(rows * hout) : nil
         let cPrevAll: Buffer<S>? = training && hasC ? Buffer(rows * h) : nil
         let allFull = lengths.allSatisfy { $0 == steps }
-        // Plain pointers for the loop: the two threads would otherwise both retain and release these
-        // objects at every step, contending for their reference counts (measured: 1.5× slower parts).
+        // Plain pointers for the loop, so the two threads never touch these objects' reference counts
+        // (one shared cache line each) at every step.
         let xpP = xp.pointer, tapeP = cellTape.pointer, hPrevP = hPrevAll?.pointer, cPrevP = cPrevAll?.pointer
         let hAP = hA.pointer, hBP = hB.pointer, cAP = cA?.pointer, cBP = cB?.pointer
-        let lens = UnsafeMutablePointer<Int>.allocate(capacity: batch)
-        defer { lens.deallocate() }
-        for b in 0 ..< batch { lens[b] = lengths[b] }
 
         // The time loop for the rows in `part`; every buffer is [.., B, width], so a part is a run of
         // rows at offset b0 of each step.
-        func loop(_ cell: C, _ part: Range<Int>) {
+        func loop(_ cell: C, _ part: Range<Int>, _ lens: UnsafeBufferPointer<Int>) {
             let b0 = part.lowerBound, n = part.count
             var hCur = hAP + b0 * hout, hNext = hBP + b0 * hout
             var cCur = cAP.map { $0 + b0 * h }, cNext = cBP.map { $0 + b0 * h }
@@ -391,10 +390,12 @@ struct ForwardRun<S: SeqScalar> {
             (hN + b0 * hout).update(from: hCur, count: n * hout)
             if let cN, let cc = cCur { (cN + b0 * h).update(from: cc, count: n * h) }
         }
-        if parts.count == 1 {
-            loop(cells[0], parts[0])
-        } else {
-            WorkerPool.shared.run(parts: parts.count) { loop(cells[$0], parts[$0]) }
+        lengths.withUnsafeBufferPointer { lens in
+            if let second {
+                WorkerPool.shared.run { $0 == 0 ? loop(first, 0 ..< split, lens) : loop(second, split ..< batch, lens) }
+            } else {
+                loop(first, 0 ..< batch, lens)
+            }
         }
         if let tape {
             tape.cellTapes[slot] = cellTape
@@ -416,14 +417,15 @@ struct BackwardRun<S: SeqScalar> {
     let dX: UnsafeMutablePointer<S>, inputSize: Int
     let norms: UnsafeMutablePointer<S>
     let reverse: Bool
-    /// Batch rows run through the time loop by one thread each, as in `ForwardRun`.
-    let parts: [Range<Int>]
+    /// Rows 0 ..< split and split ..< batch run through the time loop on one thread each, as in
+    /// `ForwardRun`.
+    let split: Int
 
     func go<C: RecurrentCell>(_ makeCell: (Int) -> C, params p: CellParameters<S>, grads g: CellParameters<S>) where C.Scalar == S {
         let steps = tape.steps, batch = tape.batch, lengths = tape.lengths
-        let cells = parts.map { makeCell($0.count) }
-        let gw = cells[0].gateWidth, hout = cells[0].outputSize, h = cells[0].hiddenSize, tw = cells[0].tapeWidth
-        let rows = steps * batch, hasC = cells[0].hasCellState
+        let first = makeCell(split), second = split < batch ? makeCell(batch - split) : nil
+        let gw = first.gateWidth, hout = first.outputSize, h = first.hiddenSize, tw = first.tapeWidth
+        let rows = steps * batch, hasC = first.hasCellState
         let cellTape = tape.cellTapes[slot]!, hPrevAll = tape.hPrev[slot]!, cPrevAll = tape.cPrev[slot]
         let x = tape.layerInputs[layer]
 
@@ -432,7 +434,7 @@ struct BackwardRun<S: SeqScalar> {
         let dcA: Buffer<S>? = hasC ? (dcN.map { Buffer(copying: $0, count: batch * h) } ?? Buffer(batch * h)) : nil
         let dcB: Buffer<S>? = hasC ? Buffer(batch * h) : nil
         let dGX = Buffer<S>(rows * gw)
-        let dGH = cells[0].separateRecurrentGradient ? Buffer<S>(rows * gw) : dGX
+        let dGH = first.separateRecurrentGradient ? Buffer<S>(rows * gw) : dGX
         let dHAll = Buffer<S>(rows * hout)
         let savedH = Buffer<S>(batch * hout), savedC = Buffer<S>(batch * h)
         // ‖∂L/∂a<t>‖² of every row, summed over the rows in order after the loop (the same sum
@@ -443,11 +445,8 @@ struct BackwardRun<S: SeqScalar> {
         let dGXP = dGX.pointer, dGHP = dGH.pointer, dHAllP = dHAll.pointer, squaresP = squares.pointer
         let savedHP = savedH.pointer, savedCP = savedC.pointer
         let dhAP = dhA.pointer, dhBP = dhB.pointer, dcAP = dcA?.pointer, dcBP = dcB?.pointer
-        let lens = UnsafeMutablePointer<Int>.allocate(capacity: batch)
-        defer { lens.deallocate() }
-        for b in 0 ..< batch { lens[b] = lengths[b] }
 
-        func loop(_ cell: C, _ part: Range<Int>) {
+        func loop(_ cell: C, _ part: Range<Int>, _ lens: UnsafeBufferPointer<Int>) {
             let b0 = part.lowerBound, n = part.count
             var dh = dhAP + b0 * hout, dhPrev = dhBP + b0 * hout
             var dc = dcAP.map { $0 + b0 * h }, dcPrev = dcBP.map { $0 + b0 * h }
@@ -488,10 +487,12 @@ struct BackwardRun<S: SeqScalar> {
             (dh0 + b0 * hout).update(from: dh, count: n * hout)
             if let dc0, let dc { (dc0 + b0 * h).update(from: dc, count: n * h) }
         }
-        if parts.count == 1 {
-            loop(cells[0], parts[0])
-        } else {
-            WorkerPool.shared.run(parts: parts.count) { loop(cells[$0], parts[$0]) }
+        lengths.withUnsafeBufferPointer { lens in
+            if let second {
+                WorkerPool.shared.run { $0 == 0 ? loop(first, 0 ..< split, lens) : loop(second, split ..< batch, lens) }
+            } else {
+                loop(first, 0 ..< batch, lens)
+            }
         }
         for t in 0 ..< steps {
             var sum: S = 0
@@ -499,7 +500,7 @@ struct BackwardRun<S: SeqScalar> {
             norms[t] = S.sqrt(sum)
         }
 
-        cells[0].accumulateWeightGradients(count: rows, dGH: dGH.pointer, hPrev: hPrevAll.pointer, dh: dHAll.pointer,
+        first.accumulateWeightGradients(count: rows, dGH: dGH.pointer, hPrev: hPrevAll.pointer, dh: dHAll.pointer,
                                            tape: cellTape.pointer)
         // dW_ih += dGXᵀ · X;  db_ih += Σ dGX;  dX += dGX · W_ih
         Kernels.gemm(transA: true, transB: false, m: gw, n: inputSize, k: rows, alpha: 1, a: dGX.pointer, lda: gw,
