@@ -303,8 +303,12 @@ const char *seq_last_error(void);
 
 /**
  * Sets how many threads the kernels use, for every model of the process: 1 computes on the
- * calling thread only; 2 (the default on a machine with two or more cores) splits each large
- * product with one persistent worker thread. Results are bit-identical for every setting.
+ * calling thread only; 2 (the default on a machine with two or more cores) shares the work with
+ * one persistent worker thread (a batch of 16 or more sequences is split in halves, large
+ * products by columns). Results are bit-identical for every setting. After each shared call the
+ * worker polls for the next one for 2 ms before it sleeps (a sleeping thread can take longer than
+ * a whole small call to wake), so a process calling in bursts keeps a second core busy for up to
+ * 2 ms after each burst; 1 avoids that.
  *
  * - Parameter count: >= 1. Values above the library's maximum (2) use the maximum; read the
  *   number in use with `seq_get_num_threads`.

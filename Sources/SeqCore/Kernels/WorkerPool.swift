@@ -19,9 +19,9 @@ public enum Parallelism {
 /// One persistent worker thread that shares the parts of a split kernel call with the caller.
 ///
 /// Per-step products are small (tens of microseconds), so waking a thread per call would cost more
-/// than it saves (DESIGN §5: dispatch queues lost most of the second core). The worker spins briefly
-/// on the job word before sleeping on a condition variable; the caller publishes work under the
-/// mutex, so a sleeping worker cannot miss it.
+/// than it saves (DESIGN §5: dispatch queues lost most of the second core). The worker polls the
+/// job word for 2 ms before sleeping on a condition variable (`spinNanoseconds`); the caller
+/// publishes work under the mutex, so a sleeping worker cannot miss it.
 ///
 /// Parts are claimed, not assigned: caller and worker take the next unclaimed part from one atomic
 /// word until none is left, so when the worker is late (asleep, or descheduled on a busy machine)
