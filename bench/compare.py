@@ -78,17 +78,30 @@ def pause() -> None:
     time.sleep(0.15)
 
 
+# Every backend calls the measured work, untimed, for at least this long first (and at least
+# `warmup` times). On this VM a core that idled (as between measurements) runs slowly for some
+# tens of milliseconds once work arrives: a 2-thread product measured 365-400 GFLOP/s after a 30 ms
+# warm-up following 2 s of idling, 500 after 100 ms, and a whole small measurement (7 layers of
+# 0.5 ms) fits in that window. seqcore-bench warms up the same way (its warmUp).
+WARMUP_SECONDS = 0.1
+
+
 def time_runs(fn, repeats: int, before=None, warmup: int = 1) -> list[float]:
-    """Seconds per call of fn, `repeats` times after `warmup` untimed calls; before() runs untimed."""
+    """Seconds per call of fn, `repeats` times after untimed calls for at least WARMUP_SECONDS (and
+    at least `warmup` of them); before() runs untimed."""
+    start, r = time.perf_counter(), 0
+    while r < warmup or time.perf_counter() - start < WARMUP_SECONDS:
+        if before is not None:
+            before()
+        fn()
+        r += 1
     out = []
-    for r in range(warmup + repeats):
+    for _ in range(repeats):
         if before is not None:
             before()
         t0 = time.perf_counter()
         fn()
-        dt = time.perf_counter() - t0
-        if r >= warmup:
-            out.append(dt)
+        out.append(time.perf_counter() - t0)
     return out
 
 
@@ -695,7 +708,7 @@ def run_suite(args) -> dict:
         "versions": versions(),
         "settings": {"threads": THREADS, "repeats": repeats, "step_repeats": step_repeats,
                      "step_calls_per_run": 100, "gemm_repeats": gemm_repeats,
-                     "memory_repeats": mem_repeats, "warmup_runs": 1,
+                     "memory_repeats": mem_repeats, "warmup_runs": 1, "warmup_seconds": WARMUP_SECONDS,
                      "torch": "torch.set_num_threads(2); inference under torch.inference_mode()",
                      "onnxruntime": "intra_op_num_threads=2, inter_op_num_threads=1, sequential, "
                                     "ORT_ENABLE_ALL, CPUExecutionProvider, opset 14",
@@ -1029,7 +1042,7 @@ def markdown(res) -> str:
         f"- **Command**: `{res['command']}` (in `{res['cwd']}`)",
         f"- **Settings**: 2 threads everywhere ({st['torch']}; ORT {st['onnxruntime']}; {st['seqcore']}"
         + (f"; seqcore (python): {st['seqcore_python']}" if st.get("seqcore_python") else "") + "); "
-        f"median of {st['repeats']} runs after 1 warm-up; step latency: median of {st['step_repeats']} runs "
+        f"median of {st['repeats']} runs after {st.get('warmup_seconds', 0) * 1000:.0f} ms of warm-up runs (at least 1); step latency: median of {st['step_repeats']} runs "
         f"of 100 steps; GEMM: median of {st['gemm_repeats']} calls; seqcore layers and steps: median of "
         f"{st.get('seqcore_processes', 1)} fresh process(es)",
         f"- **Other load**: other processes used {100 * res['other_cpu_share_during_run']:.1f}% of the CPUs "

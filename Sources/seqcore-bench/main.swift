@@ -85,6 +85,17 @@ func fmaPeak(_ iterations: Int) -> (Double, Float) {
     return (2.0 * 16 * 12 * Double(iterations) / dt / 1e9, sum)
 }
 
+/// Runs `body` for at least 100 ms (SEQCORE_BENCH_WARMUP seconds) before anything is timed, as
+/// bench/compare.py does for every backend. On this VM a core that idled (the benchmark pauses
+/// between measurements) runs slowly for some tens of milliseconds once work arrives: a 2-thread
+/// product measured 365-400 GFLOP/s after a 30 ms warm-up following 2 s of idling, 500 after
+/// 100 ms. A whole small measurement fits in that window and would time the wake-up.
+let warmUpSeconds = getenv("SEQCORE_BENCH_WARMUP").flatMap { Double(String(cString: $0)) } ?? 0.1
+func warmUp(_ body: () throws -> Void) rethrows {
+    let start = now()
+    repeat { try body() } while now() - start < warmUpSeconds
+}
+
 func emit(_ fields: [(String, String)]) {
     print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
 }
@@ -111,15 +122,19 @@ case "layer":
     // benchmark measures PyTorch's): the work's own memory, without the binary's and runtime's.
     let rssBefore = procStatusMiB("VmRSS")
     let peakReset = resetPeakRSS()
-    for r in 0 ..< repeats + 1 {
-        let t0 = now()
+    func run() throws {
         if training {
             let out = try layer.forward(x, training: true)
             _ = try layer.backward(out.tape!, gradOutput: out.output)
         } else {
             _ = try layer.forward(x)
         }
-        if r > 0 { times.append(now() - t0) }  // the first run warms caches and the worker thread
+    }
+    try warmUp(run)  // caches, buffer pool and the worker thread
+    for _ in 0 ..< repeats {
+        let t0 = now()
+        try run()
+        times.append(now() - t0)
     }
     var fields = [("median_ms", "\(median(times) * 1000)"), ("min_ms", "\(times.min()! * 1000)"), ("peak_rss_mib", "\(peakRSSMiB())")]
     if let before = rssBefore, peakReset, let hwm = procStatusMiB("VmHWM") {
@@ -133,6 +148,7 @@ case "step":
     let layer = model.rnn
     let x = try Tensor(shape: [1, 1, h], data: [Float](repeating: 0.1, count: h))
     var state = try layer.forward(x)
+    try warmUp { state = try layer.forward(x, h0: state.hN, c0: state.cN) }
     var times: [Double] = []
     for _ in 0 ..< repeats {
         let t0 = now()
@@ -150,6 +166,7 @@ case "gemm":
     defer { bStorage.deallocate() }
     let packed = PackedOperand(b: bStorage, ldb: k, transB: true, k: k, n: n)
     var times: [Double] = [], timesPacked: [Double] = []
+    warmUp { Kernels.gemm(m: m, a: a, lda: k, packed: packed, beta: 0, c: &c, ldc: n) }
     for _ in 0 ..< repeats {
         let t0 = now()
         Kernels.gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: &c, ldc: n)
