@@ -10,7 +10,8 @@ final class KernelTests: XCTestCase {
         var checked = 0
         for m in Self.sizes {
             for n in Self.sizes {
-                for k in [1, 3, 31, 257, 300] where m * n * k <= 4_000_000 {
+                // K past 512 (FloatGEMM.kcMax) runs several K blocks.
+                for k in [1, 3, 31, 257, 300, 530] where m * n * k <= 4_000_000 {
                     for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                         for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (1, -2)] {
                             checkGEMM(ta, tb, m, n, k, alpha, beta)
@@ -49,7 +50,7 @@ final class KernelTests: XCTestCase {
 
     func testPackedOperandMatchesReference() {
         for m in Self.sizes {
-            for (k, n) in [(1, 1), (17, 3), (64, 256), (100, 31), (257, 17)] {
+            for (k, n) in [(1, 1), (17, 3), (64, 256), (100, 31), (257, 17), (600, 40)] {
                 for tb in [false, true] {
                     let ldb = tb ? k : n
                     let a = randomValues(m * k, seed: 4).map(Float.init)
