@@ -354,8 +354,9 @@ struct ForwardRun<S: SeqScalar> {
         let cA: Buffer<S>? = hasC ? (c0.map { Buffer(copying: $0, count: batch * h) } ?? Buffer(batch * h)) : nil
         let cB: Buffer<S>? = hasC ? Buffer(batch * h) : nil
         let cellTape = Buffer<S>((training ? rows : batch) * tw)
-        let hPrevAll: Buffer<S>? = training ? Buffer(rows * hout) : nil
-        let cPrevAll: Buffer<S>? = training && hasC ? Buffer(rows * h) : nil
+        // Every row of every step is copied in below: no zero-fill.
+        let hPrevAll: Buffer<S>? = training ? Buffer(uninitialized: rows * hout) : nil
+        let cPrevAll: Buffer<S>? = training && hasC ? Buffer(uninitialized: rows * h) : nil
         let allFull = lengths.allSatisfy { $0 == steps }
         // Plain pointers for the loop, so the two threads never touch these objects' reference counts
         // (one shared cache line each) at every step.
@@ -433,8 +434,9 @@ struct BackwardRun<S: SeqScalar> {
         let dhB = Buffer<S>(batch * hout)
         let dcA: Buffer<S>? = hasC ? (dcN.map { Buffer(copying: $0, count: batch * h) } ?? Buffer(batch * h)) : nil
         let dcB: Buffer<S>? = hasC ? Buffer(batch * h) : nil
-        let dGX = Buffer<S>(rows * gw)
-        let dGH = first.separateRecurrentGradient ? Buffer<S>(rows * gw) : dGX
+        // The cells write every row of every step (zeros where the sequence is padded): no zero-fill.
+        let dGX = Buffer<S>(uninitialized: rows * gw)
+        let dGH = first.separateRecurrentGradient ? Buffer<S>(uninitialized: rows * gw) : dGX
         let dHAll = Buffer<S>(rows * hout)
         let savedH = Buffer<S>(batch * hout), savedC = Buffer<S>(batch * h)
         // ‖∂L/∂a<t>‖² of every row, summed over the rows in order after the loop (the same sum
