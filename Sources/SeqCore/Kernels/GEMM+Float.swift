@@ -390,6 +390,25 @@ enum FloatGEMM {
             pa.next()
             pb += 128
         }
+        if rows == mr && cols == nr && alpha == 1 {
+            // A full tile, the common case: straight from the registers (the stack tile below cost
+            // 32 more memory operations per tile, a tenth of a tile's time at K = 64). The same
+            // sums as `store`: (C or 0, + bias) + tile.
+            let raw = UnsafeMutableRawPointer(c), stride = ldc * 4
+            let b0 = bias.map { UnsafeRawPointer($0).loadUnaligned(as: V.self) }
+            let b1 = bias.map { UnsafeRawPointer($0).loadUnaligned(fromByteOffset: 64, as: V.self) }
+            @inline(__always) func put(_ r: Int, _ v0: V, _ v1: V) {
+                let o = r * stride
+                var base0 = overwrite ? V() : raw.loadUnaligned(fromByteOffset: o, as: V.self)
+                var base1 = overwrite ? V() : raw.loadUnaligned(fromByteOffset: o + 64, as: V.self)
+                if let b0, let b1 { base0 += b0; base1 += b1 }
+                raw.storeBytes(of: base0 + v0, toByteOffset: o, as: V.self)
+                raw.storeBytes(of: base1 + v1, toByteOffset: o + 64, as: V.self)
+            }
+            put(0, c00, c01); put(1, c10, c11); put(2, c20, c21); put(3, c30, c31)
+            put(4, c40, c41); put(5, c50, c51); put(6, c60, c61); put(7, c70, c71)
+            return
+        }
         // The accumulators go to a stack tile once, then into C row by row (full tiles) or the valid
         // part only (edge tiles).
         withUnsafeTemporaryAllocation(of: V.self, capacity: 16) { t in
