@@ -84,10 +84,8 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
                     }
                 }
                 // Rows are independent: after a large product their gates are split over the threads.
-                Kernels.stepRows(rows, operand: whhT, rowWork: 6 * h, productFirst: true, product: { range in
-                    Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * h, lda: h, packed: whhT, beta: 1,
-                                 c: hp + range.lowerBound * gw, ldc: gw)
-                }, perRow: gates)
+                Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)
+                Kernels.forEachRow(rows, work: 6 * h, gates)
                 return
             }
             Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)

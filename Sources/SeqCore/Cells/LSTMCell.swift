@@ -72,7 +72,7 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
                  tape: UnsafeMutablePointer<S>, hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?) {
         let h = hiddenSize, hout = outputSize, tw = tapeWidth, cPrev = cPrev!, cNew = cNew!
         let peep = params.peephole, keep = recordsTape, projected = projected, recurrent = recurrent
-        // Rows are independent: after a large product their gates are split over the threads (Kernels.stepRows).
+        // Rows are independent: after a large product their gates are split over the threads (Kernels.forEachRow).
         func gates(_ range: Range<Int>) {
             for b in range {
                 let x = xp + b * 4 * h, t = tape + b * tw, cp = cPrev + b * h, cn = cNew + b * h
@@ -99,11 +99,9 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
                 for j in 0 ..< h { m[j] = x[3 * h + j] * t[5 * h + j] }
             }
         }
-        Kernels.stepRows(rows, operand: whhT, rowWork: 8 * h, productFirst: true, product: { range in
-            Kernels.gemm(m: range.count, a: hPrev + range.lowerBound * hout, lda: hout, packed: whhT,
-                         beta: recurrent == nil ? 1 : 0,
-                         c: (recurrent?.pointer ?? xp) + range.lowerBound * 4 * h, ldc: 4 * h)
-        }, perRow: gates)
+        Kernels.gemm(m: rows, a: hPrev, lda: hout, packed: whhT, beta: recurrent == nil ? 1 : 0,
+                     c: recurrent?.pointer ?? xp, ldc: 4 * h)
+        Kernels.forEachRow(rows, work: 8 * h, gates)
         if let w = whrT {
             Kernels.gemm(m: rows, a: tape + 6 * h, lda: tw, packed: w, beta: 0, c: hNew, ldc: hout)
         }
@@ -130,10 +128,8 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
                 }
             }
             let w = whh!
-            Kernels.stepRows(rows, operand: w, rowWork: 8 * h, productFirst: false, product: { range in
-                Kernels.gemm(m: range.count, a: dGX + range.lowerBound * 4 * h, lda: 4 * h, packed: w, beta: 0,
-                             c: dhPrev + range.lowerBound * hout, ldc: hout)
-            }, perRow: gates)
+            Kernels.forEachRow(rows, work: 8 * h, gates)
+            Kernels.gemm(m: rows, a: dGX, lda: 4 * h, packed: w, beta: 0, c: dhPrev, ldc: hout)
             return
         }
         for b in 0 ..< rows {

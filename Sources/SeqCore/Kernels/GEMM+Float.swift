@@ -160,7 +160,7 @@ enum FloatGEMM {
     static func block(rows: Range<Int>, slivers: Range<Int>, a: UnsafePointer<Float>, lda: Int, transA: Bool,
                       packed: Packed, alpha: Float, overwrite: Bool, bias: UnsafePointer<Float>?,
                       c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let n = packed.n, k = packed.k
+        let k = packed.k
         if rows.isEmpty || slivers.isEmpty { return }
         // A is read in place but for a last partial sliver, which gets its own small buffer; none
         // when the rows are whole slivers (every step of a batch split in halves of 8k rows).

@@ -173,18 +173,6 @@ extension Kernels {
 extension Kernels {
     /// Weights up to this size stay in the caches from one step to the next (two cores' L2 here).
     /// Below it a layer splits its batch over the threads for the whole time loop
-    /// (`RecurrentLayer.batchParts`), so a step runs on one thread.
+    /// (`RecurrentLayer.batchSplit`), so a step runs on one thread.
     static let cachedWeightBytes = 2 << 20
-
-    /// One step's work over the batch rows: a product by `operand` (`product(range)` computes the
-    /// rows in `range`) and per-row work (`perRow`, `rowWork` elements a row), in the order
-    /// `productFirst` says. The product splits itself over the threads by columns when it is large
-    /// (each core streams half of the weights); the per-row work is split by rows after it.
-    @inline(__always)
-    static func stepRows<S: SeqScalar>(_ rows: Int, operand: PackedOperand<S>, rowWork: Int, productFirst: Bool,
-                                       product: (Range<Int>) -> Void, perRow: (Range<Int>) -> Void) {
-        if productFirst { product(0 ..< rows) }
-        forEachRow(rows, work: rowWork, perRow)
-        if !productFirst { product(0 ..< rows) }
-    }
 }

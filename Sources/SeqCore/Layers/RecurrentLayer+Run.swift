@@ -315,6 +315,20 @@ extension RecurrentLayer {
     }
 }
 
+/// Runs `loop(cell, rows, lengths)` over the batch: rows 0 ..< split with `first` on the caller and
+/// split ..< batch with `second` on the worker, or every row with `first` when there is no second.
+@inline(__always)
+func runParts<C>(_ first: C, _ second: C?, split: Int, batch: Int, lengths: [Int],
+                 _ loop: (C, Range<Int>, UnsafeBufferPointer<Int>) -> Void) {
+    lengths.withUnsafeBufferPointer { lens in
+        if let second {
+            WorkerPool.shared.run { $0 == 0 ? loop(first, 0 ..< split, lens) : loop(second, split ..< batch, lens) }
+        } else {
+            loop(first, 0 ..< batch, lens)
+        }
+    }
+}
+
 /// One direction of one layer, forward: the input projection of all steps as one product, then the
 /// time loop. Steps t ≥ length carry the state unchanged and output zero, so the final state is the
 /// state at each sequence's last valid step, in either direction.
@@ -391,13 +405,7 @@ struct ForwardRun<S: SeqScalar> {
             (hN + b0 * hout).update(from: hCur, count: n * hout)
             if let cN, let cc = cCur { (cN + b0 * h).update(from: cc, count: n * h) }
         }
-        lengths.withUnsafeBufferPointer { lens in
-            if let second {
-                WorkerPool.shared.run { $0 == 0 ? loop(first, 0 ..< split, lens) : loop(second, split ..< batch, lens) }
-            } else {
-                loop(first, 0 ..< batch, lens)
-            }
-        }
+        runParts(first, second, split: split, batch: batch, lengths: lengths, loop)
         if let tape {
             tape.cellTapes[slot] = cellTape
             tape.hPrev[slot] = hPrevAll
@@ -489,13 +497,7 @@ struct BackwardRun<S: SeqScalar> {
             (dh0 + b0 * hout).update(from: dh, count: n * hout)
             if let dc0, let dc { (dc0 + b0 * h).update(from: dc, count: n * h) }
         }
-        lengths.withUnsafeBufferPointer { lens in
-            if let second {
-                WorkerPool.shared.run { $0 == 0 ? loop(first, 0 ..< split, lens) : loop(second, split ..< batch, lens) }
-            } else {
-                loop(first, 0 ..< batch, lens)
-            }
-        }
+        runParts(first, second, split: split, batch: batch, lengths: lengths, loop)
         for t in 0 ..< steps {
             var sum: S = 0
             for b in 0 ..< batch { sum += squares.pointer[t * batch + b] }
