@@ -1191,7 +1191,8 @@ def rest_sections(res) -> list[str]:
                          f"{f(t.get('gflops'), '{:.1f}')} ({f(p.get('torch_pct_peak'), '{:.0f}')}%) |")
         lines += ["", DAGGER_NOTE if any(contended(p.get("seqcore"), p.get("torch")) for p in g["products"]) else "", "",
                   "Bold: the variant the layer uses (the recurrent weights are packed once per sequence; "
-                  "the input projection packs per call), which is what the 85% target is judged on.", ""]
+                  "the input projection packs per call in training, while inference takes both from the "
+                  "layer's cache of packed weights), which is what the 85% target is judged on.", ""]
 
     if res["memory"]:
         lines += ["## Training peak memory (fresh process per measurement), MiB", "",

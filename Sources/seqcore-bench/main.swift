@@ -165,6 +165,7 @@ case "gemm":
     bStorage.initialize(from: b, count: b.count)
     defer { bStorage.deallocate() }
     let packed = PackedOperand(b: bStorage, ldb: k, transB: true, k: k, n: n)
+    packed.prepack()  // as a layer's cached weights: batch-1 products then stream the panels too
     var times: [Double] = [], timesPacked: [Double] = []
     warmUp { Kernels.gemm(m: m, a: a, lda: k, packed: packed, beta: 0, c: &c, ldc: n) }
     for _ in 0 ..< repeats {

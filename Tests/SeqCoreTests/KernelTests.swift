@@ -69,6 +69,54 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Products of 1–3 rows with the panels already packed (a layer's cached weights at a batch-1
+    /// step): the matrix–vector kernel that streams the panels, on every sliver count (one, a pair,
+    /// a pair and a lone one), several K blocks, β = 0 / 1 / −0.5, with and without a row bias,
+    /// split over two threads or not — against the reference, and bit-identical for 1 and 2 threads.
+    func testPrepackedSmallProductsMatchReference() {
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        var checked = 0
+        for m in 1 ... 3 {
+            for (k, n) in [(1, 1), (5, 17), (64, 32), (100, 70), (257, 100), (600, 40), (600, 300), (1030, 129)] {
+                for tb in [false, true] {
+                    for (beta, withBias) in [(Float(0), false), (0, true), (1, false), (-0.5, true)] {
+                        let ldb = tb ? k + 1 : n + 2, lda = k + 3, ldc = n + 1
+                        let a = randomValues(m * lda, seed: 14).map(Float.init)
+                        let b = randomValues((tb ? n : k) * ldb, seed: 15).map(Float.init)
+                        let c0 = randomValues(m * ldc, seed: 16).map(Float.init)
+                        let bias = randomValues(n, seed: 17).map(Float.init)
+                        var results: [[Float]] = []
+                        for threads in [1, 2] {
+                            Parallelism.threadCount = threads
+                            let packed = b.withUnsafeBufferPointer {
+                                PackedOperand(b: $0.baseAddress!, ldb: ldb, transB: tb, k: k, n: n)
+                            }
+                            packed.prepack()
+                            var fast = c0
+                            bias.withUnsafeBufferPointer { bp in
+                                Kernels.gemm(m: m, a: a, lda: lda, packed: packed, beta: beta, c: &fast, ldc: ldc,
+                                             rowBias: withBias ? bp.baseAddress : nil)
+                            }
+                            results.append(fast)
+                        }
+                        var ref = c0.map(Double.init)
+                        Kernels.gemmReference(transA: false, transB: tb, m: m, n: n, k: k, alpha: 1, a: a.map(Double.init),
+                                              lda: lda, b: b.map(Double.init), ldb: ldb, beta: Double(beta), c: &ref, ldc: ldc)
+                        if withBias { for i in 0 ..< m { for j in 0 ..< n { ref[i * ldc + j] += Double(bias[j]) } } }
+                        let label = "prepacked m=\(m) k=\(k) n=\(n) tb=\(tb) β=\(beta) bias=\(withBias)"
+                        assertClose(results[0], ref, rtol: 1e-4, atol: 2e-6 * Double(k), label)
+                        XCTAssertTrue(results[0].map(\.bitPattern) == results[1].map(\.bitPattern), "\(label): 1 and 2 threads differ")
+                        // Padding columns of C (past n in each row) are never written.
+                        for i in 0 ..< m { XCTAssertEqual(results[0][i * ldc + n], c0[i * ldc + n], "\(label): wrote past n") }
+                        checked += 1
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(checked, 3 * 8 * 2 * 4)
+    }
+
     /// The Float engine against the Double engine on a larger layer than the fixtures, so the SIMD
     /// kernel's full tiles (not only its edges) carry a real recurrent computation.
     func testFloatEngineMatchesDoubleOnLargeShapes() throws {
@@ -116,7 +164,8 @@ final class KernelTests: XCTestCase {
     /// Every way the work is split is covered: the batch split over the whole time loop (W_hh cached,
     /// B ≥ 16: every cell and variant, padding, both directions, a projection, peepholes, whose
     /// backward keeps one part), a step split by columns (an LSTM of 384 units, past the cache
-    /// budget), too few rows to split (B = 12), and batch-1 products (matrix–vector, split by columns).
+    /// budget), too few rows to split (B = 12), and batch-1 products (matrix–vector, split by columns,
+    /// from the rows in training and from the cached panels in inference).
     func testThreadCountDoesNotChangeResults() throws {
         let saved = Parallelism.threadCount
         defer { Parallelism.threadCount = saved }
@@ -145,8 +194,14 @@ final class KernelTests: XCTestCase {
                                    data: randomValues(steps * batch * config.inputSize, seed: 4).map(Float.init))
                 let out = try layer.forward(x, lengths: lengths, training: true)
                 let g = try layer.backward(out.tape!, gradOutput: out.output, gradHN: out.hN)
-                runs.append((out.output.data + out.hN.data + (out.cN?.data ?? []), g.input.data + g.h0.data,
-                             layer.arena.gradients, g.stepGradientNorms.data))
+                // Inference too, twice: packing the weights into the layer's cache, then from it.
+                let first = try layer.forward(x, lengths: lengths), cached = try layer.forward(x, lengths: lengths)
+                // Batch 1 sums the products in another order when the weights are cached (the panels
+                // streamed, against dot products of the rows): equal within rounding, not bitwise.
+                assertClose(first.output.data, out.output.data.map(Double.init), rtol: 1e-5, atol: 1e-6, "inference vs training")
+                runs.append((out.output.data + out.hN.data + (out.cN?.data ?? []) + first.output.data + first.hN.data
+                                + cached.output.data + cached.hN.data + (cached.cN?.data ?? []),
+                             g.input.data + g.h0.data, layer.arena.gradients, g.stepGradientNorms.data))
             }
             XCTAssertGreaterThan(runs[0].2.filter { $0 != 0 }.count, runs[0].2.count / 2, "the gradients are mostly nonzero")
             let label = "\(config.cell) \(config.direction) H=\(config.hiddenSize) P=\(config.projSize) peepholes=\(config.peepholes) B=\(batch)"

@@ -3,6 +3,51 @@ import SeqCore
 
 /// Lengths, padding, directions and initialisation: properties that must hold for any weights.
 final class LayerBehaviourTests: XCTestCase {
+    /// Inference keeps packed weights between calls; a training pass does not. Every way of changing
+    /// the parameters — `setValue`, a subscript, a mutable buffer, a new array — is seen at the next
+    /// call: the outputs then equal, bit for bit, those of a fresh layer given the changed weights,
+    /// and differ from before the change. Batch 1 (the matrix–vector path) and batch 5 (the GEMM).
+    func testInferenceWeightCacheFollowsParameterChanges() throws {
+        for cell in [CellType.lstm, .gru, .rnnTanh] {
+            for batch in [1, 5] {
+                let cfg = RecurrentConfig(cell: cell, inputSize: 20, hiddenSize: 48, numLayers: 2, direction: .bidirectional)
+                let layer = try RecurrentLayer<Float>(cfg, seed: 21)
+                let x = try Tensor(shape: [6, batch, 20], data: randomValues(6 * batch * 20, seed: 22).map(Float.init))
+                let label = "\(cell) B=\(batch)"
+                func outputs(_ l: RecurrentLayer<Float>) throws -> [UInt32] {
+                    let o = try l.forward(x)
+                    return (o.output.data + o.hN.data + (o.cN?.data ?? [])).map(\.bitPattern)
+                }
+                XCTAssertEqual(layer.packedWeightBytes, 0, label)
+                _ = try layer.forward(x, training: true)
+                XCTAssertEqual(layer.packedWeightBytes, 0, "\(label): a training pass caches nothing")
+                var before = try outputs(layer)
+                // Both directions' input and recurrent weights of both layers (4 · 2 · 2 matrices).
+                let weights = 2 * 2 * cfg.gateCount * 48 * (20 + 48) + 2 * cfg.gateCount * 48 * (2 * 48 - 20)
+                XCTAssertGreaterThanOrEqual(layer.packedWeightBytes, weights * 4, "\(label): panels of every weight matrix")
+                XCTAssertTrue(try outputs(layer) == before, "\(label): a cached call repeats the first")
+                let hh = try layer.arena.info("weight_hh_l1_reverse"), ih = try layer.arena.info("weight_ih_l0")
+                let changes: [(String, (ParameterArena<Float>) throws -> Void)] = [
+                    ("setValue", { try $0.setValue("weight_hh_l0", try $0.value("weight_hh_l0").data.map { $0 * 0.5 }) }),
+                    ("subscript", { $0.values[hh.offset + 7] += 0.75 }),
+                    ("mutable buffer", { a in a.values.withUnsafeMutableBufferPointer { $0[ih.offset + 3] = -$0[ih.offset + 3] - 0.5 } }),
+                    ("new array", { a in a.values = a.values.map { $0 * 0.9 } }),
+                ]
+                for (how, change) in changes {
+                    try change(layer.arena)
+                    let after = try outputs(layer)
+                    let fresh = try RecurrentLayer<Float>(cfg, seed: 99)
+                    fresh.arena.values = layer.arena.values
+                    let expected = try outputs(fresh)
+                    XCTAssertEqual(zip(after, expected).filter { $0 != $1 }.count, 0,
+                                   "\(label): after a change by \(how), the cached layer differs from a fresh one")
+                    XCTAssertTrue(after != before, "\(label): the change by \(how) had no effect")
+                    before = after
+                }
+            }
+        }
+    }
+
     /// A sequence padded into a longer batch gives exactly what it gives alone, whatever the padding
     /// holds; its padded steps output zero and receive zero input gradient.
     func testPaddingIsInvisible() throws {

@@ -51,12 +51,12 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
         let training = grads != nil
         switch variant {
         case .classic:
-            whhT = PackedOperand(b: params.whh, ldb: h, transB: true, k: h, n: 2 * h)
-            whnT = PackedOperand(b: params.whh + 2 * h * h, ldb: h, transB: true, k: h, n: h)
+            whhT = PackedOperand(b: params.whh, ldb: h, transB: true, k: h, n: 2 * h, cache: params.cache)
+            whnT = PackedOperand(b: params.whh + 2 * h * h, ldb: h, transB: true, k: h, n: h, cache: params.cache)
             whh = training ? PackedOperand(b: params.whh, ldb: h, transB: false, k: 2 * h, n: h) : nil
             whn = training ? PackedOperand(b: params.whh + 2 * h * h, ldb: h, transB: false, k: h, n: h) : nil
         case .linearBeforeReset, .simplified:
-            whhT = PackedOperand(b: params.whh, ldb: h, transB: true, k: h, n: gateWidth)
+            whhT = PackedOperand(b: params.whh, ldb: h, transB: true, k: h, n: gateWidth, cache: params.cache)
             whnT = nil
             whh = training ? PackedOperand(b: params.whh, ldb: h, transB: false, k: gateWidth, n: h) : nil
             whn = nil

@@ -55,10 +55,10 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
         self.params = params
         self.grads = grads
         let hout = outputSize, training = grads != nil
-        whhT = PackedOperand(b: params.whh, ldb: hout, transB: true, k: hout, n: 4 * h)
+        whhT = PackedOperand(b: params.whh, ldb: hout, transB: true, k: hout, n: 4 * h, cache: params.cache)
         whh = training ? PackedOperand(b: params.whh, ldb: hout, transB: false, k: 4 * h, n: hout) : nil
         if p > 0, let w = params.whr {
-            whrT = PackedOperand(b: w, ldb: h, transB: true, k: h, n: p)
+            whrT = PackedOperand(b: w, ldb: h, transB: true, k: h, n: p, cache: params.cache)
             whr = training ? PackedOperand(b: w, ldb: h, transB: false, k: p, n: h) : nil
         } else {
             whrT = nil

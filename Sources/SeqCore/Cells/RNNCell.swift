@@ -27,7 +27,7 @@ final class RNNCell<S: SeqScalar>: RecurrentCell {
         hiddenSize = hidden
         self.relu = relu
         self.grads = grads
-        whhT = PackedOperand(b: params.whh, ldb: hidden, transB: true, k: hidden, n: hidden)
+        whhT = PackedOperand(b: params.whh, ldb: hidden, transB: true, k: hidden, n: hidden, cache: params.cache)
         whh = grads == nil ? nil : PackedOperand(b: params.whh, ldb: hidden, transB: false, k: hidden, n: hidden)
     }
 

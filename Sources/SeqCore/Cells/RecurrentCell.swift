@@ -57,6 +57,8 @@ struct CellParameters<S: SeqScalar> {
     var bhh: UnsafeMutablePointer<S>?
     var whr: UnsafeMutablePointer<S>?
     var peephole: UnsafeMutablePointer<S>?
+    /// Inference: where the forward operands' packed panels are kept between calls.
+    var cache: WeightCache? = nil
 }
 
 /// dW_hh += dGHᵀ · H_prev and db_hh += Σ_rows dGH: the recurrent-weight gradient shared by every

@@ -16,7 +16,15 @@ public struct ParameterInfo: Equatable, Sendable {
 public final class ParameterArena<Scalar: SeqScalar> {
     public private(set) var table: [ParameterInfo] = []
     /// Parameter values, every parameter back to back in registration order.
-    public var values: [Scalar] = []
+    /// Every change, through any path (assignment, subscript, `withUnsafeMutableBufferPointer`),
+    /// advances `version`.
+    public var values: [Scalar] = [] {
+        // No `oldValue`: the observer then lets mutations happen in place, without a copy.
+        didSet { version &+= 1 }
+    }
+    /// Changes whenever `values` may have: what caches derived from the weights (the layers'
+    /// packed weight panels) compare against to know they are stale.
+    public private(set) var version = 0
     /// ∂L/∂values, same layout. Backward passes accumulate (`+=`); `zeroGradients()` clears.
     public var gradients: [Scalar] = []
     private var index: [String: Int] = [:]

@@ -259,7 +259,10 @@ enum FloatGEMM {
 
     /// Batch-1 products are split over the threads from this many multiply–adds: below it the two
     /// hand-offs of a step cost more than half the product (RNN step at H = 256, 64 Ki: 5.5 µs on one
-    /// thread, 9.2 µs on two; GRU at H = 256, 192 Ki: 20 µs on one, 11 µs on two).
+    /// thread, 9.2 µs on two; GRU at H = 256, 192 Ki: 20 µs on one, 11 µs on two). The same holds
+    /// for products from cached panels (`gemvPacked`): a threshold twice as high kept the GRU step
+    /// at H = 256 on one thread (16.5 µs against 9.7), four times as high the LSTM's (23.5 against
+    /// 13.3), and a quarter of it made no step faster.
     static let smallParallelThreshold = 1 << 17
 
     /// C ← α·A·op(B) + β·C for M ≤ `smallM`: dot products against B's rows when B is stored N × K
@@ -293,6 +296,111 @@ enum FloatGEMM {
         } else {
             columns(0, n)
         }
+    }
+
+    /// C ← A·B + β·C (+ rowBias) for M ≤ `smallM` with B already packed (a layer's cached panels):
+    /// each row streams the panels once, in memory order. Split over two threads by slivers from
+    /// `smallParallelThreshold` multiply–adds, as `gemmSmall`. Each C element is summed over k in
+    /// K blocks, in order, whatever the split.
+    static func gemvPacked(m: Int, a: UnsafePointer<Float>, lda: Int, packed: Packed, beta: Float,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?) {
+        let n = packed.n, k = packed.k, slivers = packed.nPadded / nr
+        func part(_ range: Range<Int>) {
+            if range.isEmpty { return }
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * nr) { sums in
+                let acc = sums.baseAddress!
+                for i in 0 ..< m {
+                    let ai = a + i * lda, ci = c + i * ldc
+                    var p0 = 0
+                    while p0 < k {
+                        let kc = min(kcMax, k - p0), bBlock = UnsafePointer(packed.data + p0 * packed.nPadded)
+                        var js = range.lowerBound
+                        while js < range.upperBound {
+                            // Two adjacent slivers at a time (one alone at the end: read twice, kept once).
+                            let pair = js + 1 < range.upperBound
+                            let first = bBlock + js * kc * nr
+                            gemvSlivers(kc: kc, a: ai + p0, b0: first, b1: pair ? first + kc * nr : first, into: acc)
+                            for s in 0 ..< (pair ? 2 : 1) {
+                                let j0 = (js + s) * nr, cols = min(nr, n - j0), cj = ci + j0, sj = acc + s * nr
+                                if p0 == 0 {
+                                    for j in 0 ..< cols {
+                                        let old: Float = beta == 0 ? 0 : beta * cj[j]
+                                        cj[j] = (rowBias.map { old + $0[j0 + j] } ?? old) + sj[j]
+                                    }
+                                } else {
+                                    for j in 0 ..< cols { cj[j] += sj[j] }
+                                }
+                            }
+                            js += pair ? 2 : 1
+                        }
+                        p0 += kc
+                    }
+                }
+            }
+        }
+        if m * n * k >= smallParallelThreshold && slivers >= 2 && Parallelism.threadCount > 1 {
+            let half = slivers / 2
+            WorkerPool.shared.run { $0 == 0 ? part(0 ..< half) : part(half ..< slivers) }
+        } else {
+            part(0 ..< slivers)
+        }
+    }
+
+    /// acc[0 ..< 2·NR] ← a[0 ..< kc] · (sliver b0 | sliver b1): two slivers at a time, read as two
+    /// sequential streams, with even and odd k in separate accumulators so the FMA chains overlap.
+    /// (Measured on batch-1 steps: one sliver with k mod 4 in four accumulators was 3–8% slower at
+    /// H = 1024, where the weights come from L3; four slivers at a time no faster than two.)
+    @inline(__always)
+    static func gemvSlivers(kc: Int, a: UnsafePointer<Float>, b0: UnsafePointer<Float>, b1: UnsafePointer<Float>,
+                            into acc: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD16<Float>
+        let s0 = UnsafeRawPointer(b0), s1 = UnsafeRawPointer(b1), out = UnsafeMutableRawPointer(acc)
+        let row = nr * 4  // bytes per k in a sliver
+        #if SEQCORE_AVX512
+        var e0 = V(), e1 = V(), e2 = V(), e3 = V(), o0 = V(), o1 = V(), o2 = V(), o3 = V()
+        var kk = 0
+        while kk + 2 <= kc {
+            let x0 = V(repeating: a[kk]), x1 = V(repeating: a[kk + 1]), off = kk * row
+            e0 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off, as: V.self), e0)
+            e1 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off + 64, as: V.self), e1)
+            e2 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off, as: V.self), e2)
+            e3 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off + 64, as: V.self), e3)
+            o0 = VectorMath.fma(x1, s0.loadUnaligned(fromByteOffset: off + row, as: V.self), o0)
+            o1 = VectorMath.fma(x1, s0.loadUnaligned(fromByteOffset: off + row + 64, as: V.self), o1)
+            o2 = VectorMath.fma(x1, s1.loadUnaligned(fromByteOffset: off + row, as: V.self), o2)
+            o3 = VectorMath.fma(x1, s1.loadUnaligned(fromByteOffset: off + row + 64, as: V.self), o3)
+            kk += 2
+        }
+        if kk < kc {
+            let x0 = V(repeating: a[kk]), off = kk * row
+            e0 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off, as: V.self), e0)
+            e1 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off + 64, as: V.self), e1)
+            e2 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off, as: V.self), e2)
+            e3 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off + 64, as: V.self), e3)
+        }
+        out.storeBytes(of: e0 + o0, toByteOffset: 0, as: V.self)
+        out.storeBytes(of: e1 + o1, toByteOffset: 64, as: V.self)
+        out.storeBytes(of: e2 + o2, toByteOffset: row, as: V.self)
+        out.storeBytes(of: e3 + o3, toByteOffset: row + 64, as: V.self)
+        #else
+        var e0 = V(), e2 = V(), o0 = V(), o2 = V()
+        var kk = 0
+        while kk + 2 <= kc {
+            let x0 = V(repeating: a[kk]), x1 = V(repeating: a[kk + 1]), off = kk * row
+            e0 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off, as: V.self), e0)
+            e2 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off, as: V.self), e2)
+            o0 = VectorMath.fma(x1, s0.loadUnaligned(fromByteOffset: off + row, as: V.self), o0)
+            o2 = VectorMath.fma(x1, s1.loadUnaligned(fromByteOffset: off + row, as: V.self), o2)
+            kk += 2
+        }
+        if kk < kc {
+            let x0 = V(repeating: a[kk]), off = kk * row
+            e0 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off, as: V.self), e0)
+            e2 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off, as: V.self), e2)
+        }
+        out.storeBytes(of: e0 + o0, toByteOffset: 0, as: V.self)
+        out.storeBytes(of: e2 + o2, toByteOffset: row, as: V.self)
+        #endif
     }
 
     /// Four dot products x · B[r] for rows r = 0…3 at stride ldb (ldb 0: the same row four times).

@@ -97,6 +97,9 @@ extension RecurrentLayer {
 
         // Read-only access: forward never writes a parameter, so concurrent inference on one model
         // is safe (a mutable borrow would check uniqueness and could copy the array under a reader).
+        // Inference reuses packed weight panels from earlier calls (training changes the weights at
+        // every step, and its backward needs other layouts).
+        let cache = training || S.self != Float.self ? nil : WeightCache(store: packCache, version: arena.version)
         arena.values.withUnsafeBufferPointer { values in
             let v = UnsafeMutablePointer(mutating: values.baseAddress!)
             for l in 0 ..< c.numLayers {
@@ -113,7 +116,7 @@ extension RecurrentLayer {
                         hN: hN.pointer + slot * batch * hout, cN: cN.map { $0.pointer + slot * batch * h },
                         tape: tape, slot: slot, reverse: c.direction == .reverse || d == 1,
                         split: batchSplit(batch, backward: false))
-                    let p = cellParameters(v, layer: l, direction: d)
+                    let p = cellParameters(v, layer: l, direction: d, cache: cache)
                     switch c.cell {
                     case .rnnTanh, .rnnReLU:
                         run.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil) }, params: p)
@@ -360,8 +363,9 @@ struct ForwardRun<S: SeqScalar> {
             bias = b
         }
         let xp = Buffer<S>(uninitialized: rows * gw)  // the product below writes every element (β = 0)
-        Kernels.gemm(transA: false, transB: true, m: rows, n: gw, k: inputSize, alpha: 1, a: input, lda: inputSize,
-                     b: p.wih, ldb: inputSize, beta: 0, c: xp.pointer, ldc: gw, rowBias: bias.map { UnsafePointer($0.pointer) })
+        let wihT = PackedOperand(b: p.wih, ldb: inputSize, transB: true, k: inputSize, n: gw, cache: p.cache)
+        Kernels.gemm(m: rows, a: input, lda: inputSize, packed: wihT, beta: 0, c: xp.pointer, ldc: gw,
+                     rowBias: bias.map { UnsafePointer($0.pointer) })
 
         let hA = h0.map { Buffer(copying: $0, count: batch * hout) } ?? Buffer(batch * hout)
         let hB = Buffer<S>(batch * hout)

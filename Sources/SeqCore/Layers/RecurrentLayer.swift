@@ -23,6 +23,12 @@ public final class RecurrentLayer<S: SeqScalar> {
     }
     /// offsets[layer][direction]
     var offsets: [[Offsets]] = []
+    /// Packed weight panels kept between inference calls (Float only; see `PackCache`).
+    let packCache = PackCache()
+
+    /// Bytes of packed weights this layer keeps for inference (0 until the first inference call,
+    /// then up to about the size of its weight matrices; rebuilt after the parameters change).
+    public var packedWeightBytes: Int { packCache.bytes }
 
     /// Creates the layer and registers its parameters in `arena` (a new one when nil), initialised
     /// by `initialization` from `seed`. `forgetBias`, for LSTMs, sets the forget-gate part of
@@ -142,10 +148,11 @@ public final class RecurrentLayer<S: SeqScalar> {
     }
 
     /// Pointers to the parameters (or gradients) of one layer and direction inside `base`.
-    func cellParameters(_ base: UnsafeMutablePointer<S>, layer: Int, direction: Int) -> CellParameters<S> {
+    func cellParameters(_ base: UnsafeMutablePointer<S>, layer: Int, direction: Int,
+                        cache: WeightCache? = nil) -> CellParameters<S> {
         let o = offsets[layer][direction]
         return CellParameters(wih: base + o.wih, whh: base + o.whh,
                               bih: o.bih.map { base + $0 }, bhh: o.bhh.map { base + $0 },
-                              whr: o.whr.map { base + $0 }, peephole: o.peephole.map { base + $0 })
+                              whr: o.whr.map { base + $0 }, peephole: o.peephole.map { base + $0 }, cache: cache)
     }
 }
