@@ -27,7 +27,31 @@ final class KernelTests: XCTestCase {
         XCTAssertGreaterThan(checked, 500)
     }
 
-    func checkGEMM(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ beta: Float, rowBias: Bool = false) {
+    /// Weight-gradient shapes (Aᵀ · B with 512+ rows and 8+ slivers of B), where the transposed A is
+    /// packed whole and the product split by rows: several M and K blocks, a partial last sliver of
+    /// rows, against the reference and bit-identical for 1 and 2 threads.
+    func testTransposedProductsThatPackAMatchReference() {
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        for (m, n, k) in [(525, 260, 530), (512, 256, 64), (1030, 300, 17)] {
+            for tb in [false, true] {
+                for (alpha, beta) in [(Float(1), Float(1)), (0.5, 0)] {
+                    var results: [[Float]] = []
+                    for threads in [1, 2] {
+                        Parallelism.threadCount = threads
+                        let before = results.count
+                        checkGEMM(true, tb, m, n, k, alpha, beta) { results.append($0) }
+                        XCTAssertEqual(results.count, before + 1)
+                    }
+                    XCTAssertTrue(results[0].map(\.bitPattern) == results[1].map(\.bitPattern),
+                                  "m=\(m) n=\(n) k=\(k) tb=\(tb): 1 and 2 threads differ")
+                }
+            }
+        }
+    }
+
+    func checkGEMM(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ beta: Float, rowBias: Bool = false,
+                   result: ([Float]) -> Void = { _ in }) {
         // Leading dimensions larger than the logical width, to exercise strides.
         let lda = (ta ? m : k) + 2, ldb = (tb ? k : n) + 1, ldc = n + 3
         let a = randomValues((ta ? k : m) * lda, seed: 1).map(Float.init)
@@ -46,6 +70,7 @@ final class KernelTests: XCTestCase {
         if rowBias { for i in 0 ..< m { for j in 0 ..< n { ref[i * ldc + j] += Double(bias[j]) } } }
         // Float accumulation over k terms of size ≤ 1: error grows like √k·ε.
         assertClose(fast, ref, rtol: 1e-4, atol: 2e-6 * Double(k), "gemm ta=\(ta) tb=\(tb) m=\(m) n=\(n) k=\(k) α=\(alpha) β=\(beta) bias=\(rowBias)")
+        result(fast)
     }
 
     func testPackedOperandMatchesReference() {

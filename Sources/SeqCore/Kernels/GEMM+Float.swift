@@ -135,22 +135,24 @@ enum FloatGEMM {
         let bias = biasBuffer.map { UnsafePointer($0) }
         let overwrite = beta == 0
         let slivers = packed.nPadded / nr
+        let packWholeA = packsWholeA(transA: transA, m: m, slivers: slivers)
         if m * n * k < parallelThreshold || Parallelism.threadCount < 2 {
             block(rows: 0 ..< m, slivers: 0 ..< slivers, a: a, lda: lda, transA: transA, packed: packed, alpha: alpha,
-                  overwrite: overwrite, bias: bias, c: c, ldc: ldc)
+                  overwrite: overwrite, bias: bias, c: c, ldc: ldc, packWholeA: packWholeA)
             return
         }
         // Split by output columns when there are enough of them (the recurrent step: few rows, many
-        // gate columns), else by rows in whole MR slivers (the input projection: many rows).
+        // gate columns), else by rows in whole MR slivers (the input projection: many rows). An A
+        // packed whole is split by rows too, so each thread packs only its own half of it.
         WorkerPool.shared.run { part in
-            if slivers >= 2 {
+            if slivers >= 2 && !packWholeA {
                 let half = slivers / 2
-                block(rows: 0 ..< m, slivers: part == 0 ? 0 ..< half : half ..< slivers,
-                      a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, overwrite: overwrite, bias: bias, c: c, ldc: ldc)
+                block(rows: 0 ..< m, slivers: part == 0 ? 0 ..< half : half ..< slivers, a: a, lda: lda, transA: transA,
+                      packed: packed, alpha: alpha, overwrite: overwrite, bias: bias, c: c, ldc: ldc, packWholeA: false)
             } else {
                 let half = min(m, (m / 2 + mr - 1) / mr * mr)
-                block(rows: part == 0 ? 0 ..< half : half ..< m, slivers: 0 ..< slivers,
-                      a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, overwrite: overwrite, bias: bias, c: c, ldc: ldc)
+                block(rows: part == 0 ? 0 ..< half : half ..< m, slivers: 0 ..< slivers, a: a, lda: lda, transA: transA,
+                      packed: packed, alpha: alpha, overwrite: overwrite, bias: bias, c: c, ldc: ldc, packWholeA: packWholeA)
             }
         }
     }
@@ -159,25 +161,45 @@ enum FloatGEMM {
     /// (`overwrite`: C ← instead of +=), plus `bias` (padded to whole slivers) on every row.
     static func block(rows: Range<Int>, slivers: Range<Int>, a: UnsafePointer<Float>, lda: Int, transA: Bool,
                       packed: Packed, alpha: Float, overwrite: Bool, bias: UnsafePointer<Float>?,
-                      c: UnsafeMutablePointer<Float>, ldc: Int) {
+                      c: UnsafeMutablePointer<Float>, ldc: Int, packWholeA: Bool) {
         let k = packed.k
         if rows.isEmpty || slivers.isEmpty { return }
-        // A is read in place but for a last partial sliver, which gets its own small buffer; none
-        // when the rows are whole slivers (every step of a batch split in halves of 8k rows).
-        // Not the shared pool (a lock per product: 6% of a small step) nor a temporary allocation
-        // (above 1 KiB Swift asks glibc for the stack's extent, which on the main thread reads
-        // /proc/self/maps).
+        if packWholeA {
+            // The weight gradients (dGᵀ · X over all T·B rows) read in place find each k of a tile
+            // in another row of A, on a new page at every k when the rows are long (16 KiB at the
+            // large shape): those tiles ran 20% below the plain ones. Packed once per block, the
+            // copy is reused by every sliver of B.
+            let bytes = mcMax * min(k, kcMax) * 4
+            let buffer = BufferPool.shared.take(bytes).bindMemory(to: Float.self, capacity: bytes / 4)
+            defer { BufferPool.shared.give(UnsafeMutableRawPointer(buffer), bytes) }
+            blockPacked(rows: rows, slivers: slivers, a: a, lda: lda, transA: transA, packed: packed, alpha: alpha,
+                        overwrite: overwrite, bias: bias, c: c, ldc: ldc, aPack: buffer, packAll: true)
+            return
+        }
+        // Otherwise A is read in place but for a last partial sliver, which gets its own small
+        // buffer; none when the rows are whole slivers (every step of a batch split in halves of 8k
+        // rows). Not the shared pool (a lock per product: 6% of a small step) nor a temporary
+        // allocation (above 1 KiB Swift asks glibc for the stack's extent, which on the main thread
+        // reads /proc/self/maps).
         let edge = rows.count % mr == 0 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: mr * min(k, kcMax))
         defer { edge?.deallocate() }
         blockPacked(rows: rows, slivers: slivers, a: a, lda: lda, transA: transA, packed: packed, alpha: alpha,
                     overwrite: overwrite, bias: bias, c: c, ldc: ldc, aPack: edge)
     }
 
-    /// `block` with a buffer for A's last partial sliver (nil when there is none).
+    /// Whether a product with a transposed A packs A whole (and is split over the threads by rows,
+    /// so each thread packs only its half): the weight gradients of the medium and large shapes.
+    /// Below 8 slivers of B or 512 rows the copy is reused too little (the medium RNN's were 3%
+    /// slower packed); the large LSTM's training was 4% faster, the large GRU's 3–4%.
+    static func packsWholeA(transA: Bool, m: Int, slivers: Int) -> Bool { transA && slivers >= 8 && m >= 512 }
+
+    /// `block` with a buffer for A's last partial sliver (nil when there is none), or for the whole
+    /// of A's block (`packAll`).
     @inline(__always)
     static func blockPacked(rows: Range<Int>, slivers: Range<Int>, a: UnsafePointer<Float>, lda: Int, transA: Bool,
                             packed: Packed, alpha: Float, overwrite: Bool, bias: UnsafePointer<Float>?,
-                            c: UnsafeMutablePointer<Float>, ldc: Int, aPack: UnsafeMutablePointer<Float>?) {
+                            c: UnsafeMutablePointer<Float>, ldc: Int, aPack: UnsafeMutablePointer<Float>?,
+                            packAll: Bool = false) {
         let n = packed.n, k = packed.k
         var p0 = 0
         while p0 < k {
@@ -191,7 +213,7 @@ enum FloatGEMM {
                 // cost a store per element: a third of a 32-row backward step, and of the weight
                 // gradients' products over all T·B rows. Only a last partial sliver, whose missing
                 // rows must read as zero, is packed.
-                let full = mc / mr * mr
+                let full = packAll ? 0 : mc / mr * mr
                 if full < mc {
                     packA(a: a, lda: lda, transA: transA, i0: i0 + full, mc: mc - full, p0: p0, kc: kc, into: aPack!)
                 }
@@ -453,6 +475,16 @@ enum FloatGEMM {
             let rows = min(mr, mc - s)
             let out = dst + s * kc
             if rows < mr { out.update(repeating: 0, count: kc * mr) }
+            if transA && rows == mr && mr == 8 {
+                // MR adjacent values of each of A's rows: one vector copy per k.
+                let src = UnsafeRawPointer(a + p0 * lda + i0 + s), dst = UnsafeMutableRawPointer(out)
+                for kk in 0 ..< kc {
+                    dst.storeBytes(of: src.loadUnaligned(fromByteOffset: kk * lda * 4, as: SIMD8<Float>.self),
+                                   toByteOffset: kk * mr * 4, as: SIMD8<Float>.self)
+                }
+                s += mr
+                continue
+            }
             for r in 0 ..< rows {
                 let i = i0 + s + r
                 if transA {
