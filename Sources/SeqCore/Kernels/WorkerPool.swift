@@ -23,15 +23,19 @@ public enum Parallelism {
 /// job word for 2 ms before sleeping on a condition variable (`spinNanoseconds`); the caller
 /// publishes work under the mutex, so a sleeping worker cannot miss it.
 ///
-/// Parts are claimed, not assigned: caller and worker take the next unclaimed part from one atomic
-/// word until none is left, so when the worker is late (asleep, or descheduled on a busy machine)
-/// the caller runs the parts itself instead of waiting for it. Which thread runs a part never
-/// changes what the part computes, so results stay bit-identical.
+/// Parts are claimed, not assigned: caller and worker take unclaimed parts from one atomic word
+/// until none is left, so when the worker is late (asleep, or descheduled on a busy machine) the
+/// caller runs the parts itself instead of waiting for it. Which thread runs a part never changes
+/// what the part computes, so results stay bit-identical. The caller claims from the first part up
+/// and the worker from the last part down, so with both awake each part runs on the same core at
+/// every call and finds its operands in that core's caches: batch-1 steps at H = 1024, whose
+/// weights (24–32 MiB) just about fit L3 and both L2s, were 3–6% faster than with the parts raced
+/// for in order.
 final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool()
 
-    /// generation << 32 | next unclaimed part. A claim is a compare-exchange of the whole word, so
-    /// a worker that woke up late can never claim a part of a job that has moved on.
+    /// generation << 32 | one bit per claimed part. A claim is a compare-exchange of the whole word,
+    /// so a worker that woke up late can never claim a part of a job that has moved on.
     private let state = Atomic<Int>(0)
     /// Parts of the current job finished by the worker.
     private let workerDone = Atomic<Int>(0)
@@ -57,6 +61,7 @@ final class WorkerPool: @unchecked Sendable {
     /// all are done. Everything runs on the caller when one thread is allowed or another caller
     /// holds the worker.
     func run(parts: Int, _ body: (Int) -> Void) {
+        precondition(parts <= 32, "WorkerPool.run: at most 32 parts (one bit each in the job word)")
         guard parts > 1, Parallelism.threadCount > 1,
               busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             for part in 0 ..< parts { body(part) }
@@ -79,9 +84,10 @@ final class WorkerPool: @unchecked Sendable {
                 var mine = 0
                 while true {
                     let v = state.load(ordering: .acquiring)
-                    let part = v & 0xFFFF_FFFF
+                    // The lowest unclaimed part.
+                    let part = (~v & 0xFFFF_FFFF).trailingZeroBitCount
                     if part >= parts { break }
-                    if state.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged {
+                    if state.compareExchange(expected: v, desired: v | 1 << part, ordering: .acquiringAndReleasing).exchanged {
                         address.pointee(part)
                         mine += 1
                     }
@@ -127,9 +133,11 @@ final class WorkerPool: @unchecked Sendable {
                 // a successful claim below proves that job is still running (its caller waits for
                 // this part), so the address is still valid when it is called.
                 let address = jobAddress.load(ordering: .relaxed), parts = jobParts.load(ordering: .relaxed)
-                let part = v & 0xFFFF_FFFF
-                if v >> 32 != seen || part >= parts { break }
-                if state.compareExchange(expected: v, desired: v + 1, ordering: .acquiringAndReleasing).exchanged {
+                // The highest unclaimed part (claims are bits 0 ..< parts).
+                let unclaimed = ~v & (1 << parts - 1)
+                if v >> 32 != seen || unclaimed == 0 { break }
+                let part = Int.bitWidth - 1 - unclaimed.leadingZeroBitCount
+                if state.compareExchange(expected: v, desired: v | 1 << part, ordering: .acquiringAndReleasing).exchanged {
                     Self.invoke(address, part)
                     workerDone.add(1, ordering: .releasing)
                 }
