@@ -50,6 +50,19 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// A B of 1 Mi elements or more, used once, is packed one K block at a time: every transpose,
+    /// β = 0 and 1 (the first block overwrites or scales C, the next ones add), the bias on the
+    /// first block only, and a K that ends in a partial block.
+    func testLargeOperandsPackedBlockByBlockMatchReference() {
+        for (m, n, k) in [(20, 2000, 600), (9, 1100, 1030)] {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                checkGEMM(ta, tb, m, n, k, 1, 0, rowBias: true)
+                checkGEMM(ta, tb, m, n, k, 0.5, 1)
+                checkGEMM(ta, tb, m, n, k, 1, 1, rowBias: true)
+            }
+        }
+    }
+
     func checkGEMM(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ beta: Float, rowBias: Bool = false,
                    result: ([Float]) -> Void = { _ in }) {
         // Leading dimensions larger than the logical width, to exercise strides.
