@@ -70,11 +70,8 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
         let h = hiddenSize, gw = gateWidth, tw = tapeWidth
         switch variant {
         case .linearBeforeReset:
-            let hp = scratch.pointer
-            for b in 0 ..< rows {
-                let row = hp + b * gw
-                if let bhh = params.bhh { row.update(from: bhh, count: gw) } else { row.update(repeating: 0, count: gw) }
-            }
+            // h<t-1>·W_hhᵀ + b_hh, the bias added as the product stores (not copied into every row first).
+            let hp = scratch.pointer, bhh = params.bhh.map { UnsafePointer($0) }
             if S.self == Float.self {
                 let keep = recordsTape
                 func gates(_ range: Range<Int>) {
@@ -84,11 +81,11 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
                     }
                 }
                 // Rows are independent: after a large product their gates are split over the threads.
-                Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)
+                Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 0, c: hp, ldc: gw, rowBias: bhh)
                 Kernels.forEachRow(rows, work: 6 * h, gates)
                 return
             }
-            Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: hp, ldc: gw)
+            Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 0, c: hp, ldc: gw, rowBias: bhh)
             for b in 0 ..< rows {
                 let x = xp + b * gw, r0 = hp + b * gw, t = tape + b * tw, hp0 = hPrev + b * h, out = hNew + b * h
                 for j in 0 ..< 2 * h { t[j] = x[j] + r0[j] }
