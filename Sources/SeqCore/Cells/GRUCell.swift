@@ -26,7 +26,7 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
     let tapeWidth: Int
     let hasCellState = false
     var foldsRecurrentBias: Bool { variant != .linearBeforeReset }
-    var separateRecurrentGradient: Bool { variant == .linearBeforeReset }
+    var separateRecurrentGradientWidth: Int { variant == .linearBeforeReset ? hiddenSize : 0 }
     let params: CellParameters<S>
     let grads: CellParameters<S>?
     /// Forward operands: W_hhᵀ (lbr, simplified) or W_h[rz]ᵀ and W_hnᵀ (classic).
@@ -61,7 +61,8 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
             whh = training ? PackedOperand(b: params.whh, ldb: h, transB: false, k: gateWidth, n: h) : nil
             whn = nil
         }
-        // lbr forward: the recurrent product [B, 3H]; classic backward: d(r⊙h) [B, H].
+        // lbr forward: the recurrent product [B, 3H]; lbr backward: the step's whole recurrent
+        // gradient [B, 3H]; classic backward: d(r⊙h) [B, H].
         scratch = Buffer(rows * 3 * h)
     }
 
@@ -139,19 +140,23 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
         let h = hiddenSize, gw = gateWidth, tw = tapeWidth
         switch variant {
         case .linearBeforeReset:
+            // The recurrent gradient [dr′, dz′, r ⊙ dn′] whole for this step's ∂L/∂h<t-1>; only its
+            // last third, which differs from dGX, is kept for the weight gradients (dGH, [B, H]).
+            let gh = scratch.pointer
             for b in 0 ..< rows {
                 let t = tape + b * tw, d = dh + b * h, hp0 = hPrev + b * h
-                let gx = dGX + b * gw, gh = dGH + b * gw
+                let gx = dGX + b * gw, ghr = gh + b * gw, gn = dGH + b * h
                 for j in 0 ..< h {
                     let r = t[j], z = t[h + j], n = t[2 * h + j], hn = t[3 * h + j]
                     let dn = d[j] * (1 - z) * (1 - n * n)
                     let dz = d[j] * (hp0[j] - n) * z * (1 - z)
                     let dr = dn * hn * r * (1 - r)
                     gx[j] = dr; gx[h + j] = dz; gx[2 * h + j] = dn
-                    gh[j] = dr; gh[h + j] = dz; gh[2 * h + j] = dn * r
+                    ghr[j] = dr; ghr[h + j] = dz; ghr[2 * h + j] = dn * r
+                    gn[j] = dn * r
                 }
             }
-            Kernels.gemm(m: rows, a: dGH, lda: gw, packed: whh!, beta: 0, c: dhPrev, ldc: h)
+            Kernels.gemm(m: rows, a: gh, lda: gw, packed: whh!, beta: 0, c: dhPrev, ldc: h)
         case .classic:
             for b in 0 ..< rows {
                 let t = tape + b * tw, d = dh + b * h, hp0 = hPrev + b * h, g = dGX + b * gw
@@ -194,12 +199,27 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
         }
     }
 
-    func accumulateWeightGradients(count n: Int, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
+    func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
                                    dh: UnsafePointer<S>, tape: UnsafePointer<S>) {
         let h = hiddenSize, gw = gateWidth, g = grads!
-        if variant != .classic {
+        switch variant {
+        case .simplified:
             accumulateRecurrentGradient(count: n, gateWidth: gw, outputSize: h, dGH: dGH, hPrev: hPrev, grads: g)
             return
+        case .linearBeforeReset:
+            // dW_h[rz] += d[r′ z′]ᵀ · h<t-1> (dGX's columns);  dW_hn += (r ⊙ dn′)ᵀ · h<t-1> (dGH);
+            // db_hh likewise.
+            Kernels.gemm(transA: true, transB: false, m: 2 * h, n: h, k: n, alpha: 1, a: dGX, lda: gw,
+                         b: hPrev, ldb: h, beta: 1, c: g.whh, ldc: h)
+            Kernels.gemm(transA: true, transB: false, m: h, n: h, k: n, alpha: 1, a: dGH, lda: h,
+                         b: hPrev, ldb: h, beta: 1, c: g.whh + 2 * h * h, ldc: h)
+            if let dbhh = g.bhh {
+                Kernels.accumulateColumnSums(dGX, rows: n, n: 2 * h, ldx: gw, into: dbhh)
+                Kernels.accumulateColumnSums(dGH, rows: n, n: h, ldx: h, into: dbhh + 2 * h)
+            }
+            return
+        case .classic:
+            break
         }
         // dW_h[rz] += d[r′ z′]ᵀ · h<t-1>;  dW_hn += dn′ᵀ · (r ⊙ h<t-1>)
         Kernels.gemm(transA: true, transB: false, m: 2 * h, n: h, k: n, alpha: 1, a: dGH, lda: gw,

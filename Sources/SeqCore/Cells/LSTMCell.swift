@@ -28,7 +28,7 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
     let tapeWidth: Int
     let hasCellState = true
     let foldsRecurrentBias = true
-    let separateRecurrentGradient = false
+    let separateRecurrentGradientWidth = 0
     let params: CellParameters<S>
     let grads: CellParameters<S>?
     let whhT: PackedOperand<S>
@@ -157,7 +157,7 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
         Kernels.gemm(m: rows, a: dGX, lda: 4 * h, packed: whh!, beta: 0, c: dhPrev, ldc: hout)
     }
 
-    func accumulateWeightGradients(count n: Int, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
+    func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
                                    dh: UnsafePointer<S>, tape: UnsafePointer<S>) {
         let h = hiddenSize, g = grads!
         accumulateRecurrentGradient(count: n, gateWidth: 4 * h, outputSize: outputSize, dGH: dGH, hPrev: hPrev, grads: g)

@@ -17,7 +17,7 @@ final class RNNCell<S: SeqScalar>: RecurrentCell {
     var tapeWidth: Int { hiddenSize }
     let hasCellState = false
     let foldsRecurrentBias = true
-    let separateRecurrentGradient = false
+    let separateRecurrentGradientWidth = 0
     let relu: Bool
     let grads: CellParameters<S>?
     let whhT: PackedOperand<S>    // W_aaᵀ for a<t-1> · W_aaᵀ
@@ -55,7 +55,7 @@ final class RNNCell<S: SeqScalar>: RecurrentCell {
         Kernels.gemm(m: rows, a: dGX, lda: h, packed: whh!, beta: 0, c: dhPrev, ldc: h)
     }
 
-    func accumulateWeightGradients(count n: Int, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
+    func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
                                    dh: UnsafePointer<S>, tape: UnsafePointer<S>) {
         accumulateRecurrentGradient(count: n, gateWidth: hiddenSize, outputSize: hiddenSize,
                                     dGH: dGH, hPrev: hPrev, grads: grads!)

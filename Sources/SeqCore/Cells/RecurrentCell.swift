@@ -26,17 +26,20 @@ protocol RecurrentCell {
     var hasCellState: Bool { get }
     /// b_hh enters only additively, so the runner adds it to the input projection once for all steps.
     var foldsRecurrentBias: Bool { get }
-    /// The gradient w.r.t. the recurrent pre-activation differs from the one w.r.t. the input
-    /// projection (only in PyTorch's GRU, where r multiplies W_hn h + b_hn).
-    var separateRecurrentGradient: Bool { get }
+    /// 0 when the gradient w.r.t. the recurrent pre-activation is the one w.r.t. the input
+    /// projection; else the width of its last columns that differ (only PyTorch's GRU, where r
+    /// multiplies W_hn h + b_hn: H columns, ∂L/∂(W_hn h + b_hn) = r ⊙ dn′). Only those are kept
+    /// for every step, in a [T·B, width] buffer (`dGH`); the others are dGX's.
+    var separateRecurrentGradientWidth: Int { get }
 
     func forward(rows: Int, xp: UnsafeMutablePointer<Scalar>, hPrev: UnsafePointer<Scalar>,
                  cPrev: UnsafePointer<Scalar>?, tape: UnsafeMutablePointer<Scalar>,
                  hNew: UnsafeMutablePointer<Scalar>, cNew: UnsafeMutablePointer<Scalar>?)
 
-    /// Writes dGX [B, G·H] = ∂L/∂xp, dGH [B, G·H] = ∂L/∂(recurrent pre-activation) (the same
-    /// buffer unless `separateRecurrentGradient`), dhPrev, dcPrev; accumulates per-step parameter
-    /// gradients (peepholes). Weight-matrix gradients are left to `accumulateWeightGradients`.
+    /// Writes dGX [B, G·H] = ∂L/∂xp, dGH = ∂L/∂(recurrent pre-activation) (dGX itself unless
+    /// `separateRecurrentGradientWidth` > 0: then its differing columns, [B, width]), dhPrev,
+    /// dcPrev; accumulates per-step parameter gradients (peepholes). Weight-matrix gradients are
+    /// left to `accumulateWeightGradients`.
     func backward(rows: Int, tape: UnsafePointer<Scalar>, hPrev: UnsafePointer<Scalar>,
                   cPrev: UnsafePointer<Scalar>?, dh: UnsafePointer<Scalar>, dc: UnsafePointer<Scalar>?,
                   dGX: UnsafeMutablePointer<Scalar>, dGH: UnsafeMutablePointer<Scalar>,
@@ -44,8 +47,8 @@ protocol RecurrentCell {
 
     /// After the time loop: the recurrent weight gradients over all n = T·B rows at once, one GEMM
     /// instead of T small ones. `dh` holds ∂L/∂h<t> of every step (zero rows at padding).
-    func accumulateWeightGradients(count n: Int, dGH: UnsafePointer<Scalar>, hPrev: UnsafePointer<Scalar>,
-                                   dh: UnsafePointer<Scalar>, tape: UnsafePointer<Scalar>)
+    func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<Scalar>, dGH: UnsafePointer<Scalar>,
+                                   hPrev: UnsafePointer<Scalar>, dh: UnsafePointer<Scalar>, tape: UnsafePointer<Scalar>)
 }
 
 /// Pointers to one direction's parameters (or to their gradients) inside the arena.

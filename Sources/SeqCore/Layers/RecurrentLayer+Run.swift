@@ -448,7 +448,9 @@ struct BackwardRun<S: SeqScalar> {
         let dcB: Buffer<S>? = hasC ? Buffer(batch * h) : nil
         // The cells write every row of every step (zeros where the sequence is padded): no zero-fill.
         let dGX = Buffer<S>(uninitialized: rows * gw)
-        let dGH = first.separateRecurrentGradient ? Buffer<S>(uninitialized: rows * gw) : dGX
+        let dghWidth = first.separateRecurrentGradientWidth
+        let dGH = dghWidth > 0 ? Buffer<S>(uninitialized: rows * dghWidth) : dGX
+        let dghStride = dghWidth > 0 ? dghWidth : gw
         let dHAll = Buffer<S>(rows * hout)
         let savedH = Buffer<S>(batch * hout), savedC = Buffer<S>(batch * h)
         // ‖∂L/∂a<t>‖² of every row, summed over the rows in order after the loop (the same sum
@@ -488,7 +490,7 @@ struct BackwardRun<S: SeqScalar> {
                 }
                 cell.backward(rows: n, tape: tapeP + row0 * tw, hPrev: hPrevP + row0 * hout,
                               cPrev: cPrevP.map { $0 + row0 * h }, dh: dh, dc: dc,
-                              dGX: dGXP + row0 * gw, dGH: dGHP + row0 * gw, dhPrev: dhPrev, dcPrev: dcPrev)
+                              dGX: dGXP + row0 * gw, dGH: dGHP + row0 * dghStride, dhPrev: dhPrev, dcPrev: dcPrev)
                 if anyPadded {
                     for i in 0 ..< n where t >= lens[b0 + i] {
                         (dhPrev + i * hout).update(from: savedHP + (b0 + i) * hout, count: hout)
@@ -508,8 +510,8 @@ struct BackwardRun<S: SeqScalar> {
             norms[t] = S.sqrt(sum)
         }
 
-        first.accumulateWeightGradients(count: rows, dGH: dGH.pointer, hPrev: hPrevAll.pointer, dh: dHAll.pointer,
-                                           tape: cellTape.pointer)
+        first.accumulateWeightGradients(count: rows, dGX: dGX.pointer, dGH: dGH.pointer, hPrev: hPrevAll.pointer,
+                                        dh: dHAll.pointer, tape: cellTape.pointer)
         // dW_ih += dGXᵀ · X;  db_ih += Σ dGX;  dX += dGX · W_ih
         Kernels.gemm(transA: true, transB: false, m: gw, n: inputSize, k: rows, alpha: 1, a: dGX.pointer, lda: gw,
                      b: x.pointer, ldb: inputSize, beta: 1, c: g.wih, ldc: inputSize)
