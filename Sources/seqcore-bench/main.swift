@@ -9,7 +9,7 @@
 //                                                   step (resuming from PATH if it exists), then write
 //                                                   the final weights to PATH.final — the child process
 //                                                   of the kill test (Tests/SeqCoreTests/CheckpointKillTests)
-//   seqcore-bench bandwidth MIB REPEATS             read bandwidth (GB/s) over MIB mebibytes, all threads
+//   seqcore-bench bandwidth MIB REPEATS             read bandwidth (GB/s) over MIB mebibytes (may be fractional), all threads
 //   --threads N (default 2)
 import SeqCore
 #if canImport(Glibc)
@@ -207,9 +207,10 @@ case "peak":
 case "bandwidth":
     // Read bandwidth over a working set of MIB mebibytes (the weights a batch-1 step streams), all
     // threads at once, each summing its own half: the bound of a matrix-vector product that big.
-    let mib = Int(args[1])!, repeats = Int(args[2])!
+    let mib = Double(args[1])!, repeats = Int(args[2])!
     let threads = Parallelism.threadCount
-    let count = mib << 18 / threads  // floats per thread
+    // Floats per thread, whole 64-float blocks (the loop's step).
+    let count = max(64, Int(mib * Double(1 << 18)) / threads / 64 * 64)
     final class Job {
         let data: UnsafeMutablePointer<Float>, count: Int, repeats: Int
         var seconds: [Double] = [], sink: Float = 0
@@ -223,19 +224,24 @@ case "bandwidth":
     @inline(never) func stream(_ job: Job) {
         typealias V = SIMD16<Float>
         let raw = UnsafeRawPointer(job.data)
+        // A small working set is read several times per timed sample (at least 1 MiB per thread),
+        // so the clock's resolution does not decide the figure.
+        let passes = max(1, (1 << 18) / job.count)
         for _ in 0 ..< job.repeats {
             let t0 = now()
             var s0 = V(), s1 = V(), s2 = V(), s3 = V()
-            var i = 0
-            while i + 64 <= job.count {
-                s0 += raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
-                s1 += raw.loadUnaligned(fromByteOffset: i * 4 + 64, as: V.self)
-                s2 += raw.loadUnaligned(fromByteOffset: i * 4 + 128, as: V.self)
-                s3 += raw.loadUnaligned(fromByteOffset: i * 4 + 192, as: V.self)
-                i += 64
+            for _ in 0 ..< passes {
+                var i = 0
+                while i + 64 <= job.count {
+                    s0 += raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+                    s1 += raw.loadUnaligned(fromByteOffset: i * 4 + 64, as: V.self)
+                    s2 += raw.loadUnaligned(fromByteOffset: i * 4 + 128, as: V.self)
+                    s3 += raw.loadUnaligned(fromByteOffset: i * 4 + 192, as: V.self)
+                    i += 64
+                }
             }
             job.sink += (s0 + s1 + s2 + s3).sum()
-            job.seconds.append(now() - t0)
+            job.seconds.append((now() - t0) / Double(passes))
         }
     }
     let jobs = (0 ..< threads).map { _ in Job(count, repeats) }
