@@ -27,6 +27,7 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
     let hasCellState = false
     var foldsRecurrentBias: Bool { variant != .linearBeforeReset }
     var separateRecurrentGradientWidth: Int { variant == .linearBeforeReset ? hiddenSize : 0 }
+    let keepsOutputGradients = false
     let params: CellParameters<S>
     let grads: CellParameters<S>?
     /// Forward operands: W_hhᵀ (lbr, simplified) or W_h[rz]ᵀ and W_hnᵀ (classic).
@@ -200,7 +201,7 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
     }
 
     func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
-                                   dh: UnsafePointer<S>, tape: UnsafePointer<S>) {
+                                   dh: UnsafePointer<S>?, tape: UnsafePointer<S>) {
         let h = hiddenSize, gw = gateWidth, g = grads!
         switch variant {
         case .simplified:

@@ -29,6 +29,7 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
     let hasCellState = true
     let foldsRecurrentBias = true
     let separateRecurrentGradientWidth = 0
+    var keepsOutputGradients: Bool { projected }
     let params: CellParameters<S>
     let grads: CellParameters<S>?
     let whhT: PackedOperand<S>
@@ -158,12 +159,12 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
     }
 
     func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
-                                   dh: UnsafePointer<S>, tape: UnsafePointer<S>) {
+                                   dh: UnsafePointer<S>?, tape: UnsafePointer<S>) {
         let h = hiddenSize, g = grads!
         accumulateRecurrentGradient(count: n, gateWidth: 4 * h, outputSize: outputSize, dGH: dGH, hPrev: hPrev, grads: g)
         if let dwhr = g.whr {
             // dW_hr += (∂L/∂a)ᵀ · m over every step and row.
-            Kernels.gemm(transA: true, transB: false, m: outputSize, n: h, k: n, alpha: 1, a: dh, lda: outputSize,
+            Kernels.gemm(transA: true, transB: false, m: outputSize, n: h, k: n, alpha: 1, a: dh!, lda: outputSize,
                          b: tape + 6 * h, ldb: tapeWidth, beta: 1, c: dwhr, ldc: h)
         }
     }

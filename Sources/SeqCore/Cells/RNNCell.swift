@@ -18,6 +18,7 @@ final class RNNCell<S: SeqScalar>: RecurrentCell {
     let hasCellState = false
     let foldsRecurrentBias = true
     let separateRecurrentGradientWidth = 0
+    let keepsOutputGradients = false
     let relu: Bool
     let grads: CellParameters<S>?
     let whhT: PackedOperand<S>    // W_aaᵀ for a<t-1> · W_aaᵀ
@@ -56,7 +57,7 @@ final class RNNCell<S: SeqScalar>: RecurrentCell {
     }
 
     func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
-                                   dh: UnsafePointer<S>, tape: UnsafePointer<S>) {
+                                   dh: UnsafePointer<S>?, tape: UnsafePointer<S>) {
         accumulateRecurrentGradient(count: n, gateWidth: hiddenSize, outputSize: hiddenSize,
                                     dGH: dGH, hPrev: hPrev, grads: grads!)
     }

@@ -31,6 +31,9 @@ protocol RecurrentCell {
     /// multiplies W_hn h + b_hn: H columns, ∂L/∂(W_hn h + b_hn) = r ⊙ dn′). Only those are kept
     /// for every step, in a [T·B, width] buffer (`dGH`); the others are dGX's.
     var separateRecurrentGradientWidth: Int { get }
+    /// `accumulateWeightGradients` reads ∂L/∂h<t> of every step (an LSTM with a projection, for
+    /// dW_hr); the runner keeps them, [T·B, Hout], only then.
+    var keepsOutputGradients: Bool { get }
 
     func forward(rows: Int, xp: UnsafeMutablePointer<Scalar>, hPrev: UnsafePointer<Scalar>,
                  cPrev: UnsafePointer<Scalar>?, tape: UnsafeMutablePointer<Scalar>,
@@ -46,9 +49,10 @@ protocol RecurrentCell {
                   dhPrev: UnsafeMutablePointer<Scalar>, dcPrev: UnsafeMutablePointer<Scalar>?)
 
     /// After the time loop: the recurrent weight gradients over all n = T·B rows at once, one GEMM
-    /// instead of T small ones. `dh` holds ∂L/∂h<t> of every step (zero rows at padding).
+    /// instead of T small ones. `dh` holds ∂L/∂h<t> of every step (zero rows at padding) when
+    /// `keepsOutputGradients`, else nil.
     func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<Scalar>, dGH: UnsafePointer<Scalar>,
-                                   hPrev: UnsafePointer<Scalar>, dh: UnsafePointer<Scalar>, tape: UnsafePointer<Scalar>)
+                                   hPrev: UnsafePointer<Scalar>, dh: UnsafePointer<Scalar>?, tape: UnsafePointer<Scalar>)
 }
 
 /// Pointers to one direction's parameters (or to their gradients) inside the arena.

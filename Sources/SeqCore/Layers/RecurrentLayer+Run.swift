@@ -451,14 +451,14 @@ struct BackwardRun<S: SeqScalar> {
         let dghWidth = first.separateRecurrentGradientWidth
         let dGH = dghWidth > 0 ? Buffer<S>(uninitialized: rows * dghWidth) : dGX
         let dghStride = dghWidth > 0 ? dghWidth : gw
-        let dHAll = Buffer<S>(rows * hout)
+        let dHAll: Buffer<S>? = first.keepsOutputGradients ? Buffer(rows * hout) : nil
         let savedH = Buffer<S>(batch * hout), savedC = Buffer<S>(batch * h)
         // ‖∂L/∂a<t>‖² of every row, summed over the rows in order after the loop (the same sum
         // however the rows were split).
         let squares = Buffer<S>(rows)
         // Plain pointers for the loop, as in ForwardRun.
         let tapeP = cellTape.pointer, hPrevP = hPrevAll.pointer, cPrevP = cPrevAll?.pointer
-        let dGXP = dGX.pointer, dGHP = dGH.pointer, dHAllP = dHAll.pointer, squaresP = squares.pointer
+        let dGXP = dGX.pointer, dGHP = dGH.pointer, dHAllP = dHAll?.pointer, squaresP = squares.pointer
         let savedHP = savedH.pointer, savedCP = savedC.pointer
         let dhAP = dhA.pointer, dhBP = dhB.pointer, dcAP = dcA?.pointer, dcBP = dcB?.pointer
 
@@ -476,7 +476,7 @@ struct BackwardRun<S: SeqScalar> {
                         let gy = gradOutput + (row0 + i) * gradStride + column
                         for j in 0 ..< hout { d[j] += gy[j] }
                         squaresP[row0 + i] = Kernels.sumOfSquares(d, count: hout)
-                        (dHAllP + (row0 + i) * hout).update(from: d, count: hout)
+                        if let all = dHAllP { (all + (row0 + i) * hout).update(from: d, count: hout) }
                     } else {
                         // Padding: the state was carried, so its gradient is carried back unchanged.
                         anyPadded = true
@@ -511,7 +511,7 @@ struct BackwardRun<S: SeqScalar> {
         }
 
         first.accumulateWeightGradients(count: rows, dGX: dGX.pointer, dGH: dGH.pointer, hPrev: hPrevAll.pointer,
-                                        dh: dHAll.pointer, tape: cellTape.pointer)
+                                        dh: dHAll.map { UnsafePointer($0.pointer) }, tape: cellTape.pointer)
         // dW_ih += dGXᵀ · X;  db_ih += Σ dGX;  dX += dGX · W_ih
         Kernels.gemm(transA: true, transB: false, m: gw, n: inputSize, k: rows, alpha: 1, a: dGX.pointer, lda: gw,
                      b: x.pointer, ldb: inputSize, beta: 1, c: g.wih, ldc: inputSize)
