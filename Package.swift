@@ -2,7 +2,7 @@
 import PackageDescription
 import Foundation
 
-// Kernels are built for the host CPU by default (AVX-512 here): a from-source build, as DESIGN §5
+// Kernels are built for the host CPU by default (AVX-512 or AVX2, whichever it has): a from-source build, as DESIGN §5
 // explains. SEQCORE_MARCH picks another target (any clang -march value); SEQCORE_PORTABLE=1 means
 // x86-64-v3 (AVX2 + FMA: every x86-64 since 2013-2015, and what valgrind can run).
 // The GEMM register tile follows the target's register file: SEQCORE_AVX512 selects the 32-register
@@ -21,8 +21,24 @@ let targetHasAVX512: Bool = {
         return false
     }
 }()
+// Without AVX-512, the gate nonlinearities call the 256-bit FMA instruction when the target has
+// it (Swift neither contracts a * b + c nor lowers SIMD16's addingProduct to it there); a target
+// without FMA (e.g. -march=x86-64) keeps a separate multiply and add.
+let targetHasFMA: Bool = {
+    if targetHasAVX512 { return true }
+    switch march {
+    case "native":
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        return flags.contains(" fma ") && flags.contains(" avx2 ")
+    case "x86-64-v3", "haswell", "broadwell", "skylake", "alderlake", "znver1", "znver2", "znver3":
+        return true
+    default:
+        return false
+    }
+}()
 let nativeFlags: [SwiftSetting] =
     [.unsafeFlags(["-Xcc", "-march=\(march)"])] + (targetHasAVX512 ? [.define("SEQCORE_AVX512")] : [])
+        + (targetHasFMA && !targetHasAVX512 ? [.define("SEQCORE_FMA256")] : [])
 
 let package = Package(
     name: "seqcore",

@@ -1,4 +1,4 @@
-#if SEQCORE_AVX512
+#if SEQCORE_AVX512 || SEQCORE_FMA256
 import _Builtin_intrinsics.intel
 #endif
 
@@ -71,12 +71,16 @@ enum VectorMath {
     }
 
     /// a·b + c rounded once. Swift neither contracts a * b + c nor reliably vectorizes the generic
-    /// SIMD `addingProduct` (in the gate passes it came out as 16 scalar FMAs), so the AVX-512
-    /// build calls the instruction's intrinsic.
+    /// SIMD `addingProduct` (in the gate passes it came out as 16 scalar FMAs), so the build calls
+    /// the instruction's intrinsic: one 512-bit FMA with AVX-512, two 256-bit ones with AVX2 + FMA
+    /// (where a * b + c had been a multiply and an add per half).
     @_transparent
     static func fma(_ a: V, _ b: V, _ c: V) -> V {
         #if SEQCORE_AVX512
         return _mm512_fmadd_ps(a, b, c)
+        #elseif SEQCORE_FMA256
+        return V(lowHalf: _mm256_fmadd_ps(a.lowHalf, b.lowHalf, c.lowHalf),
+                 highHalf: _mm256_fmadd_ps(a.highHalf, b.highHalf, c.highHalf))
         #else
         return a * b + c
         #endif
