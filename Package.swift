@@ -24,8 +24,8 @@ let targetHasAVX512: Bool = {
 // Without AVX-512, the gate nonlinearities call the 256-bit FMA instruction when the target has
 // it (Swift neither contracts a * b + c nor lowers SIMD16's addingProduct to it there); a target
 // without FMA (e.g. -march=x86-64) keeps a separate multiply and add.
-let targetHasFMA: Bool = {
-    if targetHasAVX512 { return true }
+let targetHasFMA256: Bool = {
+    if targetHasAVX512 { return false }  // the AVX-512 kernels have their own FMA
     switch march {
     case "native":
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
@@ -38,7 +38,7 @@ let targetHasFMA: Bool = {
 }()
 let nativeFlags: [SwiftSetting] =
     [.unsafeFlags(["-Xcc", "-march=\(march)"])] + (targetHasAVX512 ? [.define("SEQCORE_AVX512")] : [])
-        + (targetHasFMA && !targetHasAVX512 ? [.define("SEQCORE_FMA256")] : [])
+        + (targetHasFMA256 ? [.define("SEQCORE_FMA256")] : [])
 
 let package = Package(
     name: "seqcore",

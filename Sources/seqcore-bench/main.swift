@@ -65,13 +65,12 @@ func cell(_ name: String) -> CellType {
     }
 }
 
-/// 12 independent SIMD16 FMA chains in registers: enough to cover the FMA latency on x86-64 cores.
+/// 12 independent FMA chains (two FMA pipes of 4-cycle latency need 8), all in registers: 12 zmm
+/// of 32 with AVX-512. With AVX2's 16 ymm, twelve SIMD16 would be 24 ymm, and the spills through the
+/// stack measured half the peak (86 GFLOP/s per core where the GEMM reached 89), so the AVX2 build
+/// counts eight lanes per register.
 @inline(never)
 func fmaPeak(_ iterations: Int) -> (Double, Float) {
-    // Twelve independent accumulators (two FMA pipes of 4-cycle latency need 8) that must all stay
-    // in registers: 12 zmm of 32 with AVX-512; with AVX2's 16 ymm, twelve SIMD16 would be 24 ymm,
-    // and the spills through the stack measured half the peak (86 GFLOP/s per core where the GEMM
-    // reached 89), so the AVX2 build counts eight lanes per register.
     #if SEQCORE_AVX512
     typealias V = SIMD16<Float>
     #else
