@@ -83,6 +83,7 @@ func accumulateRecurrentGradient<S: SeqScalar>(
 /// Zero-initialised memory for one forward/backward call, returned to `BufferPool` with its owner.
 final class Buffer<S: SeqScalar> {
     let pointer: UnsafeMutablePointer<S>
+    /// 0 for borrowed memory, which is not returned to the pool.
     private let bytes: Int
 
     convenience init(_ count: Int) {
@@ -96,9 +97,21 @@ final class Buffer<S: SeqScalar> {
         let n = max(count, 1)
         bytes = n * MemoryLayout<S>.stride
         pointer = BufferPool.shared.take(bytes).bindMemory(to: S.self, capacity: n)
+        #if DEBUG
+        // Debug builds (the tests) fill it with NaN, so an element read before it is written shows
+        // up in every result it reaches instead of reading a harmless zero.
+        pointer.initialize(repeating: .nan, count: n)
+        #endif
     }
 
-    deinit { BufferPool.shared.give(UnsafeMutableRawPointer(pointer), bytes) }
+    /// Memory the caller owns and keeps alive while the buffer is used (an array's storage inside
+    /// its withUnsafe… closure).
+    init(borrowing pointer: UnsafeMutablePointer<S>) {
+        self.pointer = pointer
+        bytes = 0
+    }
+
+    deinit { if bytes > 0 { BufferPool.shared.give(UnsafeMutableRawPointer(pointer), bytes) } }
 }
 
 /// Keeps freed buffers for reuse by size class (powers of two). Large fresh allocations come from
@@ -149,7 +162,8 @@ extension Buffer {
         pointer.update(from: source, count: count)
     }
     convenience init(_ array: [S]) {
-        self.init(array.count)
+        self.init(uninitialized: array.count)
+        if array.isEmpty { pointer.initialize(to: 0) }
         array.withUnsafeBufferPointer { if let b = $0.baseAddress { pointer.update(from: b, count: array.count) } }
     }
     func array(_ count: Int) -> [S] { Array(UnsafeBufferPointer(start: pointer, count: count)) }

@@ -93,49 +93,66 @@ extension RecurrentLayer {
         let cN: Buffer<S>? = c.hasCellState ? Buffer(slots * batch * h) : nil
         let h0Buffer = h0.map { Buffer($0.data) }
         let c0Buffer = c0.map { Buffer($0.data) }
-        var layerInput = Buffer(batchFirst ? Self.transposeBT(input.data, steps, batch, c.inputSize, toTimeMajor: true) : input.data)
-
         // Read-only access: forward never writes a parameter, so concurrent inference on one model
         // is safe (a mutable borrow would check uniqueness and could copy the array under a reader).
         // Inference reuses packed weight panels from earlier calls (training changes the weights at
         // every step, and its backward needs other layouts).
         let cache = training || S.self != Float.self ? nil : WeightCache(store: packCache, version: arena.version)
-        arena.values.withUnsafeBufferPointer { values in
-            let v = UnsafeMutablePointer(mutating: values.baseAddress!)
-            for l in 0 ..< c.numLayers {
-                let output = Buffer<S>(steps * batch * features)
-                for d in 0 ..< c.numDirections {
-                    let slot = l * c.numDirections + d
-                    let run = ForwardRun(
-                        layer: l, direction: d, steps: steps, batch: batch, lengths: lens,
-                        input: layerInput.pointer, inputSize: c.layerInputSize(l),
-                        output: output.pointer, outputStride: features,
-                        column: c.merge == .concat ? d * hout : 0,
-                        h0: h0Buffer.map { $0.pointer + slot * batch * hout },
-                        c0: c0Buffer.map { $0.pointer + slot * batch * h },
-                        hN: hN.pointer + slot * batch * hout, cN: cN.map { $0.pointer + slot * batch * h },
-                        tape: tape, slot: slot, reverse: c.direction == .reverse || d == 1,
-                        split: batchSplit(batch, backward: false))
-                    let p = cellParameters(v, layer: l, direction: d, cache: cache)
-                    switch c.cell {
-                    case .rnnTanh, .rnnReLU:
-                        run.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil) }, params: p)
-                    case .gru:
-                        run.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
-                    case .lstm:
-                        run.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
+        func runLayers(_ firstInput: Buffer<S>, _ lastOutput: UnsafeMutablePointer<S>) {
+            var layerInput = firstInput
+            arena.values.withUnsafeBufferPointer { values in
+                let v = UnsafeMutablePointer(mutating: values.baseAddress!)
+                for l in 0 ..< c.numLayers {
+                    let last = l == c.numLayers - 1
+                    // Every element is written by the directions' loops: no zero-fill.
+                    let output = last ? Buffer(borrowing: lastOutput) : Buffer<S>(uninitialized: steps * batch * features)
+                    for d in 0 ..< c.numDirections {
+                        let slot = l * c.numDirections + d
+                        let run = ForwardRun(
+                            layer: l, direction: d, steps: steps, batch: batch, lengths: lens,
+                            input: layerInput.pointer, inputSize: c.layerInputSize(l),
+                            output: output.pointer, outputStride: features,
+                            column: c.merge == .concat ? d * hout : 0, accumulate: c.merge == .sum && d > 0,
+                            h0: h0Buffer.map { $0.pointer + slot * batch * hout },
+                            c0: c0Buffer.map { $0.pointer + slot * batch * h },
+                            hN: hN.pointer + slot * batch * hout, cN: cN.map { $0.pointer + slot * batch * h },
+                            tape: tape, slot: slot, reverse: c.direction == .reverse || d == 1,
+                            split: batchSplit(batch, backward: false))
+                        let p = cellParameters(v, layer: l, direction: d, cache: cache)
+                        switch c.cell {
+                        case .rnnTanh, .rnnReLU:
+                            run.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil) }, params: p)
+                        case .gru:
+                            run.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
+                        case .lstm:
+                            run.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
+                        }
                     }
+                    tape?.layerInputs.append(layerInput)
+                    if !last {
+                        let mask = training && c.dropout > 0 ? dropoutMask(steps * batch * features) : nil
+                        if let mask { for i in 0 ..< steps * batch * features { output.pointer[i] *= mask.pointer[i] } }
+                        tape?.dropoutMasks.append(mask)
+                    }
+                    layerInput = output
                 }
-                tape?.layerInputs.append(layerInput)
-                if l < c.numLayers - 1 {
-                    let mask = training && c.dropout > 0 ? dropoutMask(steps * batch * features) : nil
-                    if let mask { for i in 0 ..< steps * batch * features { output.pointer[i] *= mask.pointer[i] } }
-                    tape?.dropoutMasks.append(mask)
-                }
-                layerInput = output
             }
         }
-        let outData = layerInput.array(steps * batch * features)
+        // The last layer writes straight into the returned array, and inference reads a time-major
+        // input in place: copying both in and out was a tenth of a small layer's time, on one thread.
+        // Training copies the input, which its tape keeps.
+        let outCount = steps * batch * features
+        let outData = [S](unsafeUninitializedCapacity: outCount) { out, initialized in
+            if training || batchFirst {
+                let x = batchFirst ? Self.transposeBT(input.data, steps, batch, c.inputSize, toTimeMajor: true) : input.data
+                runLayers(Buffer(x), out.baseAddress!)
+            } else {
+                input.data.withUnsafeBufferPointer { x in
+                    runLayers(Buffer(borrowing: UnsafeMutablePointer(mutating: x.baseAddress!)), out.baseAddress!)
+                }
+            }
+            initialized = outCount
+        }
         return RecurrentOutput(
             output: Tensor(unchecked: batchFirst ? [batch, steps, features] : [steps, batch, features],
                            data: batchFirst ? Self.transposeBT(outData, steps, batch, features, toTimeMajor: false) : outData),
@@ -168,51 +185,62 @@ extension RecurrentLayer {
             }
             try checkState(g, "grad_c_n", [slots, batch, h])
         }
-        var dY = gradOutput.map {
-            Buffer(tape.batchFirst ? Self.transposeBT($0.data, steps, batch, features, toTimeMajor: true) : $0.data)
-        } ?? Buffer<S>(steps * batch * features)
-        var dYStride = features
         let dhN = gradHN.map { Buffer($0.data) }, dcN = gradCN.map { Buffer($0.data) }
         let dh0 = Buffer<S>(slots * batch * hout)
         let dc0: Buffer<S>? = c.hasCellState ? Buffer(slots * batch * h) : nil
         let norms = Buffer<S>(slots * steps)
-        var dInput = Buffer<S>(1)
 
-        arena.values.withUnsafeMutableBufferPointer { values in
-            arena.gradients.withUnsafeMutableBufferPointer { gradients in
-                let v = values.baseAddress!, g = gradients.baseAddress!
-                for l in (0 ..< c.numLayers).reversed() {
-                    let inputSize = c.layerInputSize(l)
-                    let dX = Buffer<S>(steps * batch * inputSize)
-                    for d in 0 ..< c.numDirections {
-                        let slot = l * c.numDirections + d
-                        let run = BackwardRun(
-                            layer: l, direction: d, tape: tape, slot: slot,
-                            gradOutput: dY.pointer, gradStride: dYStride, column: c.merge == .concat ? d * hout : 0,
-                            dhN: dhN.map { $0.pointer + slot * batch * hout }, dcN: dcN.map { $0.pointer + slot * batch * h },
-                            dh0: dh0.pointer + slot * batch * hout, dc0: dc0.map { $0.pointer + slot * batch * h },
-                            dX: dX.pointer, inputSize: inputSize, norms: norms.pointer + slot * steps,
-                            reverse: c.direction == .reverse || d == 1, split: batchSplit(batch, backward: true))
-                        let p = cellParameters(v, layer: l, direction: d), gp = cellParameters(g, layer: l, direction: d)
-                        switch c.cell {
-                        case .rnnTanh, .rnnReLU:
-                            run.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: gp) }, params: p, grads: gp)
-                        case .gru:
-                            run.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: gp) }, params: p, grads: gp)
-                        case .lstm:
-                            run.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: gp) }, params: p, grads: gp)
+        func runLayers(_ topGradient: Buffer<S>, _ firstGradient: UnsafeMutablePointer<S>) {
+            var dY = topGradient, dYStride = features
+            arena.values.withUnsafeMutableBufferPointer { values in
+                arena.gradients.withUnsafeMutableBufferPointer { gradients in
+                    let v = values.baseAddress!, g = gradients.baseAddress!
+                    for l in (0 ..< c.numLayers).reversed() {
+                        let inputSize = c.layerInputSize(l)
+                        // The first direction's product writes every element of ∂L/∂x: no zero-fill.
+                        let dX = l == 0 ? Buffer(borrowing: firstGradient) : Buffer<S>(uninitialized: steps * batch * inputSize)
+                        for d in 0 ..< c.numDirections {
+                            let slot = l * c.numDirections + d
+                            let run = BackwardRun(
+                                layer: l, direction: d, tape: tape, slot: slot,
+                                gradOutput: dY.pointer, gradStride: dYStride, column: c.merge == .concat ? d * hout : 0,
+                                dhN: dhN.map { $0.pointer + slot * batch * hout }, dcN: dcN.map { $0.pointer + slot * batch * h },
+                                dh0: dh0.pointer + slot * batch * hout, dc0: dc0.map { $0.pointer + slot * batch * h },
+                                dX: dX.pointer, overwritesDX: d == 0, inputSize: inputSize, norms: norms.pointer + slot * steps,
+                                reverse: c.direction == .reverse || d == 1, split: batchSplit(batch, backward: true))
+                            let p = cellParameters(v, layer: l, direction: d), gp = cellParameters(g, layer: l, direction: d)
+                            switch c.cell {
+                            case .rnnTanh, .rnnReLU:
+                                run.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: gp) }, params: p, grads: gp)
+                            case .gru:
+                                run.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: gp) }, params: p, grads: gp)
+                            case .lstm:
+                                run.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: gp) }, params: p, grads: gp)
+                            }
                         }
+                        if l > 0, let mask = tape.dropoutMasks[l - 1] {
+                            for i in 0 ..< steps * batch * inputSize { dX.pointer[i] *= mask.pointer[i] }
+                        }
+                        dY = dX
+                        dYStride = inputSize
                     }
-                    if l > 0, let mask = tape.dropoutMasks[l - 1] {
-                        for i in 0 ..< steps * batch * inputSize { dX.pointer[i] *= mask.pointer[i] }
-                    }
-                    dY = dX
-                    dYStride = inputSize
                 }
-                dInput = dY
             }
         }
-        let inData = dInput.array(steps * batch * c.inputSize)
+        // As in forward: a time-major ∂L/∂output is read in place and ∂L/∂x written straight into
+        // the returned array.
+        let inCount = steps * batch * c.inputSize
+        let inData = [S](unsafeUninitializedCapacity: inCount) { dx, initialized in
+            if let gradOutput, !tape.batchFirst {
+                gradOutput.data.withUnsafeBufferPointer { gy in
+                    runLayers(Buffer(borrowing: UnsafeMutablePointer(mutating: gy.baseAddress!)), dx.baseAddress!)
+                }
+            } else {
+                let top = gradOutput.map { Buffer(Self.transposeBT($0.data, steps, batch, features, toTimeMajor: true)) }
+                runLayers(top ?? Buffer(steps * batch * features), dx.baseAddress!)
+            }
+            initialized = inCount
+        }
         return RecurrentGradients(
             input: Tensor(unchecked: tape.batchFirst ? [batch, steps, c.inputSize] : [steps, batch, c.inputSize],
                           data: tape.batchFirst ? Self.transposeBT(inData, steps, batch, c.inputSize, toTimeMajor: false) : inData),
@@ -339,6 +367,8 @@ struct ForwardRun<S: SeqScalar> {
     let layer: Int, direction: Int, steps: Int, batch: Int, lengths: [Int]
     let input: UnsafeMutablePointer<S>, inputSize: Int
     let output: UnsafeMutablePointer<S>, outputStride: Int, column: Int
+    /// Adds to the output (the second direction of a summed pair) instead of writing it.
+    let accumulate: Bool
     let h0: UnsafeMutablePointer<S>?, c0: UnsafeMutablePointer<S>?
     let hN: UnsafeMutablePointer<S>, cN: UnsafeMutablePointer<S>?
     let tape: RecurrentTape<S>?
@@ -362,16 +392,27 @@ struct ForwardRun<S: SeqScalar> {
             if first.foldsRecurrentBias, let bhh = p.bhh { Kernels.addRowVector(bhh, to: b.pointer, rows: 1, n: gw, ldy: gw) }
             bias = b
         }
-        let xp = Buffer<S>(uninitialized: rows * gw)  // the product below writes every element (β = 0)
         let wihT = PackedOperand(b: p.wih, ldb: inputSize, transB: true, k: inputSize, n: gw, cache: p.cache)
-        Kernels.gemm(m: rows, a: input, lda: inputSize, packed: wihT, beta: 0, c: xp.pointer, ldc: gw,
-                     rowBias: bias.map { UnsafePointer($0.pointer) })
+        let biasP = bias.map { UnsafePointer($0.pointer) }
+        // A batch split over the threads projects each part's rows step by step, into a buffer of
+        // one step that stays in L1: all steps at once wrote T·B·G·H floats (3.2 MB for the small
+        // LSTM) that the loop then read back from L3, and ran on both threads at half the speed of
+        // the step's own product. The same tile sums each element in the same order either way.
+        let perStep = split < batch
+        let xp = Buffer<S>(uninitialized: perStep ? 1 : rows * gw)  // the product writes every element (β = 0)
+        if perStep {
+            wihT.prepack()  // before the threads share it
+        } else {
+            Kernels.gemm(m: rows, a: input, lda: inputSize, packed: wihT, beta: 0, c: xp.pointer, ldc: gw, rowBias: biasP)
+        }
 
         let hA = h0.map { Buffer(copying: $0, count: batch * hout) } ?? Buffer(batch * hout)
         let hB = Buffer<S>(batch * hout)
         let cA: Buffer<S>? = hasC ? (c0.map { Buffer(copying: $0, count: batch * h) } ?? Buffer(batch * h)) : nil
         let cB: Buffer<S>? = hasC ? Buffer(batch * h) : nil
-        let cellTape = Buffer<S>((training ? rows : batch) * tw)
+        // Training: the cells write every tape column of every row at every step (padded ones
+        // included), so no zero-fill (it was 5 MB for the small LSTM, on one thread).
+        let cellTape = training ? Buffer<S>(uninitialized: rows * tw) : Buffer<S>(batch * tw)
         // Every row of every step is copied in below: no zero-fill.
         let hPrevAll: Buffer<S>? = training ? Buffer(uninitialized: rows * hout) : nil
         let cPrevAll: Buffer<S>? = training && hasC ? Buffer(uninitialized: rows * h) : nil
@@ -387,20 +428,31 @@ struct ForwardRun<S: SeqScalar> {
             let b0 = part.lowerBound, n = part.count
             var hCur = hAP + b0 * hout, hNext = hBP + b0 * hout
             var cCur = cAP.map { $0 + b0 * h }, cNext = cBP.map { $0 + b0 * h }
+            let stepXP = perStep ? Buffer<S>(uninitialized: n * gw) : nil
             for s in 0 ..< steps {
                 let t = reverse ? steps - 1 - s : s
                 let row0 = t * batch + b0
                 if let hp = hPrevP { (hp + row0 * hout).update(from: hCur, count: n * hout) }
                 if let cp = cPrevP, let cc = cCur { (cp + row0 * h).update(from: cc, count: n * h) }
-                cell.forward(rows: n, xp: xpP + row0 * gw, hPrev: hCur, cPrev: cCur,
+                var xpRows = xpP + row0 * gw
+                if let stepXP {
+                    xpRows = stepXP.pointer
+                    Kernels.gemm(m: n, a: input + row0 * inputSize, lda: inputSize, packed: wihT, beta: 0, c: xpRows,
+                                 ldc: gw, rowBias: biasP)
+                }
+                cell.forward(rows: n, xp: xpRows, hPrev: hCur, cPrev: cCur,
                              tape: tapeP + (training ? row0 : b0) * tw, hNew: hNext, cNew: cNext)
                 for i in 0 ..< n {
+                    let dst = output + (row0 + i) * outputStride + column
                     if !allFull && t >= lens[b0 + i] {
                         (hNext + i * hout).update(from: hCur + i * hout, count: hout)
                         if let cn = cNext, let cc = cCur { (cn + i * h).update(from: cc + i * h, count: h) }
-                    } else {
-                        let dst = output + (row0 + i) * outputStride + column, src = hNext + i * hout
+                        if !accumulate { dst.update(repeating: 0, count: hout) }
+                    } else if accumulate {
+                        let src = hNext + i * hout
                         for j in 0 ..< hout { dst[j] += src[j] }
+                    } else {
+                        dst.update(from: hNext + i * hout, count: hout)
                     }
                 }
                 swap(&hCur, &hNext)
@@ -427,7 +479,10 @@ struct BackwardRun<S: SeqScalar> {
     let gradOutput: UnsafeMutablePointer<S>, gradStride: Int, column: Int
     let dhN: UnsafeMutablePointer<S>?, dcN: UnsafeMutablePointer<S>?
     let dh0: UnsafeMutablePointer<S>, dc0: UnsafeMutablePointer<S>?
-    let dX: UnsafeMutablePointer<S>, inputSize: Int
+    let dX: UnsafeMutablePointer<S>
+    /// dX ← instead of += (the first direction).
+    let overwritesDX: Bool
+    let inputSize: Int
     let norms: UnsafeMutablePointer<S>
     let reverse: Bool
     /// Rows 0 ..< split and split ..< batch run through the time loop on one thread each, as in
@@ -512,11 +567,11 @@ struct BackwardRun<S: SeqScalar> {
 
         first.accumulateWeightGradients(count: rows, dGX: dGX.pointer, dGH: dGH.pointer, hPrev: hPrevAll.pointer,
                                         dh: dHAll.map { UnsafePointer($0.pointer) }, tape: cellTape.pointer)
-        // dW_ih += dGXᵀ · X;  db_ih += Σ dGX;  dX += dGX · W_ih
+        // dW_ih += dGXᵀ · X;  db_ih += Σ dGX;  dX (+)= dGX · W_ih
         Kernels.gemm(transA: true, transB: false, m: gw, n: inputSize, k: rows, alpha: 1, a: dGX.pointer, lda: gw,
                      b: x.pointer, ldb: inputSize, beta: 1, c: g.wih, ldc: inputSize)
         if let b = g.bih { Kernels.accumulateColumnSums(dGX.pointer, rows: rows, n: gw, ldx: gw, into: b) }
         Kernels.gemm(transA: false, transB: false, m: rows, n: inputSize, k: gw, alpha: 1, a: dGX.pointer, lda: gw,
-                     b: p.wih, ldb: inputSize, beta: 1, c: dX, ldc: inputSize)
+                     b: p.wih, ldb: inputSize, beta: overwritesDX ? 0 : 1, c: dX, ldc: inputSize)
     }
 }
