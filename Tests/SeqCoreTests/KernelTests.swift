@@ -180,8 +180,11 @@ final class KernelTests: XCTestCase {
     /// tail length (count mod 16).
     func testVectorActivationsMatchScalar() {
         var xs: [Float] = stride(from: -20.0, through: 20.0, by: 0.001).map { Float($0) }
-        xs += [0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 0.6249, 0.625, 0.6251, -0.625, 87, 88, 89, -87, -88, -89,
-               1e4, -1e4, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .infinity, -.infinity]
+        // Around tanh's clamp (±8; σ's is ±16), where the rational approximation is least accurate
+        // (|x| ≈ 6), and the extremes.
+        xs += stride(from: 5.5, through: 6.5, by: 1e-5).map { Float($0) }
+        xs += [0, -0.0, 1e-30, -1e-30, 1e-7, -1e-7, 7.9999, 8, 8.0001, -8, 15.9999, 16, 16.0001, -16, 87, 88, 89,
+               -87, -88, -89, 1e4, -1e4, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .infinity, -.infinity]
         for count in [xs.count, 1, 5, 16, 17, 31] {
             let x = Array(xs.prefix(count))
             var s = x, t = x
@@ -193,6 +196,33 @@ final class KernelTests: XCTestCase {
                 XCTAssertEqual(Double(s[i]), sRef, accuracy: 3e-7 * max(1, sRef), "sigmoid(\(x[i]))")
                 // tanh: relative accuracy near zero (where it matters for small gradients), absolute elsewhere.
                 XCTAssertEqual(Double(t[i]), tRef, accuracy: max(3e-7 * abs(tRef), 1e-38), "tanh(\(x[i])) count \(count)")
+            }
+        }
+        var nan: [Float] = [.nan, 1, -.nan, 2]
+        Kernels.tanh(&nan, count: 4)
+        XCTAssertTrue(nan[0].isNaN && nan[2].isNaN && nan[1] == Float(Foundation.tanh(1.0)), "tanh keeps NaN: \(nan)")
+        nan = [.nan, 1]
+        Kernels.sigmoid(&nan, count: 2)
+        XCTAssertTrue(nan[0].isNaN, "σ keeps NaN")
+    }
+
+    /// A binary model's probabilities keep their relative accuracy when small (the vector σ of the
+    /// gates is accurate only in absolute terms): ŷ = σ(z) against the logits, for z down to −30.
+    func testBinaryProbabilitiesAreRelativelyAccurate() throws {
+        let config = ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: .gru, inputSize: 3, hiddenSize: 4),
+                                 outputSize: 1, output: .binary)
+        let model = try SequenceModel<Float>(config, seed: 1)
+        let input = SequenceInput<Float>.features(try Tensor(shape: [40, 1, 3], data: randomValues(120, seed: 2).map { Float($0) }))
+        let stream = try StreamingSession(model: model)
+        for bias: Float in [-30, -17, -8, 0, 8] {
+            try model.arena.setValue("head.bias", [bias])
+            stream.reset()
+            let z = try stream.feedLogits(input)
+            stream.reset()
+            let y = try stream.feed(input)
+            for i in 0 ..< z.count {
+                let ref = 1 / (1 + Foundation.exp(-Double(z.data[i])))
+                XCTAssertEqual(Double(y.data[i]), ref, accuracy: 1e-6 * ref, "σ(\(z.data[i]))")
             }
         }
     }

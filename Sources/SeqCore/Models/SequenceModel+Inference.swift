@@ -10,7 +10,9 @@ extension OutputKind {
         case .regression:
             return
         case .binary:
-            Kernels.sigmoid(z.baseAddress!, count: z.count)
+            // The scalar σ: relative accuracy for the small probabilities a log-likelihood reads
+            // (the vector σ of the gates is accurate in absolute terms only).
+            for i in z.indices { z[i] = Kernels.sigmoid(z[i]) }
         case .classes:
             for r in 0 ..< z.count / k {
                 var m = -S.infinity
