@@ -4,6 +4,7 @@
 //   seqcore-bench layer CELL B T I H MODE REPEATS   MODE: inference | train
 //   seqcore-bench step CELL H REPEATS               batch-1 streaming latency per step
 //   seqcore-bench gemm M N K REPEATS                GFLOP/s of the recurrent-step and projection products
+//   seqcore-bench gemm-ta M N K REPEATS             GFLOP/s of a weight-gradient product Aᵀ·B (A K × M, B K × N)
 //   seqcore-bench peak                              the FMA peak of this CPU (register-only loop)
 //   seqcore-bench train-checkpointed PATH STEPS      train a small model, checkpointing to PATH every
 //                                                   step (resuming from PATH if it exists), then write
@@ -188,6 +189,21 @@ case "gemm":
     }
     let flops = 2.0 * Double(m * n * k)
     emit([("gflops", "\(flops / median(times) / 1e9)"), ("gflops_prepacked", "\(flops / median(timesPacked) / 1e9)")])
+case "gemm-ta":
+    // The weight-gradient form C[M × N] = Aᵀ·B with A stored K × M and B K × N (dW = dGᵀ·X over all
+    // T·B rows): M = G·H, N = I or H, K = T·B.
+    let m = Int(args[1])!, n = Int(args[2])!, k = Int(args[3])!, repeats = Int(args[4])!
+    let a = (0 ..< k * m).map { Float($0 % 7) * 0.125 }, b = (0 ..< k * n).map { Float($0 % 5) * 0.25 }
+    var c = [Float](repeating: 0, count: m * n)
+    func product() { Kernels.gemm(transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: m, b: b, ldb: n, beta: 1, c: &c, ldc: n) }
+    warmUp { product() }
+    var times: [Double] = []
+    for _ in 0 ..< repeats {
+        let t0 = now()
+        product()
+        times.append(now() - t0)
+    }
+    emit([("gflops", "\(2.0 * Double(m * n * k) / median(times) / 1e9)")])
 case "peak":
     let threads = Parallelism.threadCount
     var results = [Double](repeating: 0, count: threads)
@@ -214,16 +230,20 @@ case "peak":
 case "bandwidth":
     // Read bandwidth over a working set of MIB mebibytes (the weights a batch-1 step streams), all
     // threads at once, each summing its own half: the bound of a matrix-vector product that big.
-    let mib = Double(args[1])!, repeats = Int(args[2])!
+    let mib = Double(args[1])!, repeats = Int(args[2])!, streams = args.count > 3 ? Int(args[3])! : 1
     let threads = Parallelism.threadCount
     // Floats per thread, whole 64-float blocks (the loop's step).
-    let count = max(64, Int(mib * Double(1 << 18)) / threads / 64 * 64)
+    // STREAMS > 1 reads that many equal segments of each share side by side, as a matrix–vector
+    // product reads several rows at once: the hardware prefetchers follow each stream.
+    let block = 64 * streams
+    let count = max(block, Int(mib * Double(1 << 18)) / threads / block * block)
     final class Job {
-        let data: UnsafeMutablePointer<Float>, count: Int, repeats: Int
+        let data: UnsafeMutablePointer<Float>, count: Int, repeats: Int, streams: Int
         var seconds: [Double] = [], sink: Float = 0
-        init(_ n: Int, _ repeats: Int) {
+        init(_ n: Int, _ repeats: Int, _ streams: Int) {
             count = n
             self.repeats = repeats
+            self.streams = streams
             data = .allocate(capacity: n)
             data.initialize(repeating: 1, count: n)
         }
@@ -237,13 +257,17 @@ case "bandwidth":
         for _ in 0 ..< job.repeats {
             let t0 = now()
             var s0 = V(), s1 = V(), s2 = V(), s3 = V()
+            let streams = job.streams, segment = job.count / streams
             for _ in 0 ..< passes {
                 var i = 0
-                while i + 64 <= job.count {
-                    s0 += raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
-                    s1 += raw.loadUnaligned(fromByteOffset: i * 4 + 64, as: V.self)
-                    s2 += raw.loadUnaligned(fromByteOffset: i * 4 + 128, as: V.self)
-                    s3 += raw.loadUnaligned(fromByteOffset: i * 4 + 192, as: V.self)
+                while i + 64 <= segment {
+                    for q in 0 ..< streams {
+                        let o = (q * segment + i) * 4
+                        s0 += raw.loadUnaligned(fromByteOffset: o, as: V.self)
+                        s1 += raw.loadUnaligned(fromByteOffset: o + 64, as: V.self)
+                        s2 += raw.loadUnaligned(fromByteOffset: o + 128, as: V.self)
+                        s3 += raw.loadUnaligned(fromByteOffset: o + 192, as: V.self)
+                    }
                     i += 64
                 }
             }
@@ -251,7 +275,7 @@ case "bandwidth":
             job.seconds.append((now() - t0) / Double(passes))
         }
     }
-    let jobs = (0 ..< threads).map { _ in Job(count, repeats) }
+    let jobs = (0 ..< threads).map { _ in Job(count, repeats, streams) }
     var thread = pthread_t()
     if threads > 1 {
         let ctx = Unmanaged.passRetained(jobs[1]).toOpaque()

@@ -211,9 +211,17 @@ enum FloatGEMM {
 
     /// Whether a product with a transposed A packs A whole (and is split over the threads by rows,
     /// so each thread packs only its half): the weight gradients of the medium and large shapes.
-    /// Below 8 slivers of B or 512 rows the copy is reused too little (the medium RNN's were 3%
-    /// slower packed); the large LSTM's training was 4% faster, the large GRU's 3–4%.
-    static func packsWholeA(transA: Bool, m: Int, slivers: Int) -> Bool { transA && slivers >= 8 && m >= 512 }
+    /// Below 8 slivers of B the copy is reused too little (AVX2, 256 × 32 × 3200: 128 GFLOP/s in
+    /// place, 113 packed). From 8 on, AVX2 gains from 128 rows (256 × 256 × 3200: 135 → 161; the
+    /// medium layers' training 5–14% faster); with AVX-512 (8-row slivers) the medium RNN's, at 256
+    /// rows, were 3% slower packed, the large LSTM's training 4% faster.
+    static func packsWholeA(transA: Bool, m: Int, slivers: Int) -> Bool {
+        #if SEQCORE_AVX512
+        return transA && slivers >= 8 && m >= 512
+        #else
+        return transA && slivers >= 8 && m >= 128
+        #endif
+    }
 
     /// `block` with a buffer for A's last partial sliver (nil when there is none), or for the whole
     /// of A's block (`packAll`).
@@ -497,12 +505,21 @@ enum FloatGEMM {
             let rows = min(mr, mc - s)
             let out = dst + s * kc
             if rows < mr { out.update(repeating: 0, count: kc * mr) }
-            if transA && rows == mr && mr == 8 {
-                // MR adjacent values of each of A's rows: one vector copy per k.
+            if transA && rows == mr {
+                // MR adjacent values of each of A's rows: one vector copy per k (not MR passes over
+                // A's rows, one value each: with rows 2^n floats apart those lines fall into few L1
+                // sets and were fetched MR times).
                 let src = UnsafeRawPointer(a + p0 * lda + i0 + s), dst = UnsafeMutableRawPointer(out)
-                for kk in 0 ..< kc {
-                    dst.storeBytes(of: src.loadUnaligned(fromByteOffset: kk * lda * 4, as: SIMD8<Float>.self),
-                                   toByteOffset: kk * mr * 4, as: SIMD8<Float>.self)
+                if mr == 8 {
+                    for kk in 0 ..< kc {
+                        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: kk * lda * 4, as: SIMD8<Float>.self),
+                                       toByteOffset: kk * mr * 4, as: SIMD8<Float>.self)
+                    }
+                } else {
+                    for kk in 0 ..< kc {
+                        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: kk * lda * 4, as: SIMD4<Float>.self),
+                                       toByteOffset: kk * mr * 4, as: SIMD4<Float>.self)
+                    }
                 }
                 s += mr
                 continue
