@@ -39,8 +39,12 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
     let scratch: Buffer<S>
     /// h<t-1>·W_hhᵀ of one step [rows, 4H] (Float): the product stores here instead of adding into
     /// the step's input projection, which was written long before (it is 100 steps' worth) and so
-    /// stalled the product's stores on cache misses; the gate pass reads both, in sequence.
+    /// stalled the product's stores on cache misses; the gate pass reads both, in sequence. Not
+    /// when the runner projects each step just before it (`freshInput`): then the product adds
+    /// into the projection, still in L1, and the gate pass reads one array instead of two.
     let recurrent: Buffer<S>?
+    /// The 16-lane gate pass (Float).
+    let vectorGates: Bool
     /// Whether forward keeps gate values for backward (training); inference writes only what the
     /// projection reads.
     let recordsTape: Bool
@@ -48,7 +52,7 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
     var projected: Bool { params.whr != nil }
 
     init(hidden h: Int, projection p: Int, rows: Int, params: CellParameters<S>, grads: CellParameters<S>?,
-         recordsTape: Bool = true) {
+         recordsTape: Bool = true, freshInput: Bool = false) {
         hiddenSize = h
         self.recordsTape = recordsTape
         outputSize = p > 0 ? p : h
@@ -66,20 +70,23 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
             whr = nil
         }
         scratch = Buffer(rows * h)  // dm with a projection
-        recurrent = S.self == Float.self ? Buffer(uninitialized: rows * 4 * h) : nil
+        vectorGates = S.self == Float.self
+        recurrent = vectorGates && !freshInput ? Buffer(uninitialized: rows * 4 * h) : nil
     }
 
     func forward(rows: Int, xp: UnsafeMutablePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
                  tape: UnsafeMutablePointer<S>, hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?) {
         let h = hiddenSize, hout = outputSize, tw = tapeWidth, cPrev = cPrev!, cNew = cNew!
         let peep = params.peephole, keep = recordsTape, projected = projected, recurrent = recurrent
+        let vectorGates = vectorGates
         // Rows are independent: after a large product their gates are split over the threads (Kernels.forEachRow).
         func gates(_ range: Range<Int>) {
             for b in range {
                 let x = xp + b * 4 * h, t = tape + b * tw, cp = cPrev + b * h, cn = cNew + b * h
                 let m = projected ? t + 6 * h : hNew + b * h
-                if let r = recurrent {
-                    LSTMGates.forward(x: x.float, hr: UnsafePointer(r.pointer + b * 4 * h).float, h: h, cPrev: cp.float,
+                if vectorGates {
+                    LSTMGates.forward(x: x.float, hr: recurrent.map { UnsafePointer($0.pointer + b * 4 * h).float }, h: h,
+                                      cPrev: cp.float,
                                       cNew: cn.float, m: m.float, tape: keep ? t.float : nil,
                                       peephole: peep.map { UnsafePointer($0).float })
                     continue
@@ -175,13 +182,14 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
 enum LSTMGates {
     typealias V = SIMD16<Float>
 
-    /// x: the row's input projection, hr: its recurrent product (pre-activation z = x + hr).
-    static func forward(x: UnsafePointer<Float>, hr: UnsafePointer<Float>, h: Int, cPrev: UnsafePointer<Float>,
+    /// x: the row's input projection, hr: its recurrent product (pre-activation z = x + hr; x alone
+    /// when hr is nil: the product was added into x).
+    static func forward(x: UnsafePointer<Float>, hr: UnsafePointer<Float>?, h: Int, cPrev: UnsafePointer<Float>,
                         cNew: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
                         tape: UnsafeMutablePointer<Float>?, peephole p: UnsafePointer<Float>?) {
         var j = 0
         while j + 16 <= h {
-            chunk(x: x + j, hr: hr + j, cp: cPrev + j, p: p.map { $0 + j }, stride: h, cn: cNew + j, m: m + j,
+            chunk(x: x + j, hr: hr.map { $0 + j }, cp: cPrev + j, p: p.map { $0 + j }, stride: h, cn: cNew + j, m: m + j,
                   t: tape.map { $0 + j })
             j += 16
         }
@@ -195,11 +203,11 @@ enum LSTMGates {
             let xs = b, hs = b + 64, cp = b + 128, ps = b + 144, cn = b + 192, ms = b + 208, ts = b
             for g in 0 ..< 4 {
                 (xs + 16 * g).update(from: x + g * h + j, count: n)
-                (hs + 16 * g).update(from: hr + g * h + j, count: n)
+                if let hr { (hs + 16 * g).update(from: hr + g * h + j, count: n) }
             }
             cp.update(from: cPrev + j, count: n)
             if let p { for g in 0 ..< 3 { (ps + 16 * g).update(from: p + g * h + j, count: n) } }
-            chunk(x: xs, hr: hs, cp: cp, p: p == nil ? nil : UnsafePointer(ps), stride: 16, cn: cn, m: ms,
+            chunk(x: xs, hr: hr == nil ? nil : UnsafePointer(hs), cp: cp, p: p == nil ? nil : UnsafePointer(ps), stride: 16, cn: cn, m: ms,
                   t: tape == nil ? nil : ts)
             (cNew + j).update(from: cn, count: n)
             (m + j).update(from: ms, count: n)
@@ -209,13 +217,16 @@ enum LSTMGates {
 
     /// 16 units; gate g of unit u at x[g·stride + u] (likewise hr, the peepholes and the tape).
     @inline(__always)
-    static func chunk(x: UnsafePointer<Float>, hr: UnsafePointer<Float>, cp cpPointer: UnsafePointer<Float>,
+    static func chunk(x: UnsafePointer<Float>, hr: UnsafePointer<Float>?, cp cpPointer: UnsafePointer<Float>,
                       p: UnsafePointer<Float>?, stride s: Int,
                       cn: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, t: UnsafeMutablePointer<Float>?) {
         let cp = VectorMath.load(cpPointer)
-        var zi = VectorMath.load(x) + VectorMath.load(hr), zf = VectorMath.load(x + s) + VectorMath.load(hr + s)
-        var zo = VectorMath.load(x + 3 * s) + VectorMath.load(hr + 3 * s)
-        let zg = VectorMath.load(x + 2 * s) + VectorMath.load(hr + 2 * s)
+        var zi = VectorMath.load(x), zf = VectorMath.load(x + s), zo = VectorMath.load(x + 3 * s)
+        var zg = VectorMath.load(x + 2 * s)
+        if let hr {
+            zi += VectorMath.load(hr); zf += VectorMath.load(hr + s)
+            zo += VectorMath.load(hr + 3 * s); zg += VectorMath.load(hr + 2 * s)
+        }
         if let p {
             zi = zi.addingProduct(VectorMath.load(p), cp)
             zf = zf.addingProduct(VectorMath.load(p + s), cp)

@@ -125,7 +125,8 @@ extension RecurrentLayer {
                         case .gru:
                             run.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
                         case .lstm:
-                            run.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
+                            run.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: nil, recordsTape: training,
+                                              freshInput: run.projectsPerStep) }, params: p)
                         }
                     }
                     tape?.layerInputs.append(layerInput)
@@ -377,6 +378,9 @@ struct ForwardRun<S: SeqScalar> {
     /// Rows 0 ..< split and split ..< batch run through the time loop on one thread each
     /// (`RecurrentLayer.batchSplit`; split = batch: one part).
     let split: Int
+    /// A batch split over the threads projects each part's rows step by step (see `go`), so a
+    /// step's input projection is fresh in L1 when its cell runs.
+    var projectsPerStep: Bool { split < batch }
 
     /// `makeCell(rows)`: a cell for a part of `rows` rows (each part gets its own, with its own scratch).
     func go<C: RecurrentCell>(_ makeCell: (Int) -> C, params p: CellParameters<S>) where C.Scalar == S {
@@ -398,7 +402,7 @@ struct ForwardRun<S: SeqScalar> {
         // one step that stays in L1: all steps at once wrote T·B·G·H floats (3.2 MB for the small
         // LSTM) that the loop then read back from L3, and ran on both threads at half the speed of
         // the step's own product. The same tile sums each element in the same order either way.
-        let perStep = split < batch
+        let perStep = projectsPerStep
         let xp = Buffer<S>(uninitialized: perStep ? 1 : rows * gw)  // the product writes every element (β = 0)
         if perStep {
             wihT.prepack()  // before the threads share it
