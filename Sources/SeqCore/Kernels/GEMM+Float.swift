@@ -145,16 +145,17 @@ enum FloatGEMM {
             return
         }
         // The bias rides on the first K block's store, padded to whole slivers so the tile adds it
-        // without a branch.
+        // without a branch. A copy only when N is not a whole number of slivers: the per-step
+        // projections of a small layer made one (an allocation and a zero-fill) at every step.
         var biasBuffer: UnsafeMutablePointer<Float>? = nil
-        if let rowBias {
+        if let rowBias, n < packed.nPadded {
             let b = UnsafeMutablePointer<Float>.allocate(capacity: packed.nPadded)
             b.initialize(repeating: 0, count: packed.nPadded)
             b.update(from: rowBias, count: n)
             biasBuffer = b
         }
         defer { biasBuffer?.deallocate() }
-        let bias = biasBuffer.map { UnsafePointer($0) }
+        let bias = biasBuffer.map { UnsafePointer($0) } ?? rowBias
         let overwrite = beta == 0
         let slivers = packed.nPadded / nr
         let packWholeA = packsWholeA(transA: transA, m: m, slivers: slivers)
