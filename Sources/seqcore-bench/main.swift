@@ -10,7 +10,8 @@
 //                                                   step (resuming from PATH if it exists), then write
 //                                                   the final weights to PATH.final — the child process
 //                                                   of the kill test (Tests/SeqCoreTests/CheckpointKillTests)
-//   seqcore-bench bandwidth MIB REPEATS             read bandwidth (GB/s) over MIB mebibytes (may be fractional), all threads
+//   seqcore-bench bandwidth MIB REPEATS [STREAMS]   read bandwidth (GB/s) over MIB mebibytes (may be fractional), all
+//                                                   threads, each reading its share as STREAMS segments (default 1)
 //   --threads N (default 2)
 import SeqCore
 #if canImport(Glibc)
