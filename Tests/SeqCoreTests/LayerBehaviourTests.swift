@@ -82,6 +82,30 @@ final class LayerBehaviourTests: XCTestCase {
         }
     }
 
+    /// The tape keeps the training input by reference, not by copy: changing the caller's tensor
+    /// between forward and backward must not change the weight gradients (copy-on-write), in
+    /// both layouts.
+    func testChangingTheInputAfterForwardLeavesBackwardAlone() throws {
+        for batchFirst in [false, true] {
+            let cfg = RecurrentConfig(cell: .lstm, inputSize: 3, hiddenSize: 4)
+            let layer = try RecurrentLayer<Float>(cfg, seed: 5)
+            let shape = batchFirst ? [2, 4, 3] : [4, 2, 3]
+            let data = randomValues(24, seed: 6).map { Float($0) }
+            let gy = try Tensor(shape: batchFirst ? [2, 4, 4] : [4, 2, 4], data: randomValues(32, seed: 7).map { Float($0) })
+            func gradients(changingInput: Bool) throws -> [Float] {
+                layer.arena.zeroGradients()
+                var x = try Tensor(shape: shape, data: data)
+                let out = try layer.forward(x, batchFirst: batchFirst, training: true)
+                if changingInput { for i in x.data.indices { x.data[i] = 100 } }
+                _ = try layer.backward(out.tape!, gradOutput: gy)
+                return layer.arena.gradients
+            }
+            let clean = try gradients(changingInput: false)
+            XCTAssertGreaterThan(clean.map(abs).max()!, 1e-3, "batchFirst \(batchFirst): some gradient")
+            XCTAssertEqual(try gradients(changingInput: true), clean, "batchFirst \(batchFirst)")
+        }
+    }
+
     /// Reverse alone equals the backward half of a bidirectional layer with the same weights, and
     /// a bidirectional sum equals the two halves of concat added.
     func testDirectionsAndMerge() throws {

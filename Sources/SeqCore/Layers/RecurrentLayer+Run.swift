@@ -5,8 +5,13 @@ public final class RecurrentTape<S: SeqScalar> {
     let batch: Int
     let lengths: [Int]
     let batchFirst: Bool
-    /// Time-major input of each layer [T, B, In_l] (after dropout for l > 0).
-    var layerInputs: [Buffer<S>] = []
+    /// Time-major input of each layer [T, B, In_l] (after dropout for l > 0); nil for layer 0,
+    /// whose input is `input`.
+    var layerInputs: [Buffer<S>?] = []
+    /// The time-major input of layer 0: the caller's array itself (or its time-major transpose),
+    /// kept by reference. Copy-on-write keeps it intact if the caller changes theirs; copying it
+    /// into a buffer was 2% of a small layer's training, on one thread.
+    var input: [S] = []
     /// Dropout mask applied to layer l's output (0 or 1/(1−p)), for l < L−1; nil without dropout.
     var dropoutMasks: [Buffer<S>?] = []
     /// Per layer·D + direction: the cell tape [T, B, tapeWidth], h<t-1> [T, B, Hout], c<t-1> [T, B, H].
@@ -129,7 +134,7 @@ extension RecurrentLayer {
                                               freshInput: run.projectsPerStep) }, params: p)
                         }
                     }
-                    tape?.layerInputs.append(layerInput)
+                    tape?.layerInputs.append(l == 0 ? nil : layerInput)
                     if !last {
                         let mask = training && c.dropout > 0 ? dropoutMask(steps * batch * features) : nil
                         if let mask { for i in 0 ..< steps * batch * features { output.pointer[i] *= mask.pointer[i] } }
@@ -141,16 +146,13 @@ extension RecurrentLayer {
         }
         // The last layer writes straight into the returned array, and inference reads a time-major
         // input in place: copying both in and out was a tenth of a small layer's time, on one thread.
-        // Training copies the input, which its tape keeps.
+        // Training's tape keeps the input array itself (see `RecurrentTape.input`).
         let outCount = steps * batch * features
+        let timeMajor = batchFirst ? Self.transposeBT(input.data, steps, batch, c.inputSize, toTimeMajor: true) : input.data
+        tape?.input = timeMajor
         let outData = [S](unsafeUninitializedCapacity: outCount) { out, initialized in
-            if training || batchFirst {
-                let x = batchFirst ? Self.transposeBT(input.data, steps, batch, c.inputSize, toTimeMajor: true) : input.data
-                runLayers(Buffer(x), out.baseAddress!)
-            } else {
-                input.data.withUnsafeBufferPointer { x in
-                    runLayers(Buffer(borrowing: UnsafeMutablePointer(mutating: x.baseAddress!)), out.baseAddress!)
-                }
+            timeMajor.withUnsafeBufferPointer { x in
+                runLayers(Buffer(borrowing: UnsafeMutablePointer(mutating: x.baseAddress!)), out.baseAddress!)
             }
             initialized = outCount
         }
@@ -191,7 +193,7 @@ extension RecurrentLayer {
         let dc0: Buffer<S>? = c.hasCellState ? Buffer(slots * batch * h) : nil
         let norms = Buffer<S>(slots * steps)
 
-        func runLayers(_ topGradient: Buffer<S>, _ firstGradient: UnsafeMutablePointer<S>) {
+        func runLayers(_ topGradient: Buffer<S>, _ firstGradient: UnsafeMutablePointer<S>, _ firstInput: UnsafePointer<S>) {
             var dY = topGradient, dYStride = features
             arena.values.withUnsafeMutableBufferPointer { values in
                 arena.gradients.withUnsafeMutableBufferPointer { gradients in
@@ -207,6 +209,7 @@ extension RecurrentLayer {
                                 gradOutput: dY.pointer, gradStride: dYStride, column: c.merge == .concat ? d * hout : 0,
                                 dhN: dhN.map { $0.pointer + slot * batch * hout }, dcN: dcN.map { $0.pointer + slot * batch * h },
                                 dh0: dh0.pointer + slot * batch * hout, dc0: dc0.map { $0.pointer + slot * batch * h },
+                                input: l == 0 ? firstInput : UnsafePointer(tape.layerInputs[l]!.pointer),
                                 dX: dX.pointer, overwritesDX: d == 0, inputSize: inputSize, norms: norms.pointer + slot * steps,
                                 reverse: c.direction == .reverse || d == 1, split: batchSplit(batch, backward: true))
                             let p = cellParameters(v, layer: l, direction: d), gp = cellParameters(g, layer: l, direction: d)
@@ -232,13 +235,16 @@ extension RecurrentLayer {
         // the returned array.
         let inCount = steps * batch * c.inputSize
         let inData = [S](unsafeUninitializedCapacity: inCount) { dx, initialized in
-            if let gradOutput, !tape.batchFirst {
-                gradOutput.data.withUnsafeBufferPointer { gy in
-                    runLayers(Buffer(borrowing: UnsafeMutablePointer(mutating: gy.baseAddress!)), dx.baseAddress!)
+            tape.input.withUnsafeBufferPointer { x in
+                let x0 = x.baseAddress!
+                if let gradOutput, !tape.batchFirst {
+                    gradOutput.data.withUnsafeBufferPointer { gy in
+                        runLayers(Buffer(borrowing: UnsafeMutablePointer(mutating: gy.baseAddress!)), dx.baseAddress!, x0)
+                    }
+                } else {
+                    let top = gradOutput.map { Buffer(Self.transposeBT($0.data, steps, batch, features, toTimeMajor: true)) }
+                    runLayers(top ?? Buffer(steps * batch * features), dx.baseAddress!, x0)
                 }
-            } else {
-                let top = gradOutput.map { Buffer(Self.transposeBT($0.data, steps, batch, features, toTimeMajor: true)) }
-                runLayers(top ?? Buffer(steps * batch * features), dx.baseAddress!)
             }
             initialized = inCount
         }
@@ -483,6 +489,8 @@ struct BackwardRun<S: SeqScalar> {
     let gradOutput: UnsafeMutablePointer<S>, gradStride: Int, column: Int
     let dhN: UnsafeMutablePointer<S>?, dcN: UnsafeMutablePointer<S>?
     let dh0: UnsafeMutablePointer<S>, dc0: UnsafeMutablePointer<S>?
+    /// The layer's time-major input [T, B, In] (its forward's).
+    let input: UnsafePointer<S>
     let dX: UnsafeMutablePointer<S>
     /// dX ← instead of += (the first direction).
     let overwritesDX: Bool
@@ -499,7 +507,6 @@ struct BackwardRun<S: SeqScalar> {
         let gw = first.gateWidth, hout = first.outputSize, h = first.hiddenSize, tw = first.tapeWidth
         let rows = steps * batch, hasC = first.hasCellState
         let cellTape = tape.cellTapes[slot]!, hPrevAll = tape.hPrev[slot]!, cPrevAll = tape.cPrev[slot]
-        let x = tape.layerInputs[layer]
 
         let dhA = dhN.map { Buffer(copying: $0, count: batch * hout) } ?? Buffer(batch * hout)
         let dhB = Buffer<S>(batch * hout)
@@ -573,7 +580,7 @@ struct BackwardRun<S: SeqScalar> {
                                         dh: dHAll.map { UnsafePointer($0.pointer) }, tape: cellTape.pointer)
         // dW_ih += dGXᵀ · X;  db_ih += Σ dGX;  dX (+)= dGX · W_ih
         Kernels.gemm(transA: true, transB: false, m: gw, n: inputSize, k: rows, alpha: 1, a: dGX.pointer, lda: gw,
-                     b: x.pointer, ldb: inputSize, beta: 1, c: g.wih, ldc: inputSize)
+                     b: input, ldb: inputSize, beta: 1, c: g.wih, ldc: inputSize)
         if let b = g.bih { Kernels.accumulateColumnSums(dGX.pointer, rows: rows, n: gw, ldx: gw, into: b) }
         Kernels.gemm(transA: false, transB: false, m: rows, n: inputSize, k: gw, alpha: 1, a: dGX.pointer, lda: gw,
                      b: p.wih, ldb: inputSize, beta: overwritesDX ? 0 : 1, c: dX, ldc: inputSize)
