@@ -511,17 +511,13 @@ enum FloatGEMM {
                 // A's rows, one value each: with rows 2^n floats apart those lines fall into few L1
                 // sets and were fetched MR times).
                 let src = UnsafeRawPointer(a + p0 * lda + i0 + s), dst = UnsafeMutableRawPointer(out)
-                if mr == 8 {
+                func copy<V: SIMD>(_: V.Type) where V.Scalar == Float {
                     for kk in 0 ..< kc {
-                        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: kk * lda * 4, as: SIMD8<Float>.self),
-                                       toByteOffset: kk * mr * 4, as: SIMD8<Float>.self)
-                    }
-                } else {
-                    for kk in 0 ..< kc {
-                        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: kk * lda * 4, as: SIMD4<Float>.self),
-                                       toByteOffset: kk * mr * 4, as: SIMD4<Float>.self)
+                        dst.storeBytes(of: src.loadUnaligned(fromByteOffset: kk * lda * 4, as: V.self),
+                                       toByteOffset: kk * mr * 4, as: V.self)
                     }
                 }
+                if mr == 8 { copy(SIMD8<Float>.self) } else { copy(SIMD4<Float>.self) }
                 s += mr
                 continue
             }
