@@ -50,6 +50,45 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Column sums (the bias gradients over all T·B rows): each column summed over the rows in
+    /// order, so bit-identical to the plain loop and to itself on 1 and 2 threads, and within
+    /// Float rounding of a Double sum; a row stride past N; N off the 64- and 16-column blocks.
+    func testColumnSumsMatchTheRowOrderSum() {
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        var checked = 0
+        for rows in [1, 3, 100, 3200] {
+            for n in [1, 17, 64, 100, 257] {
+                let ldx = n + 3
+                let x = (0 ..< rows * ldx).map { Float(($0 * 7919) % 1001) / 250 - 2 }
+                var plain = [Float](repeating: 0, count: n), exact = [Double](repeating: 0, count: n)
+                for r in 0 ..< rows {
+                    for j in 0 ..< n {
+                        plain[j] += x[r * ldx + j]
+                        exact[j] += Double(x[r * ldx + j])
+                    }
+                }
+                var scale = [Double](repeating: 0, count: n)  // Σ|x|: the bound's scale per column
+                for r in 0 ..< rows { for j in 0 ..< n { scale[j] += abs(Double(x[r * ldx + j])) } }
+                for threads in [1, 2] {
+                    Parallelism.threadCount = threads
+                    var out = [Float](repeating: .nan, count: n)
+                    x.withUnsafeBufferPointer { xb in
+                        out.withUnsafeMutableBufferPointer { Kernels.columnSums(xb.baseAddress!, rows: rows, n: n, ldx: ldx, into: $0.baseAddress!) }
+                    }
+                    XCTAssertTrue(out.map(\.bitPattern) == plain.map(\.bitPattern),
+                                  "rows=\(rows) n=\(n) threads=\(threads): not the row-order sum")
+                    for j in 0 ..< n {
+                        XCTAssertEqual(Double(out[j]), exact[j], accuracy: 1e-6 + Double(rows) * 6e-8 * scale[j],
+                                       "rows=\(rows) n=\(n) column \(j)")
+                    }
+                    checked += 1
+                }
+            }
+        }
+        XCTAssertEqual(checked, 40)
+    }
+
     /// A B of 1 Mi elements or more, used once, is packed one K block at a time: every transpose,
     /// β = 0 and 1 (the first block overwrites or scales C, the next ones add), the bias on the
     /// first block only, and a K that ends in a partial block.

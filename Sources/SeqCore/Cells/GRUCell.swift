@@ -200,12 +200,12 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
         }
     }
 
-    func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
-                                   dh: UnsafePointer<S>?, tape: UnsafePointer<S>) {
+    func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, dGHSums: UnsafePointer<S>?,
+                                   hPrev: UnsafePointer<S>, dh: UnsafePointer<S>?, tape: UnsafePointer<S>) {
         let h = hiddenSize, gw = gateWidth, g = grads!
         switch variant {
         case .simplified:
-            accumulateRecurrentGradient(count: n, gateWidth: gw, outputSize: h, dGH: dGH, hPrev: hPrev, grads: g)
+            accumulateRecurrentGradient(count: n, gateWidth: gw, outputSize: h, dGH: dGH, dGHSums: dGHSums, hPrev: hPrev, grads: g)
             return
         case .linearBeforeReset:
             // dW_h[rz] += d[r′ z′]ᵀ · h<t-1> (dGX's columns);  dW_hn += (r ⊙ dn′)ᵀ · h<t-1> (dGH);
@@ -227,7 +227,7 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
                      b: hPrev, ldb: h, beta: 1, c: g.whh, ldc: h)
         Kernels.gemm(transA: true, transB: false, m: h, n: h, k: n, alpha: 1, a: dGH + 2 * h, lda: gw,
                      b: tape + 3 * h, ldb: tapeWidth, beta: 1, c: g.whh + 2 * h * h, ldc: h)
-        if let dbhh = g.bhh { Kernels.accumulateColumnSums(dGH, rows: n, n: gw, ldx: gw, into: dbhh) }
+        addBiasGradient(count: n, width: gw, dG: dGH, sums: dGHSums, into: g.bhh)
     }
 }
 

@@ -165,10 +165,10 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
         Kernels.gemm(m: rows, a: dGX, lda: 4 * h, packed: whh!, beta: 0, c: dhPrev, ldc: hout)
     }
 
-    func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
-                                   dh: UnsafePointer<S>?, tape: UnsafePointer<S>) {
+    func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, dGHSums: UnsafePointer<S>?,
+                                   hPrev: UnsafePointer<S>, dh: UnsafePointer<S>?, tape: UnsafePointer<S>) {
         let h = hiddenSize, g = grads!
-        accumulateRecurrentGradient(count: n, gateWidth: 4 * h, outputSize: outputSize, dGH: dGH, hPrev: hPrev, grads: g)
+        accumulateRecurrentGradient(count: n, gateWidth: 4 * h, outputSize: outputSize, dGH: dGH, dGHSums: dGHSums, hPrev: hPrev, grads: g)
         if let dwhr = g.whr {
             // dW_hr += (∂L/∂a)ᵀ · m over every step and row.
             Kernels.gemm(transA: true, transB: false, m: outputSize, n: h, k: n, alpha: 1, a: dh!, lda: outputSize,

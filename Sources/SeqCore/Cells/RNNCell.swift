@@ -56,9 +56,9 @@ final class RNNCell<S: SeqScalar>: RecurrentCell {
         Kernels.gemm(m: rows, a: dGX, lda: h, packed: whh!, beta: 0, c: dhPrev, ldc: h)
     }
 
-    func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>,
-                                   dh: UnsafePointer<S>?, tape: UnsafePointer<S>) {
+    func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<S>, dGH: UnsafePointer<S>, dGHSums: UnsafePointer<S>?,
+                                   hPrev: UnsafePointer<S>, dh: UnsafePointer<S>?, tape: UnsafePointer<S>) {
         accumulateRecurrentGradient(count: n, gateWidth: hiddenSize, outputSize: hiddenSize,
-                                    dGH: dGH, hPrev: hPrev, grads: grads!)
+                                    dGH: dGH, dGHSums: dGHSums, hPrev: hPrev, grads: grads!)
     }
 }

@@ -50,9 +50,11 @@ protocol RecurrentCell {
 
     /// After the time loop: the recurrent weight gradients over all n = T·B rows at once, one GEMM
     /// instead of T small ones. `dh` holds ∂L/∂h<t> of every step (zero rows at padding) when
-    /// `keepsOutputGradients`, else nil.
+    /// `keepsOutputGradients`, else nil. `dGHSums`: Σ_rows dGH when the caller already has it (dGH
+    /// is dGX, whose sums db_ih needs too), so db_hh adds it instead of summing the rows again.
     func accumulateWeightGradients(count n: Int, dGX: UnsafePointer<Scalar>, dGH: UnsafePointer<Scalar>,
-                                   hPrev: UnsafePointer<Scalar>, dh: UnsafePointer<Scalar>?, tape: UnsafePointer<Scalar>)
+                                   dGHSums: UnsafePointer<Scalar>?, hPrev: UnsafePointer<Scalar>,
+                                   dh: UnsafePointer<Scalar>?, tape: UnsafePointer<Scalar>)
 }
 
 /// Pointers to one direction's parameters (or to their gradients) inside the arena.
@@ -73,11 +75,23 @@ struct CellParameters<S: SeqScalar> {
 @inline(__always)
 func accumulateRecurrentGradient<S: SeqScalar>(
     count n: Int, gateWidth gw: Int, outputSize hout: Int,
-    dGH: UnsafePointer<S>, hPrev: UnsafePointer<S>, grads: CellParameters<S>
+    dGH: UnsafePointer<S>, dGHSums: UnsafePointer<S>?, hPrev: UnsafePointer<S>, grads: CellParameters<S>
 ) {
     Kernels.gemm(transA: true, transB: false, m: gw, n: hout, k: n, alpha: 1, a: dGH, lda: gw,
                  b: hPrev, ldb: hout, beta: 1, c: grads.whh, ldc: hout)
-    if let dbhh = grads.bhh { Kernels.accumulateColumnSums(dGH, rows: n, n: gw, ldx: gw, into: dbhh) }
+    addBiasGradient(count: n, width: gw, dG: dGH, sums: dGHSums, into: grads.bhh)
+}
+
+/// db += Σ_rows dG (n rows of `width`): from `sums` when the caller has them.
+@inline(__always)
+func addBiasGradient<S: SeqScalar>(count n: Int, width: Int, dG: UnsafePointer<S>, sums: UnsafePointer<S>?,
+                                   into db: UnsafeMutablePointer<S>?) {
+    guard let db else { return }
+    if let sums {
+        Kernels.addColumnSums(sums, n: width, into: db)
+    } else {
+        Kernels.accumulateColumnSums(dG, rows: n, n: width, ldx: width, into: db)
+    }
 }
 
 /// Zero-initialised memory for one forward/backward call, returned to `BufferPool` with its owner.

@@ -576,12 +576,19 @@ struct BackwardRun<S: SeqScalar> {
             norms[t] = S.sqrt(sum)
         }
 
-        first.accumulateWeightGradients(count: rows, dGX: dGX.pointer, dGH: dGH.pointer, hPrev: hPrevAll.pointer,
-                                        dh: dHAll.map { UnsafePointer($0.pointer) }, tape: cellTape.pointer)
+        // Σ_rows dGX once: db_ih's sum, and db_hh's too where the recurrent pre-activation's
+        // gradient is dGX itself (every cell but the linear-before-reset GRU).
+        let sharesSums = dghWidth == 0 && g.bhh != nil
+        let dGXSums: Buffer<S>? = g.bih != nil || sharesSums ? Buffer(uninitialized: gw) : nil
+        if let s = dGXSums { Kernels.columnSums(dGX.pointer, rows: rows, n: gw, ldx: gw, into: s.pointer) }
+        first.accumulateWeightGradients(count: rows, dGX: dGX.pointer, dGH: dGH.pointer,
+                                        dGHSums: sharesSums ? dGXSums.map { UnsafePointer($0.pointer) } : nil,
+                                        hPrev: hPrevAll.pointer, dh: dHAll.map { UnsafePointer($0.pointer) },
+                                        tape: cellTape.pointer)
         // dW_ih += dGXᵀ · X;  db_ih += Σ dGX;  dX (+)= dGX · W_ih
         Kernels.gemm(transA: true, transB: false, m: gw, n: inputSize, k: rows, alpha: 1, a: dGX.pointer, lda: gw,
                      b: input, ldb: inputSize, beta: 1, c: g.wih, ldc: inputSize)
-        if let b = g.bih { Kernels.accumulateColumnSums(dGX.pointer, rows: rows, n: gw, ldx: gw, into: b) }
+        if let b = g.bih, let s = dGXSums { Kernels.addColumnSums(s.pointer, n: gw, into: b) }
         Kernels.gemm(transA: false, transB: false, m: rows, n: inputSize, k: gw, alpha: 1, a: dGX.pointer, lda: gw,
                      b: p.wih, ldb: inputSize, beta: overwritesDX ? 0 : 1, c: dX, ldc: inputSize)
     }
