@@ -245,7 +245,12 @@ case "bandwidth":
             count = n
             self.repeats = repeats
             self.streams = streams
-            data = .allocate(capacity: n)
+            // On 2 MiB pages, as a layer's packed weights are (BufferPool), so the floor is not
+            // lowered by TLB misses the layers don't have.
+            var raw: UnsafeMutableRawPointer?
+            guard posix_memalign(&raw, 1 << 21, n * 4) == 0, let raw else { fatalError("bandwidth: out of memory") }
+            _ = madvise(raw, n * 4, MADV_HUGEPAGE)
+            data = raw.bindMemory(to: Float.self, capacity: n)
             data.initialize(repeating: 1, count: n)
         }
     }

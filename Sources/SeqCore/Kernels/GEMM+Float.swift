@@ -46,7 +46,7 @@ enum FloatGEMM {
             self.n = n
             nPadded = (n + FloatGEMM.nr - 1) / FloatGEMM.nr * FloatGEMM.nr
             let total = max(1, k * nPadded)
-            data = BufferPool.shared.take(total * 4).bindMemory(to: Float.self, capacity: total)
+            data = BufferPool.shared.take(total * 4, hugePages: true).bindMemory(to: Float.self, capacity: total)
             let nr = FloatGEMM.nr, slivers = nPadded / nr, data = data
             // One sliver (all K blocks of NR columns) at a time; big operands (the recurrent and
             // input weights of a large layer, packed once per call) are split over both threads.
