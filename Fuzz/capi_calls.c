@@ -4,8 +4,8 @@
  * and values, models created from fuzzed configurations, predict / train_step / evaluate /
  * compute_gradients / generate / decode with fuzzed sizes, lengths, layouts and capacities,
  * parameter and gradient get/set with fuzzed names and counts, dataset inputs and targets with
- * fuzzed sizes, fit, streams, ONNX import, save and load, and handles that are NULL, freed, of the
- * wrong kind or garbage.
+ * fuzzed sizes, fit, streams (fed for y-hat or for the top layer's a<t>), ONNX import, save and
+ * load, and handles that are NULL, freed, of the wrong kind or garbage.
  *
  * Built by scripts/fuzz against a libseqcore built with -sanitize=fuzzer,address. It finds
  * crashes, traps, ASan reports (a read or write past a buffer whose size the call was given
@@ -528,7 +528,9 @@ static void op_dataset(fuzz_input *in) {
 
 static void op_stream(fuzz_input *in) {
     struct buffers b = {{0}, 0};
-    uint8_t which = fuzz_u8(in) % 6, slot = fuzz_u8(in) % SLOTS;
+    /* The operation byte's next bit picks seq_stream_feed_hidden over seq_stream_feed (case 3):
+       the same bytes as before, so the committed corpus keeps its meaning. */
+    uint8_t op = fuzz_u8(in), which = op % 6, hidden = (op / 6) % 2, slot = fuzz_u8(in) % SLOTS;
     seq_stream *stream = PICK_STREAM(in);
     int skip = 0;
     int64_t position = 0, h_count = 0, c_count = 0, h_capacity = 0, c_capacity = 0;
@@ -559,6 +561,16 @@ static void op_stream(fuzz_input *in) {
         /* the stream's model is unknown here: guess features of 3 or tokens of 5 */
         info.vocab_size = fuzz_u8(in) % 2 ? 5 : 0;
         if (!pick_batch(in, &b, &info, &x)) break;
+        if (hidden) {
+            /* the same arguments; the output is [steps, B, F], F the state size */
+            (void)seq_stream_feed_hidden(stream, x.features, x.tokens, x.steps, x.batch, x.input_size, x.layout, NULL, 0,
+                                         &probe_count);
+            dims[0] = probe_count;
+            output = output_buffer(in, &b, dims[0], sizeof(float), &capacity);
+            FUZZ_CALL(seq_stream_feed_hidden, stream, x.features, x.tokens, x.steps, x.batch, x.input_size, x.layout, output,
+                      capacity, fuzz_u8(in) % 2 ? &probe_count : NULL);
+            break;
+        }
         (void)seq_stream_feed(stream, x.features, x.tokens, x.steps, x.batch, x.input_size, x.layout, NULL, 0, &probe_count);
         dims[0] = probe_count;
         output = output_buffer(in, &b, dims[0], sizeof(float), &capacity);

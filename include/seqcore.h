@@ -1142,6 +1142,41 @@ seq_status seq_stream_feed(seq_stream *stream,
                            int64_t *count);
 
 /**
+ * Feeds the next `steps` steps of every sequence, as `seq_stream_feed` does, but writes the top
+ * recurrent layer's output a<t> at each of them instead of the head's y-hat: [steps, B, F] in
+ * `layout`, F = the model's state size (hidden_size, or proj_size for an LSTM with a projection).
+ * The head is not run: this is the recurrent stack alone, as an encoder (or `torch.nn.LSTM`)
+ * returns it. The state advances exactly as with `seq_stream_feed`.
+ *
+ * - Parameters:
+ *   - stream: a live `seq_stream`.
+ *   - features: steps * B * input_size floats, all finite; NULL when the model takes tokens.
+ *   - tokens: steps * B token ids in [0, vocab_size); NULL when the model takes features.
+ *   - steps: >= 1, the steps in this chunk.
+ *   - batch: the stream's B.
+ *   - input_size: the model's input_size for features; 1 for tokens.
+ *   - layout: `SEQ_LAYOUT_TIME_MAJOR` or `SEQ_LAYOUT_BATCH_FIRST`, for input and output.
+ *   - output: receives steps * B * F floats; may be NULL only when `capacity` is 0.
+ *   - capacity: size of `output` in floats.
+ *   - count: if not NULL, receives steps * B * F, also when `output` is too small. `output` NULL
+ *     with `capacity` 0 only sets `count` and leaves the state alone.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`;
+ *   `SEQ_ERR_BUFFER_TOO_SMALL`; `SEQ_ERR_RESOURCE_LIMIT`. On failure the state is unchanged.
+ * - Thread safety: safe to call from any thread (calls on one stream, and on its model, are
+ *   serialised).
+ */
+seq_status seq_stream_feed_hidden(seq_stream *stream,
+                                  const float *features,
+                                  const int32_t *tokens,
+                                  int64_t steps,
+                                  int64_t batch,
+                                  int64_t input_size,
+                                  seq_layout layout,
+                                  float *output,
+                                  int64_t capacity,
+                                  int64_t *count);
+
+/**
  * Forgets the state of every sequence: the next step starts new sequences from a zero state.
  *
  * - Parameter stream: a live `seq_stream`.

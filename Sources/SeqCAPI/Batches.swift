@@ -104,6 +104,17 @@ struct CheckedInput {
     var layout: Layout
 }
 
+/// A caller's input arguments, checked but not copied: exactly one of `features` and `tokens`.
+struct CheckedArguments {
+    var steps: Int
+    var batch: Int
+    var width: Int
+    var layout: Layout
+    var lengths: [Int]?
+    var features: UnsafePointer<Float>?
+    var tokens: UnsafePointer<Int32>?
+}
+
 /// A caller's target arguments, as passed.
 struct TargetArguments {
     var ids: UnsafePointer<Int32>?
@@ -142,18 +153,40 @@ extension ModelObject {
 
     /// Checks an input against this model and copies it time-major.
     func check(_ a: InputArguments) throws -> CheckedInput {
+        let v = try checkArguments(a)
+        let input: SequenceInput<Float>
+        if let tokens = v.tokens {
+            input = .tokens(v.layout.timeMajor(tokens, steps: v.steps, batch: v.batch, width: 1) { Int($0) },
+                            steps: v.steps, batch: v.batch)
+        } else {
+            // Written once, straight from the caller's buffer: Tensor(zeros:) is generic code of
+            // another module, which zero-filled element by element through the runtime (2% of a
+            // large layer's call from Python) before the copy.
+            let count = v.steps * v.batch * v.width, features = v.features!
+            let data = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                v.layout.copyTimeMajor(features, steps: v.steps, batch: v.batch, width: v.width, into: buffer.baseAddress!)
+                initialized = count
+            }
+            input = .features(try Tensor(shape: [v.steps, v.batch, v.width], data: data, name: a.prefix + "features"))
+        }
+        return CheckedInput(input: input, steps: v.steps, batch: v.batch, lengths: v.lengths, layout: v.layout)
+    }
+
+    /// The checks of `check` without the copy: every argument, the token ids' range, the features'
+    /// finiteness, the lengths. For callers that read the features in place.
+    func checkArguments(_ a: InputArguments) throws -> CheckedArguments {
         let p = a.prefix, c = config
         let layout = try Layout(checking: a.layout, p + "layout")
         let steps = try Arg.positive(a.steps, p + "steps")
         let batch = try Arg.positive(a.batch, p + a.batchName)
         let width = try Arg.positive(a.inputSize, p + "input_size")
         try checkWork(steps: steps, batch: batch, p + "steps")
-        let input: SequenceInput<Float>
+        var features: UnsafePointer<Float>? = nil, tokens: UnsafePointer<Int32>? = nil
         if c.usesTokens {
             if a.features != nil {
                 throw SeqError.invalid(p + "features", expected: "NULL (this model takes token ids, in 'tokens')", got: "a pointer")
             }
-            guard let tokens = a.tokens else {
+            guard let ids = a.tokens else {
                 throw ABIError(status: .nullPointer,
                                message: "argument '\(p)tokens': expected a non-NULL pointer (this model takes token ids), got NULL")
             }
@@ -162,15 +195,15 @@ extension ModelObject {
             }
             let count = try Arg.elementCount(of: p + "tokens", (p + "steps", a.steps), (p + a.batchName, a.batch))
             let v = c.vocabularySize
-            for i in 0 ..< count where tokens[i] < 0 || Int(tokens[i]) >= v {
-                throw SeqError.invalid(p + "tokens", expected: "token ids in [0, \(v)) (vocab_size)", got: "\(tokens[i]) at index \(i)")
+            for i in 0 ..< count where ids[i] < 0 || Int(ids[i]) >= v {
+                throw SeqError.invalid(p + "tokens", expected: "token ids in [0, \(v)) (vocab_size)", got: "\(ids[i]) at index \(i)")
             }
-            input = .tokens(layout.timeMajor(tokens, steps: steps, batch: batch, width: 1) { Int($0) }, steps: steps, batch: batch)
+            tokens = ids
         } else {
             if a.tokens != nil {
                 throw SeqError.invalid(p + "tokens", expected: "NULL (this model takes feature vectors, in 'features')", got: "a pointer")
             }
-            guard let features = a.features else {
+            guard let values = a.features else {
                 throw ABIError(status: .nullPointer,
                                message: "argument '\(p)features': expected a non-NULL pointer (this model takes feature vectors), got NULL")
             }
@@ -179,17 +212,12 @@ extension ModelObject {
             }
             let count = try Arg.elementCount(of: p + "features", (p + "steps", a.steps), (p + a.batchName, a.batch),
                                              (p + "input_size", a.inputSize))
-            try Arg.finite(features, count: count, p + "features")
-            // Filled in place rather than through Tensor(shape:data:), which formats its error
-            // messages before checking: this runs at every call, and at every streaming step.
-            var x = Tensor<Float>(zeros: [steps, batch, width])
-            x.data.withUnsafeMutableBufferPointer {
-                layout.copyTimeMajor(features, steps: steps, batch: batch, width: width, into: $0.baseAddress!)
-            }
-            input = .features(x)
+            try Arg.finite(values, count: count, p + "features")
+            features = values
         }
         let lengths = try checkLengths(a.lengths, steps: steps, batch: batch, p + "lengths", stepsName: "steps")
-        return CheckedInput(input: input, steps: steps, batch: batch, lengths: lengths, layout: layout)
+        return CheckedArguments(steps: steps, batch: batch, width: width, layout: layout, lengths: lengths,
+                                features: features, tokens: tokens)
     }
 
     /// Checks targets against this model and the checked input, and makes the engine's batch.

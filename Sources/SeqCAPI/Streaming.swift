@@ -119,6 +119,65 @@ final class StreamObject: HandleValue {
     }
 }
 
+/// Feeds the next `steps` steps of every sequence, as `seq_stream_feed` does, but writes the top
+/// recurrent layer's output a<t> at each of them instead of the head's y-hat: [steps, B, F] in
+/// `layout`, F = the model's state size (hidden_size, or proj_size for an LSTM with a projection).
+/// The head is not run: this is the recurrent stack alone, as an encoder (or `torch.nn.LSTM`)
+/// returns it. The state advances exactly as with `seq_stream_feed`.
+///
+/// - Parameters:
+///   - stream: a live `seq_stream`.
+///   - features: steps * B * input_size floats, all finite; NULL when the model takes tokens.
+///   - tokens: steps * B token ids in [0, vocab_size); NULL when the model takes features.
+///   - steps: >= 1, the steps in this chunk.
+///   - batch: the stream's B.
+///   - input_size: the model's input_size for features; 1 for tokens.
+///   - layout: `SEQ_LAYOUT_TIME_MAJOR` or `SEQ_LAYOUT_BATCH_FIRST`, for input and output.
+///   - output: receives steps * B * F floats; may be NULL only when `capacity` is 0.
+///   - capacity: size of `output` in floats.
+///   - count: if not NULL, receives steps * B * F, also when `output` is too small. `output` NULL
+///     with `capacity` 0 only sets `count` and leaves the state alone.
+/// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`;
+///   `SEQ_ERR_BUFFER_TOO_SMALL`; `SEQ_ERR_RESOURCE_LIMIT`. On failure the state is unchanged.
+/// - Thread safety: safe to call from any thread (calls on one stream, and on its model, are
+///   serialised).
+@c public func seq_stream_feed_hidden(_ stream: SeqStreamHandle?, _ features: UnsafePointer<Float>?, _ tokens: UnsafePointer<Int32>?,
+                                      _ steps: Int64, _ batch: Int64, _ input_size: Int64, _ layout: SeqLayout,
+                                      _ output: UnsafeMutablePointer<Float>?, _ capacity: Int64,
+                                      _ count: UnsafeMutablePointer<Int64>?) -> SeqStatus {
+    guarded {
+        let s = try Handles.value(stream, as: StreamObject.self, argument: "stream")
+        let m = s.owner
+        guard batch == Int64(s.session.batch) else {
+            throw SeqError.invalid("batch", expected: "\(s.session.batch) (the stream's batch)", got: batch)
+        }
+        let arguments = InputArguments(features: features, tokens: tokens, steps: steps, batch: batch,
+                                       inputSize: input_size, lengths: nil, layout: layout)
+        let v = try m.checkArguments(arguments)
+        let f = m.config.rnn.outputFeatures
+        let needed = v.steps * v.batch * f
+        guard let output = try Arg.output(output, capacity, count, needed: needed, name: "output") else { return }
+        if let x = v.features, v.layout == .timeMajor || v.steps == 1 {
+            // Features already in the engine's order: read and written in place, nothing allocated
+            // per call but the state.
+            let y = UnsafeMutableBufferPointer(start: output, count: needed)
+            try s.locked { try m.locked { try s.session.feedHidden(features: x, steps: v.steps, into: y) } }
+            return
+        }
+        let input = try m.check(arguments)
+        if input.layout == .timeMajor || input.steps == 1 {
+            let y = UnsafeMutableBufferPointer(start: output, count: needed)
+            try s.locked { try m.locked { try s.session.feedHidden(input.input, into: y) } }
+        } else {
+            var y = [Float](repeating: 0, count: needed)
+            try y.withUnsafeMutableBufferPointer { buffer in
+                try s.locked { try m.locked { try s.session.feedHidden(input.input, into: buffer) } }
+            }
+            input.layout.store(y, steps: input.steps, batch: input.batch, width: f, into: output)
+        }
+    }
+}
+
 /// Forgets the state of every sequence: the next step starts new sequences from a zero state.
 ///
 /// - Parameter stream: a live `seq_stream`.

@@ -86,9 +86,29 @@ enum Arg {
 
     /// A buffer of `count` floats that must all be finite; the message gives the first bad element.
     static func finite<F: BinaryFloatingPoint>(_ p: UnsafePointer<F>, count: Int, _ name: String) throws {
+        if F.self == Float.self && allFinite(UnsafeRawPointer(p), count: count) { return }
         for (i, v) in UnsafeBufferPointer(start: p, count: count).enumerated() where !v.isFinite {
             throw SeqError.invalid(name, expected: "finite values", got: "\(v) at element \(i)")
         }
+    }
+
+    /// Whether `count` floats are all finite, at SIMD speed (the element-by-element loop was 1.4%
+    /// of a medium layer's call through Python): x·0 is 0 for every finite x and NaN for ±∞ and
+    /// NaN, so independent sums of it stay 0 exactly when every value is finite.
+    private static func allFinite(_ p: UnsafeRawPointer, count: Int) -> Bool {
+        typealias V = SIMD16<Float>
+        var s0 = V(), s1 = V(), i = 0
+        while i + 32 <= count {
+            s0 += p.loadUnaligned(fromByteOffset: i * 4, as: V.self) * 0
+            s1 += p.loadUnaligned(fromByteOffset: i * 4 + 64, as: V.self) * 0
+            i += 32
+        }
+        var tail: Float = 0
+        while i < count {
+            tail += p.load(fromByteOffset: i * 4, as: Float.self) * 0
+            i += 1
+        }
+        return s0 == V() && s1 == V() && tail == 0
     }
 
     /// One finite number.

@@ -214,4 +214,60 @@ final class ArchitectureTests: XCTestCase {
         let reverse = try SequenceModel<Float>(ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: .lstm, inputSize: 3, hiddenSize: 4, direction: .reverse), outputSize: 2), seed: 1)
         XCTAssertThrowsError(try StreamingSession(model: reverse)) { e in XCTAssertTrue("\(e)".contains("reverse")) }
     }
+
+    /// feedHidden returns the stack's output a<t> (what the head reads), chunk by chunk: from
+    /// arrays and from the caller's memory alike, bit for bit the whole sequence's layer output,
+    /// with the state advanced as feed advances it; a wrong output size or a non-finite value
+    /// leaves the state alone.
+    func testStreamingHiddenOutputEqualsTheLayers() throws {
+        for cell in CellType.allCases {
+            let config = ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: cell, inputSize: 3, hiddenSize: 20, numLayers: 2),
+                                     outputSize: 4, output: .classes)
+            let model = try SequenceModel<Float>(config, seed: 1)
+            let steps = 11, batch = 2
+            let x = randomValues(steps * batch * 3, seed: 5).map(Float.init)
+            let whole = try model.rnn.forward(try Tensor(shape: [steps, batch, 3], data: x))
+            let arrays = try StreamingSession(model: model, batch: batch), pointers = try StreamingSession(model: model, batch: batch)
+            var fromArrays: [Float] = [], fromPointers: [Float] = []
+            var t = 0
+            for chunk in [1, 3, 1, 4, 2] {
+                let part = Array(x[t * batch * 3 ..< (t + chunk) * batch * 3])
+                var a = [Float](repeating: .nan, count: chunk * batch * 20), b = a
+                try a.withUnsafeMutableBufferPointer {
+                    try arrays.feedHidden(.features(try Tensor(shape: [chunk, batch, 3], data: part)), into: $0)
+                }
+                try part.withUnsafeBufferPointer { p in
+                    try b.withUnsafeMutableBufferPointer { try pointers.feedHidden(features: p.baseAddress!, steps: chunk, into: $0) }
+                }
+                fromArrays += a
+                fromPointers += b
+                t += chunk
+            }
+            XCTAssertTrue(fromArrays.map(\.bitPattern) == fromPointers.map(\.bitPattern), "\(cell): arrays and pointers differ")
+            assertClose(fromArrays, whole.output.data, rtol: 1e-6, atol: 1e-7, "\(cell): streamed hidden output")
+            assertClose(pointers.h.data, whole.hN.data, rtol: 1e-6, atol: 1e-7, "\(cell): state after streaming")
+            XCTAssertEqual(pointers.position, steps)
+            let before = pointers.h.data
+            var small = [Float](repeating: 0, count: batch * 20 - 1)
+            XCTAssertThrowsError(try x.withUnsafeBufferPointer { p in
+                try small.withUnsafeMutableBufferPointer { try pointers.feedHidden(features: p.baseAddress!, steps: 1, into: $0) }
+            }) { XCTAssertTrue("\($0)".contains("output"), "\($0)") }
+            var bad = Array(x[0 ..< batch * 3])
+            bad[4] = .nan
+            var out = [Float](repeating: 0, count: batch * 20)
+            XCTAssertThrowsError(try bad.withUnsafeBufferPointer { p in
+                try out.withUnsafeMutableBufferPointer { try pointers.feedHidden(features: p.baseAddress!, steps: 1, into: $0) }
+            }) { XCTAssertTrue("\($0)".contains("input"), "\($0)") }
+            XCTAssertEqual(pointers.h.data, before, "\(cell): a refused call changed the state")
+            XCTAssertEqual(pointers.position, steps)
+        }
+        let tokens = try SequenceModel<Float>(ModelConfig(architecture: .languageModel, rnn: RecurrentConfig(cell: .gru, inputSize: 4, hiddenSize: 5),
+                                                          vocabularySize: 6, embeddingSize: 4, outputSize: 6), seed: 1)
+        let session = try StreamingSession(model: tokens)
+        var out = [Float](repeating: 0, count: 5)
+        let x: [Float] = [0, 0, 0, 0]
+        XCTAssertThrowsError(try x.withUnsafeBufferPointer { p in
+            try out.withUnsafeMutableBufferPointer { try session.feedHidden(features: p.baseAddress!, steps: 1, into: $0) }
+        }) { XCTAssertTrue("\($0)".contains("token ids"), "\($0)") }
+    }
 }

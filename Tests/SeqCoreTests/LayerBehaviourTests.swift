@@ -48,6 +48,64 @@ final class LayerBehaviourTests: XCTestCase {
         }
     }
 
+    /// Inference on the caller's memory (`forward(timeMajor:…)`) gives, bit for bit, what the
+    /// array forward gives from the same initial states, for every cell, stacked and bidirectional,
+    /// batch 1 and batch 18 (split over the threads); it refuses non-finite input, h0 and c0 by
+    /// name, and an LSTM without a buffer for its final memory cell.
+    func testForwardOnTheCallersMemoryEqualsTheArrayForward() throws {
+        for cell in [CellType.lstm, .gru, .rnnTanh] {
+            for direction in [Direction.forward, .bidirectional] {
+                for batch in [1, 18] {
+                    let cfg = RecurrentConfig(cell: cell, inputSize: 7, hiddenSize: 24, numLayers: 2, direction: direction)
+                    let layer = try RecurrentLayer<Float>(cfg, seed: 3)
+                    let steps = 5, slots = 2 * cfg.numDirections, label = "\(cell) \(direction) B=\(batch)"
+                    let x = randomValues(steps * batch * 7, seed: 4).map(Float.init)
+                    let h0 = randomValues(slots * batch * 24, seed: 6).map { Float($0) * 0.5 }
+                    let c0 = cfg.hasCellState ? randomValues(slots * batch * 24, seed: 7).map(Float.init) : nil
+                    let expected = try layer.forward(try Tensor(shape: [steps, batch, 7], data: x),
+                                                     h0: try Tensor(shape: [slots, batch, 24], data: h0),
+                                                     c0: try c0.map { try Tensor(shape: [slots, batch, 24], data: $0) })
+                    var output = [Float](repeating: .nan, count: expected.output.data.count)
+                    var hN = [Float](repeating: .nan, count: h0.count), cN = c0.map { [Float](repeating: .nan, count: $0.count) }
+                    func run(_ input: [Float], _ h: [Float], _ c: [Float]?, cNBuffer: Bool = true) throws {
+                        try input.withUnsafeBufferPointer { xp in
+                            try h.withUnsafeBufferPointer { hp in
+                                try (c ?? [0]).withUnsafeBufferPointer { cp in
+                                    try output.withUnsafeMutableBufferPointer { op in
+                                        try hN.withUnsafeMutableBufferPointer { hn in
+                                            var spare = cN ?? [0]
+                                            try spare.withUnsafeMutableBufferPointer { cn in
+                                                try layer.forward(timeMajor: xp.baseAddress!, steps: steps, batch: batch, h0: hp.baseAddress!,
+                                                                  c0: c == nil ? nil : cp.baseAddress!, output: op.baseAddress!,
+                                                                  hN: hn.baseAddress!, cN: cNBuffer && cN != nil ? cn.baseAddress! : nil)
+                                            }
+                                            if cN != nil { cN = spare }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    try run(x, h0, c0)
+                    XCTAssertTrue(output.map(\.bitPattern) == expected.output.data.map(\.bitPattern), "\(label): output")
+                    XCTAssertTrue(hN.map(\.bitPattern) == expected.hN.data.map(\.bitPattern), "\(label): h_n")
+                    XCTAssertTrue((cN ?? []).map(\.bitPattern) == (expected.cN?.data ?? []).map(\.bitPattern), "\(label): c_n")
+                    var bad = x
+                    bad[5] = .infinity
+                    XCTAssertThrowsError(try run(bad, h0, c0), label) { XCTAssertTrue("\($0)".contains("input"), "\($0)") }
+                    var badH = h0
+                    badH[1] = .nan
+                    XCTAssertThrowsError(try run(x, badH, c0), label) { XCTAssertTrue("\($0)".contains("h0"), "\($0)") }
+                    if var badC = c0 {
+                        badC[0] = -.infinity
+                        XCTAssertThrowsError(try run(x, h0, badC), label) { XCTAssertTrue("\($0)".contains("c0"), "\($0)") }
+                        XCTAssertThrowsError(try run(x, h0, c0, cNBuffer: false), label) { XCTAssertTrue("\($0)".contains("cN"), "\($0)") }
+                    }
+                }
+            }
+        }
+    }
+
     /// A sequence padded into a longer batch gives exactly what it gives alone, whatever the padding
     /// holds; its padded steps output zero and receive zero input gradient.
     func testPaddingIsInvisible() throws {

@@ -33,3 +33,5 @@ seq_progress_callback header_test_progress = header_test_callback;
 seq_status (*header_test_fit)(seq_model *, seq_dataset *, int64_t, int64_t, seq_progress_callback, void *) = seq_model_fit;
 seq_status (*header_test_feed)(seq_stream *, const float *, const int32_t *, int64_t, int64_t, int64_t, seq_layout, float *,
                                int64_t, int64_t *) = seq_stream_feed;
+seq_status (*header_test_feed_hidden)(seq_stream *, const float *, const int32_t *, int64_t, int64_t, int64_t, seq_layout,
+                                      float *, int64_t, int64_t *) = seq_stream_feed_hidden;

@@ -77,6 +77,12 @@ void test_errors_null_pointers(void) {
     CHECK_ERROR(seq_stream_create(m, 1, NULL), SEQ_ERR_NULL_POINTER, "argument 'out'");
     CHECK_ERROR(seq_stream_feed(NULL, x, NULL, 1, B, I, 0, y, B * K, NULL), SEQ_ERR_NULL_POINTER, "argument 'stream'");
     CHECK_ERROR(seq_stream_feed(s, x, NULL, 1, B, I, 0, NULL, B * K, NULL), SEQ_ERR_NULL_POINTER, "argument 'output'");
+    CHECK_ERROR(seq_stream_feed_hidden(NULL, x, NULL, 1, B, I, 0, y, B * 4, NULL), SEQ_ERR_NULL_POINTER,
+                "seq_stream_feed_hidden: argument 'stream': expected a non-NULL pointer, got NULL");
+    CHECK_ERROR(seq_stream_feed_hidden(s, x, NULL, 1, B, I, 0, NULL, B * 4, NULL), SEQ_ERR_NULL_POINTER,
+                "seq_stream_feed_hidden: argument 'output': expected a non-NULL pointer, got NULL");
+    CHECK_ERROR(seq_stream_feed_hidden(s, NULL, NULL, 1, B, I, 0, y, B * 4, NULL), SEQ_ERR_NULL_POINTER,
+                "seq_stream_feed_hidden: argument 'features': expected a non-NULL pointer (this model takes feature vectors)");
     CHECK_ERROR(seq_stream_reset(NULL), SEQ_ERR_NULL_POINTER, "seq_stream_reset: argument 'stream'");
     CHECK_ERROR(seq_stream_position(s, NULL), SEQ_ERR_NULL_POINTER, "argument 'steps'");
     CHECK_ERROR(seq_stream_get_state(s, NULL, 4, NULL, NULL, 0, NULL), SEQ_ERR_NULL_POINTER, "argument 'h'");
@@ -120,6 +126,8 @@ void test_errors_wrong_handle_kinds(void) {
                 "expected a seq_model handle, got a seq_stream handle");
     CHECK_ERROR(seq_model_fit(m, (seq_dataset *)(void *)m, 1, 1, NULL, NULL), SEQ_ERR_WRONG_HANDLE,
                 "argument 'dataset': expected a seq_dataset handle, got a seq_model handle");
+    CHECK_ERROR(seq_stream_feed_hidden((seq_stream *)(void *)m, x, NULL, 1, B, I, 0, y, B * 4, NULL), SEQ_ERR_WRONG_HANDLE,
+                "seq_stream_feed_hidden: argument 'stream': expected a seq_stream handle, got a seq_model handle");
     CHECK_ERROR(seq_stream_reset((seq_stream *)(void *)d), SEQ_ERR_WRONG_HANDLE,
                 "argument 'stream': expected a seq_stream handle, got a seq_dataset handle");
     CHECK_ERROR(seq_dataset_count((seq_dataset *)(void *)s, &count), SEQ_ERR_WRONG_HANDLE,
@@ -193,6 +201,18 @@ void test_errors_sizes(void) {
     CHECK_ERROR(seq_stream_feed(s, x, NULL, 1, 1, I, 0, y, B * K, NULL), SEQ_ERR_INVALID_ARGUMENT,
                 "argument 'batch': expected 2 (the stream's batch), got 1");
     CHECK_ERROR(seq_stream_feed(s, x, NULL, -3, B, I, 0, y, B * K, NULL), SEQ_ERR_INVALID_ARGUMENT, "argument 'steps'");
+    CHECK_ERROR(seq_stream_feed_hidden(s, x, NULL, 1, 3, I, 0, y, B * 4, NULL), SEQ_ERR_INVALID_ARGUMENT,
+                "seq_stream_feed_hidden: argument 'batch': expected 2 (the stream's batch), got 3");
+    CHECK_ERROR(seq_stream_feed_hidden(s, x, NULL, 0, B, I, 0, y, B * 4, NULL), SEQ_ERR_INVALID_ARGUMENT,
+                "seq_stream_feed_hidden: argument 'steps': expected a positive integer, got 0");
+    CHECK_ERROR(seq_stream_feed_hidden(s, x, NULL, 1, B, 3, 0, y, B * 4, NULL), SEQ_ERR_INVALID_ARGUMENT,
+                "seq_stream_feed_hidden: argument 'input_size': expected 2 (the model's input_size), got 3");
+    CHECK_ERROR(seq_stream_feed_hidden(s, x, NULL, 1, B, I, 2, y, B * 4, NULL), SEQ_ERR_INVALID_ARGUMENT,
+                "seq_stream_feed_hidden: argument 'layout': expected SEQ_LAYOUT_TIME_MAJOR (0) or SEQ_LAYOUT_BATCH_FIRST (1), got 2");
+    CHECK_ERROR(seq_stream_feed_hidden(s, x, NULL, 1, B, I, 0, y, -1, NULL), SEQ_ERR_INVALID_ARGUMENT,
+                "seq_stream_feed_hidden: argument 'capacity': expected a non-negative number of elements, got -1");
+    CHECK_ERROR(seq_stream_feed_hidden(s, x, NULL, INT64_MAX, B, I, 0, y, B * 4, NULL), SEQ_ERR_RESOURCE_LIMIT,
+                "seq_stream_feed_hidden: argument 'steps': expected at most");
     CHECK_ERROR(seq_stream_set_state(s, x, 7, NULL, 0), SEQ_ERR_INVALID_ARGUMENT,
                 "argument 'h_count': expected 8 (L * B * Hout = 1 * 2 * 4), got 7");
     CHECK_ERROR(seq_stream_set_state(s, x, 8, x, 4), SEQ_ERR_INVALID_ARGUMENT, "argument 'c_count': expected 8");
@@ -251,6 +271,13 @@ void test_errors_buffers_too_small(void) {
     CHECK_OK(seq_stream_create(m, B, &s));
     CHECK_ERROR(seq_stream_feed(s, x, NULL, 2, B, I, 0, y, 2 * B * K - 1, &count), SEQ_ERR_BUFFER_TOO_SMALL,
                 "argument 'output'");
+    /* The hidden output is [steps, B, hidden_size], not [steps, B, output_size]. */
+    count = -1;
+    CHECK_ERROR(seq_stream_feed_hidden(s, x, NULL, 2, B, I, 0, y, 2 * B * K, &count), SEQ_ERR_BUFFER_TOO_SMALL,
+                "seq_stream_feed_hidden: argument 'output': buffer too small: capacity 12 elements, needed 16 elements");
+    CHECK_INT_EQ(count, 2 * B * 4);
+    CHECK_ERROR(seq_stream_feed_hidden(s, x, NULL, 1, B, I, 0, y, 0, NULL), SEQ_ERR_BUFFER_TOO_SMALL,
+                "seq_stream_feed_hidden: argument 'output': buffer too small: capacity 0 elements, needed 8 elements");
     CHECK_ERROR(seq_stream_get_state(s, y, 7, NULL, NULL, 0, NULL), SEQ_ERR_BUFFER_TOO_SMALL,
                 "argument 'h': buffer too small: capacity 7 elements, needed 8 elements");
     CHECK_ERROR(seq_stream_get_state(s, y, 8, NULL, y, 3, NULL), SEQ_ERR_BUFFER_TOO_SMALL, "argument 'c'");
@@ -331,6 +358,13 @@ void test_errors_nan_and_infinity(void) {
     bad[0] = NAN;
     CHECK_ERROR(seq_stream_feed(s, bad, NULL, 1, B, I, 0, y, B * K, NULL), SEQ_ERR_INVALID_ARGUMENT,
                 "seq_stream_feed: argument 'features': expected finite values, got nan at element 0");
+    CHECK_ERROR(seq_stream_feed_hidden(s, bad, NULL, 1, B, I, 0, y, B * 4, NULL), SEQ_ERR_INVALID_ARGUMENT,
+                "seq_stream_feed_hidden: argument 'features': expected finite values, got nan at element 0");
+    bad[0] = x[0];
+    bad[3] = -INFINITY;
+    CHECK_ERROR(seq_stream_feed_hidden(s, bad, NULL, 1, B, I, 0, y, B * 4, NULL), SEQ_ERR_INVALID_ARGUMENT,
+                "seq_stream_feed_hidden: argument 'features': expected finite values, got -inf at element 3");
+    bad[0] = NAN;
     CHECK_ERROR(seq_stream_set_state(s, bad, 8, NULL, 0), SEQ_ERR_INVALID_ARGUMENT, "argument 'h': expected finite values");
     CHECK_ERROR(seq_stream_set_state(s, x, 8, bad, 8), SEQ_ERR_INVALID_ARGUMENT, "argument 'c': expected finite values");
     CHECK_OK(seq_dataset_create(&d));
@@ -379,6 +413,10 @@ void test_errors_token_ids_out_of_range(void) {
                 "argument 'top_k': expected 0 (all tokens) to 5");
     CHECK_OK(seq_stream_create(lm, B, &s));
     CHECK_ERROR(seq_stream_feed(s, NULL, bad + 2, 1, B, 1, 0, y, B * V, NULL), SEQ_ERR_INVALID_ARGUMENT, "argument 'tokens'");
+    CHECK_ERROR(seq_stream_feed_hidden(s, NULL, negative + 1, 1, B, 1, 0, y, B * 4, NULL), SEQ_ERR_INVALID_ARGUMENT,
+                "seq_stream_feed_hidden: argument 'tokens': expected token ids in [0, 5) (vocab_size), got -1 at index 0");
+    CHECK_ERROR(seq_stream_feed_hidden(s, x, NULL, 1, B, 1, 0, y, B * 4, NULL), SEQ_ERR_INVALID_ARGUMENT,
+                "seq_stream_feed_hidden: argument 'features': expected NULL (this model takes token ids, in 'tokens')");
     s2s = model_from("architecture=seq2seq cell=gru vocab_size=5 embedding_size=3 hidden_size=4 output_size=4");
     if (s2s) {
         CHECK_ERROR(seq_model_train_step(s2s, NULL, ids, T, B, 1, NULL, 0, ids, NULL, T, NULL, NULL), SEQ_ERR_INVALID_ARGUMENT,

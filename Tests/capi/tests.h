@@ -46,6 +46,11 @@
     X(stream_state_round_trip)                        \
     X(stream_outlives_model_handle)                   \
     X(stream_refused_feed_leaves_it_usable)           \
+    X(stream_feed_hidden_is_the_top_layer_state)      \
+    X(stream_feed_hidden_through_an_identity_head)    \
+    X(stream_feed_hidden_layouts)                     \
+    X(stream_feed_hidden_size_query_and_refusals)     \
+    X(stream_feed_hidden_after_set_state_and_new_parameters) \
     /* test_golden.c */                               \
     X(golden_engine_fixtures)                         \
     X(golden_parameters_round_trip)                   \

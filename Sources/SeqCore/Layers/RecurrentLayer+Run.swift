@@ -94,65 +94,22 @@ extension RecurrentLayer {
 
         let hout = c.outputSize, h = c.hiddenSize, features = c.outputFeatures
         let tape = training ? RecurrentTape<S>(steps: steps, batch: batch, lengths: lens, batchFirst: batchFirst, slots: slots) : nil
-        let hN = Buffer<S>(slots * batch * hout)
-        let cN: Buffer<S>? = c.hasCellState ? Buffer(slots * batch * h) : nil
-        let h0Buffer = h0.map { Buffer($0.data) }
-        let c0Buffer = c0.map { Buffer($0.data) }
-        // Read-only access: forward never writes a parameter, so concurrent inference on one model
-        // is safe (a mutable borrow would check uniqueness and could copy the array under a reader).
-        // Inference reuses packed weight panels from earlier calls (training changes the weights at
-        // every step, and its backward needs other layouts).
-        let cache = training || S.self != Float.self ? nil : WeightCache(store: packCache, version: arena.version)
-        func runLayers(_ firstInput: Buffer<S>, _ lastOutput: UnsafeMutablePointer<S>) {
-            var layerInput = firstInput
-            arena.values.withUnsafeBufferPointer { values in
-                let v = UnsafeMutablePointer(mutating: values.baseAddress!)
-                for l in 0 ..< c.numLayers {
-                    let last = l == c.numLayers - 1
-                    // Every element is written by the directions' loops: no zero-fill.
-                    let output = last ? Buffer(borrowing: lastOutput) : Buffer<S>(uninitialized: steps * batch * features)
-                    for d in 0 ..< c.numDirections {
-                        let slot = l * c.numDirections + d
-                        let run = ForwardRun(
-                            layer: l, direction: d, steps: steps, batch: batch, lengths: lens,
-                            input: layerInput.pointer, inputSize: c.layerInputSize(l),
-                            output: output.pointer, outputStride: features,
-                            column: c.merge == .concat ? d * hout : 0, accumulate: c.merge == .sum && d > 0,
-                            h0: h0Buffer.map { $0.pointer + slot * batch * hout },
-                            c0: c0Buffer.map { $0.pointer + slot * batch * h },
-                            hN: hN.pointer + slot * batch * hout, cN: cN.map { $0.pointer + slot * batch * h },
-                            tape: tape, slot: slot, reverse: c.direction == .reverse || d == 1,
-                            split: batchSplit(batch, backward: false))
-                        let p = cellParameters(v, layer: l, direction: d, cache: cache)
-                        switch c.cell {
-                        case .rnnTanh, .rnnReLU:
-                            run.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil) }, params: p)
-                        case .gru:
-                            run.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
-                        case .lstm:
-                            run.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: nil, recordsTape: training,
-                                              freshInput: run.projectsPerStep) }, params: p)
-                        }
-                    }
-                    tape?.layerInputs.append(l == 0 ? nil : layerInput)
-                    if !last {
-                        let mask = training && c.dropout > 0 ? dropoutMask(steps * batch * features) : nil
-                        if let mask { for i in 0 ..< steps * batch * features { output.pointer[i] *= mask.pointer[i] } }
-                        tape?.dropoutMasks.append(mask)
-                    }
-                    layerInput = output
-                }
-            }
-        }
-        // The last layer writes straight into the returned array, and inference reads a time-major
-        // input in place: copying both in and out was a tenth of a small layer's time, on one thread.
+        let hN = Buffer<S>(uninitialized: slots * batch * hout)
+        let cN: Buffer<S>? = c.hasCellState ? Buffer(uninitialized: slots * batch * h) : nil
+        // The last layer writes straight into the returned array, and a time-major input is read in
+        // place: copying both in and out was a tenth of a small layer's time, on one thread.
         // Training's tape keeps the input array itself (see `RecurrentTape.input`).
         let outCount = steps * batch * features
         let timeMajor = batchFirst ? Self.transposeBT(input.data, steps, batch, c.inputSize, toTimeMajor: true) : input.data
         tape?.input = timeMajor
         let outData = [S](unsafeUninitializedCapacity: outCount) { out, initialized in
             timeMajor.withUnsafeBufferPointer { x in
-                runLayers(Buffer(borrowing: UnsafeMutablePointer(mutating: x.baseAddress!)), out.baseAddress!)
+                withOptionalPointer(h0?.data) { h0p in
+                    withOptionalPointer(c0?.data) { c0p in
+                        runLayers(input: x.baseAddress!, steps: steps, batch: batch, lengths: lens, h0: h0p, c0: c0p,
+                                  output: out.baseAddress!, hN: hN.pointer, cN: cN?.pointer, tape: tape)
+                    }
+                }
             }
             initialized = outCount
         }
@@ -162,6 +119,87 @@ extension RecurrentLayer {
             hN: Tensor(unchecked: [slots, batch, hout], data: hN.array(slots * batch * hout)),
             cN: cN.map { Tensor(unchecked: [slots, batch, h], data: $0.array(slots * batch * h)) },
             tape: tape)
+    }
+
+    /// Inference on memory the caller owns: `forward` without arrays in or out, for callers that
+    /// hold the input and want the result in their own buffers (the C API's streams). Every
+    /// sequence runs all T steps.
+    ///
+    /// - Parameters:
+    ///   - input: T·B·I values, time-major [T, B, I], all finite.
+    ///   - h0: [L·D, B, Hout] initial states, nil for zeros; c0: [L·D, B, H] (LSTM), nil for zeros.
+    ///   - output: receives [T, B, F] (F = `config.outputFeatures`); hN [L·D, B, Hout] and cN
+    ///     [L·D, B, H] (LSTM; nil otherwise) the final states. None may overlap the input.
+    @_specialize(where S == Float)
+    public func forward(timeMajor input: UnsafePointer<S>, steps: Int, batch: Int,
+                        h0: UnsafePointer<S>?, c0: UnsafePointer<S>?, output: UnsafeMutablePointer<S>,
+                        hN: UnsafeMutablePointer<S>, cN: UnsafeMutablePointer<S>?) throws {
+        let c = config
+        try Check.positive(steps, "steps")
+        try Check.positive(batch, "batch")
+        if cN == nil && c.hasCellState {
+            throw SeqError.invalid("cN", expected: "a buffer for the final memory cell (an LSTM)", got: "nil")
+        }
+        try checkMemory(steps: steps, batch: batch, training: false)
+        let slots = c.numLayers * c.numDirections
+        try checkFinite(UnsafeBufferPointer(start: input, count: steps * batch * c.inputSize), "input")
+        if let h0 { try checkFinite(UnsafeBufferPointer(start: h0, count: slots * batch * c.outputSize), "h0") }
+        if let c0 { try checkFinite(UnsafeBufferPointer(start: c0, count: slots * batch * c.hiddenSize), "c0") }
+        runLayers(input: input, steps: steps, batch: batch, lengths: Array(repeating: steps, count: batch), h0: h0,
+                  c0: c.hasCellState ? c0 : nil, output: output, hN: hN, cN: c.hasCellState ? cN : nil, tape: nil)
+    }
+
+    /// Every layer and direction over time-major input, the last layer writing `output`; hN and cN
+    /// receive the final states. Training when `tape` is given (the tape records; dropout applies).
+    private func runLayers(input: UnsafePointer<S>, steps: Int, batch: Int, lengths lens: [Int],
+                           h0: UnsafePointer<S>?, c0: UnsafePointer<S>?, output lastOutput: UnsafeMutablePointer<S>,
+                           hN: UnsafeMutablePointer<S>, cN: UnsafeMutablePointer<S>?, tape: RecurrentTape<S>?) {
+        let c = config, training = tape != nil
+        let hout = c.outputSize, h = c.hiddenSize, features = c.outputFeatures
+        // Read-only access: forward never writes a parameter, so concurrent inference on one model
+        // is safe (a mutable borrow would check uniqueness and could copy the array under a reader).
+        // Inference reuses packed weight panels from earlier calls (training changes the weights at
+        // every step, and its backward needs other layouts).
+        let cache = training || S.self != Float.self ? nil : WeightCache(store: packCache, version: arena.version)
+        var layerInput = Buffer(borrowing: UnsafeMutablePointer(mutating: input))
+        arena.values.withUnsafeBufferPointer { values in
+            let v = UnsafeMutablePointer(mutating: values.baseAddress!)
+            for l in 0 ..< c.numLayers {
+                let last = l == c.numLayers - 1
+                // Every element is written by the directions' loops: no zero-fill.
+                let output = last ? Buffer(borrowing: lastOutput) : Buffer<S>(uninitialized: steps * batch * features)
+                for d in 0 ..< c.numDirections {
+                    let slot = l * c.numDirections + d
+                    let run = ForwardRun(
+                        layer: l, direction: d, steps: steps, batch: batch, lengths: lens,
+                        input: layerInput.pointer, inputSize: c.layerInputSize(l),
+                        output: output.pointer, outputStride: features,
+                        column: c.merge == .concat ? d * hout : 0, accumulate: c.merge == .sum && d > 0,
+                        h0: h0.map { UnsafeMutablePointer(mutating: $0 + slot * batch * hout) },
+                        c0: c0.map { UnsafeMutablePointer(mutating: $0 + slot * batch * h) },
+                        hN: hN + slot * batch * hout, cN: cN.map { $0 + slot * batch * h },
+                        tape: tape, slot: slot, reverse: c.direction == .reverse || d == 1,
+                        split: batchSplit(batch, backward: false))
+                    let p = cellParameters(v, layer: l, direction: d, cache: cache)
+                    switch c.cell {
+                    case .rnnTanh, .rnnReLU:
+                        run.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil) }, params: p)
+                    case .gru:
+                        run.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
+                    case .lstm:
+                        run.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: nil, recordsTape: training,
+                                          freshInput: run.projectsPerStep) }, params: p)
+                    }
+                }
+                tape?.layerInputs.append(l == 0 ? nil : layerInput)
+                if !last {
+                    let mask = training && c.dropout > 0 ? dropoutMask(steps * batch * features) : nil
+                    if let mask { for i in 0 ..< steps * batch * features { output.pointer[i] *= mask.pointer[i] } }
+                    tape?.dropoutMasks.append(mask)
+                }
+                layerInput = output
+            }
+        }
     }
 
     /// Backpropagation through time: from ∂L/∂output and ∂L/∂(final states) (nil = zero) to the
@@ -313,21 +351,22 @@ extension RecurrentLayer {
     }
 
     func checkFinite(_ data: [S], _ name: String) throws {
+        try data.withUnsafeBufferPointer { try checkFinite($0, name) }
+    }
+
+    func checkFinite(_ buffer: UnsafeBufferPointer<S>, _ name: String) throws {
         // x·0 is 0 for every finite x and NaN for ±∞ and NaN: eight independent sums of it run at
         // SIMD speed, and the index is looked for only when one of them is not 0.
-        let allFinite = data.withUnsafeBufferPointer { buffer -> Bool in
-            var sums = SIMD8<S>(), i = 0
-            let p = buffer.baseAddress
-            while i + 8 <= buffer.count {
-                sums = sums.addingProduct(UnsafeRawPointer(p! + i).loadUnaligned(as: SIMD8<S>.self), 0)
-                i += 8
-            }
-            while i < buffer.count { sums[0] += buffer[i] * 0; i += 1 }
-            return sums == SIMD8<S>()
+        var sums = SIMD8<S>(), i = 0
+        let p = buffer.baseAddress
+        while i + 8 <= buffer.count {
+            sums = sums.addingProduct(UnsafeRawPointer(p! + i).loadUnaligned(as: SIMD8<S>.self), 0)
+            i += 8
         }
-        if allFinite { return }
-        for i in data.indices where !data[i].isFinite {
-            throw SeqError.invalid(name, expected: "finite values", got: "\(data[i]) at index \(i)")
+        while i < buffer.count { sums[0] += buffer[i] * 0; i += 1 }
+        if sums == SIMD8<S>() { return }
+        for i in buffer.indices where !buffer[i].isFinite {
+            throw SeqError.invalid(name, expected: "finite values", got: "\(buffer[i]) at index \(i)")
         }
     }
 
@@ -605,4 +644,11 @@ struct BackwardRun<S: SeqScalar> {
         Kernels.gemm(transA: false, transB: false, m: rows, n: inputSize, k: gw, alpha: 1, a: dGX.pointer, lda: gw,
                      b: p.wih, ldb: inputSize, beta: overwritesDX ? 0 : 1, c: dX, ldc: inputSize)
     }
+}
+
+/// `body` with the array's storage, or with nil when there is no array.
+@inline(__always)
+func withOptionalPointer<T, R>(_ array: [T]?, _ body: (UnsafePointer<T>?) throws -> R) rethrows -> R {
+    guard let array else { return try body(nil) }
+    return try array.withUnsafeBufferPointer { try body($0.baseAddress) }
 }

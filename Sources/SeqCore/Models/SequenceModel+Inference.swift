@@ -177,6 +177,50 @@ public final class StreamingSession<S: SeqScalar> {
         model.config.output.activate(output, width: k)
     }
 
+    /// Advances the state as `feed` does but writes the stack's output a<t> [T, B, F] (time-major;
+    /// F = `rnn.config.outputFeatures`, what the head reads) into `output`, which must hold exactly
+    /// T·B·F values, and skips the head: the recurrent layers alone, as an encoder or a
+    /// `torch.nn.LSTM` returns them. On failure the state and `output` are unchanged.
+    public func feedHidden(_ input: SequenceInput<S>, into output: UnsafeMutableBufferPointer<S>) throws {
+        try checkBatch(input)
+        let f = model.rnn.config.outputFeatures, needed = input.steps * batch * f
+        if output.count != needed {
+            throw SeqError.invalid("output", expected: "\(needed) values ([T, B, F] = [\(input.steps), \(batch), \(f)])", got: output.count)
+        }
+        let a = try advance(input)
+        a.data.withUnsafeBufferPointer { output.baseAddress!.update(from: $0.baseAddress!, count: needed) }
+    }
+
+    /// `feedHidden` on memory the caller owns: `features` holds T·B·I values, time-major, and
+    /// `output` T·B·F. Nothing is copied in or out (for a caller that feeds large chunks, the
+    /// arrays' allocations were most of a small layer's call: fresh pages at every call).
+    public func feedHidden(features: UnsafePointer<S>, steps: Int, into output: UnsafeMutableBufferPointer<S>) throws {
+        if model.embedding != nil {
+            throw SeqError.invalid("input", expected: "token ids (the model has an embedding)", got: "feature vectors")
+        }
+        try Check.positive(steps, "steps")
+        let rnn = model.rnn, f = rnn.config.outputFeatures, needed = steps * batch * f
+        if output.count != needed {
+            throw SeqError.invalid("output", expected: "\(needed) values ([T, B, F] = [\(steps), \(batch), \(f)])", got: output.count)
+        }
+        // The new state goes to new arrays, kept only when the pass succeeds.
+        var cNew: [S]? = c.map { [S](repeating: 0, count: $0.data.count) }
+        let hData = try h.data.withUnsafeBufferPointer { h0 in
+            try [S](unsafeUninitializedCapacity: h.data.count) { hN, initialized in
+                try withOptionalPointer(c?.data) { c0 in
+                    try withOptional(&cNew) { cN in
+                        try rnn.forward(timeMajor: features, steps: steps, batch: batch, h0: h0.baseAddress, c0: c0,
+                                        output: output.baseAddress!, hN: hN.baseAddress!, cN: cN)
+                    }
+                }
+                initialized = hN.count
+            }
+        }
+        h = Tensor(unchecked: h.shape, data: hData)
+        if let cNew, let shape = c?.shape { c = Tensor(unchecked: shape, data: cNew) }
+        position += steps
+    }
+
     private func checkBatch(_ input: SequenceInput<S>) throws {
         if input.batch != batch {
             throw SeqError.invalid("input", expected: "batch \(batch) (the session's)", got: input.batch)
@@ -261,4 +305,10 @@ extension SequenceModel {
         }
         return results
     }
+}
+
+@inline(__always)
+private func withOptional<T, R>(_ array: inout [T]?, _ body: (UnsafeMutablePointer<T>?) throws -> R) rethrows -> R {
+    guard array != nil else { return try body(nil) }
+    return try array!.withUnsafeMutableBufferPointer { try body($0.baseAddress) }
 }

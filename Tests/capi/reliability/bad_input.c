@@ -600,6 +600,9 @@ static seq_status h_stream_create(void *h) {
 static seq_status h_stream_feed(void *h) {
     return seq_stream_feed(h, feats, NULL, 1, B, I, SEQ_LAYOUT_TIME_MAJOR, out, BIG, NULL);
 }
+static seq_status h_stream_feed_hidden(void *h) {
+    return seq_stream_feed_hidden(h, feats, NULL, 1, B, I, SEQ_LAYOUT_TIME_MAJOR, out, BIG, NULL);
+}
 static seq_status h_stream_reset(void *h) { return seq_stream_reset(h); }
 static seq_status h_stream_position(void *h) { return seq_stream_position(h, &sink64); }
 static seq_status h_stream_get_state(void *h) { return seq_stream_get_state(h, out, BIG, NULL, out + 1024, 1024, NULL); }
@@ -654,6 +657,7 @@ static const struct handle_call handle_calls[] = {
     {"seq_stream_create", MODEL, h_stream_create, NULL},
     {"seq_stream_free", STREAM, NULL, f_stream_free},
     {"seq_stream_feed", STREAM, h_stream_feed, NULL},
+    {"seq_stream_feed_hidden", STREAM, h_stream_feed_hidden, NULL},
     {"seq_stream_reset", STREAM, h_stream_reset, NULL},
     {"seq_stream_position", STREAM, h_stream_position, NULL},
     {"seq_stream_get_state", STREAM, h_stream_get_state, NULL},
@@ -1451,6 +1455,34 @@ static void stream_cases(void) {
     FEED("capacity -1", SEQ_ERR_INVALID_ARGUMENT, stream, feats, NULL, 1, B, I, 0, out, -1);
     FEED("capacity 3 (needs 4)", SEQ_ERR_BUFFER_TOO_SMALL, stream, feats, NULL, 1, B, I, 0, out, 3);
 #undef FEED
+
+    /* The same checks as seq_stream_feed; the output is [steps, B, hidden_size]: B * H = 8 per step. */
+#define FEED_HIDDEN(input, expect, s, f, t, steps, batch, input_size, layout, output, capacity) \
+    CASE(seq_stream_feed_hidden, input, expect,                                                \
+         seq_stream_feed_hidden(s, f, t, steps, batch, input_size, layout, output, capacity, NULL))
+    FEED_HIDDEN("features and tokens both NULL", EXPECT_ERROR, stream, NULL, NULL, 1, B, I, 0, out, BIG);
+    FEED_HIDDEN("features and tokens both given", SEQ_ERR_INVALID_ARGUMENT, stream, feats, toks, 1, B, I, 0, out, BIG);
+    FEED_HIDDEN("batch 3 (stream has 2)", SEQ_ERR_INVALID_ARGUMENT, stream, feats, NULL, 1, 3, I, 0, out, BIG);
+    FEED_HIDDEN("batch -2", SEQ_ERR_INVALID_ARGUMENT, stream, feats, NULL, 1, -2, I, 0, out, BIG);
+    FEED_HIDDEN("steps 0", SEQ_ERR_INVALID_ARGUMENT, stream, feats, NULL, 0, B, I, 0, out, BIG);
+    FEED_HIDDEN("steps -1", SEQ_ERR_INVALID_ARGUMENT, stream, feats, NULL, -1, B, I, 0, out, BIG);
+    FEED_HIDDEN("steps INT64_MAX", SEQ_ERR_RESOURCE_LIMIT, stream, feats, NULL, INT64_MAX, B, I, 0, out, BIG);
+    FEED_HIDDEN("steps 2^31 (2^32 steps in all)", SEQ_ERR_RESOURCE_LIMIT, stream, feats, NULL, (int64_t)1 << 31, B, I, 0, out, BIG);
+    FEED_HIDDEN("input_size 4 (model has 3)", SEQ_ERR_INVALID_ARGUMENT, stream, feats, NULL, 1, B, 4, 0, out, BIG);
+    FEED_HIDDEN("input_size INT64_MIN", SEQ_ERR_INVALID_ARGUMENT, stream, feats, NULL, 1, B, INT64_MIN, 0, out, BIG);
+    FEED_HIDDEN("layout 2", SEQ_ERR_INVALID_ARGUMENT, stream, feats, NULL, 1, B, I, 2, out, BIG);
+    FEED_HIDDEN("a NaN feature", SEQ_ERR_INVALID_ARGUMENT, stream, nan_feats, NULL, 3, B, I, 0, out, BIG);
+    FEED_HIDDEN("a +Inf feature", SEQ_ERR_INVALID_ARGUMENT, stream, inf_feats, NULL, 3, B, I, 0, out, BIG);
+    FEED_HIDDEN("tokens to a feature model", SEQ_ERR_INVALID_ARGUMENT, stream, NULL, toks, 1, B, 1, 0, out, BIG);
+    FEED_HIDDEN("features to a token model", SEQ_ERR_INVALID_ARGUMENT, lm_stream, feats, NULL, 1, B, I, 0, out, BIG);
+    FEED_HIDDEN("token id = vocab_size", SEQ_ERR_INVALID_ARGUMENT, lm_stream, NULL, bad_toks, 1, B, 1, 0, out, BIG);
+    FEED_HIDDEN("token id -1", SEQ_ERR_INVALID_ARGUMENT, lm_stream, NULL, neg_toks, 1, B, 1, 0, out, BIG);
+    FEED_HIDDEN("output NULL, capacity 8", SEQ_ERR_NULL_POINTER, stream, feats, NULL, 1, B, I, 0, NULL, 8);
+    FEED_HIDDEN("capacity -1", SEQ_ERR_INVALID_ARGUMENT, stream, feats, NULL, 1, B, I, 0, out, -1);
+    FEED_HIDDEN("capacity 4 (needs 8: B * hidden_size, not B * output_size)", SEQ_ERR_BUFFER_TOO_SMALL, stream, feats, NULL, 1,
+                B, I, 0, out, 4);
+    FEED_HIDDEN("capacity 7 (needs 8)", SEQ_ERR_BUFFER_TOO_SMALL, stream, feats, NULL, 1, B, I, 0, out, 7);
+#undef FEED_HIDDEN
 
     CASE(seq_stream_position, "steps NULL", SEQ_ERR_NULL_POINTER, seq_stream_position(stream, NULL));
     CASE(seq_stream_get_state, "h NULL, h_capacity 8", SEQ_ERR_NULL_POINTER, seq_stream_get_state(stream, NULL, 8, NULL, out, BIG, NULL));

@@ -8,9 +8,10 @@
  *      and another creates, frees and misuses handles (wrong kind, garbage pointers). Every thread's
  *      predictions must equal bit for bit those of the same work run alone beforehand (the header
  *      promises bit-identical results for every thread count; the models share nothing).
- *   2. one shared model, read-only: 4 threads each stream through their own seq_stream, two more
- *      feed one shared stream, one predicts and reads parameters; the outputs equal the same work
- *      run alone, and the shared stream's position counts both threads' steps.
+ *   2. one shared model, read-only: 4 threads each stream through their own seq_stream (every
+ *      fourth step with seq_stream_feed_hidden), two more feed one shared stream, one predicts and
+ *      reads parameters; the outputs (y-hat and a<t>) equal the same work run alone, and the shared
+ *      stream's position counts both threads' steps.
  *   3. one shared model under mutation: a thread trains and sets parameters and the learning rate
  *      while streams feed and another thread predicts; then the model handle is freed while the
  *      streams still run (they keep the model alive). Statuses must be SEQ_OK, outputs finite.
@@ -328,6 +329,7 @@ struct stream_work {
     pthread_barrier_t *model_freed; /* phase 3: wait here until the model handle is freed */
     char label[64];
     float outputs[ST * SB * SK];
+    float hidden[ST * SB * SH]; /* a<t> of the steps fed with seq_stream_feed_hidden (every fourth) */
     float h[SB * SH], c[SB * SH];
 };
 
@@ -342,8 +344,12 @@ static void *stream_worker(void *arg) {
     for (t = 0; t < w->steps; t++) {
         float x[SB * SI];
         for (i = 0; i < SB * SI; i++) x[i] = input_value(w->seed, t * SB * SI + i);
-        EXPECT_OK(who, seq_stream_feed(stream, x, NULL, 1, SB, SI, SEQ_LAYOUT_TIME_MAJOR, w->outputs + t * SB * SK,
-                                       SB * SK, NULL));
+        if (t % 4 == 3)
+            EXPECT_OK(who, seq_stream_feed_hidden(stream, x, NULL, 1, SB, SI, SEQ_LAYOUT_TIME_MAJOR, w->hidden + t * SB * SH,
+                                                  SB * SH, NULL));
+        else
+            EXPECT_OK(who, seq_stream_feed(stream, x, NULL, 1, SB, SI, SEQ_LAYOUT_TIME_MAJOR, w->outputs + t * SB * SK,
+                                           SB * SK, NULL));
         if (w->model_freed != NULL && t == w->steps / 2) pthread_barrier_wait(w->model_freed);
     }
     if (w->stream == NULL) {
@@ -357,6 +363,7 @@ static void *stream_worker(void *arg) {
         seq_stream_free(stream);
     }
     if (!all_finite(w->outputs, (int64_t)w->steps * SB * SK)) fail(who, "non-finite stream outputs");
+    if (!all_finite(w->hidden, (int64_t)w->steps * SB * SH)) fail(who, "non-finite hidden outputs");
     return NULL;
 }
 
@@ -447,6 +454,7 @@ static void phase_shared_model_read_only(void) {
         stream_worker(&reference[i]);
         parallel[i] = reference[i];
         memset(parallel[i].outputs, 0, sizeof parallel[i].outputs);
+        memset(parallel[i].hidden, 0, sizeof parallel[i].hidden);
         snprintf(parallel[i].label, sizeof parallel[i].label, "stream %d", i);
     }
     memset(&reader_alone, 0, sizeof reader_alone);
@@ -474,6 +482,8 @@ static void phase_shared_model_read_only(void) {
     for (i = 0; i < STREAMS; i++) {
         if (memcmp(parallel[i].outputs, reference[i].outputs, sizeof reference[i].outputs) != 0)
             fail(parallel[i].label, "outputs differ from the same stream run alone");
+        if (memcmp(parallel[i].hidden, reference[i].hidden, sizeof reference[i].hidden) != 0)
+            fail(parallel[i].label, "hidden outputs differ from the same stream run alone");
         if (memcmp(parallel[i].h, reference[i].h, sizeof reference[i].h) != 0 ||
             memcmp(parallel[i].c, reference[i].c, sizeof reference[i].c) != 0)
             fail(parallel[i].label, "final state differs from the same stream run alone");
