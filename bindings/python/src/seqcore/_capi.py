@@ -515,6 +515,14 @@ seq_stream_feed = _declare(
     seq_status,
     [_stream_p, ConstFloatArray, ConstInt32Array, Int64Arg, Int64Arg, Int64Arg, seq_layout, FloatArray, Int64Arg, _i64_p],
 )
+# seq_status seq_stream_feed_hidden(seq_stream *stream, const float *features, const int32_t *tokens, int64_t steps,
+#                                   int64_t batch, int64_t input_size, seq_layout layout, float *output,
+#                                   int64_t capacity, int64_t *count);
+seq_stream_feed_hidden = _declare(
+    "seq_stream_feed_hidden",
+    seq_status,
+    [_stream_p, ConstFloatArray, ConstInt32Array, Int64Arg, Int64Arg, Int64Arg, seq_layout, FloatArray, Int64Arg, _i64_p],
+)
 # seq_status seq_stream_reset(seq_stream *stream);
 seq_stream_reset = _declare("seq_stream_reset", seq_status, [_stream_p])
 # seq_status seq_stream_position(seq_stream *stream, int64_t *steps);

@@ -323,6 +323,18 @@ class StreamHandle(Handle):
             _capi.seq_stream_feed(h, features, tokens, steps, batch, input_size, layout, out, out.size, None)
         return out
 
+    def feed_hidden(self, features: Optional[np.ndarray], tokens: Optional[np.ndarray], steps: int, batch: int,
+                    input_size: int, layout: int) -> np.ndarray:
+        """Feeds ``steps`` steps and returns the top recurrent layer's output a<t>, steps · B · F
+        floats (``seq_stream_feed_hidden``: the head is not run)."""
+        with self._use() as h:
+            needed = ctypes.c_int64()
+            _capi.seq_stream_feed_hidden(h, features, tokens, steps, batch, input_size, layout, None, 0,
+                                         ctypes.byref(needed))
+            out = _empty(needed.value, np.float32, "output")
+            _capi.seq_stream_feed_hidden(h, features, tokens, steps, batch, input_size, layout, out, out.size, None)
+        return out
+
     def reset(self) -> None:
         with self._use() as h:
             _capi.seq_stream_reset(h)

@@ -256,6 +256,8 @@ class RecurrentLayer:
         for layer in range(self.num_layers):
             for d, reverse in enumerate(self._directions()):
                 suffix = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                # The head is never run (the stream's feed_hidden returns the layer's own output),
+                # so it is the smallest there is.
                 options = dict(
                     self._cell_options(),
                     input_size=state["weight_ih" + suffix].shape[1],
@@ -263,14 +265,12 @@ class RecurrentLayer:
                     bias=int(self.bias),
                     architecture="tagger",
                     output="regression",
-                    output_size=hout,
+                    output_size=1,
                 )
                 sub = ModelHandle.create(options)
                 for base in _PARAMETER_BASES:
                     if base + suffix in state:
                         sub.set_parameter(f"rnn.{base}_l0", state[base + suffix])
-                sub.set_parameter("head.weight", np.eye(hout, dtype=np.float32))
-                sub.set_parameter("head.bias", np.zeros(hout, dtype=np.float32))
                 subs.append((sub, reverse))
         self._subs, self._subs_version = subs, self._version
         return subs
@@ -296,15 +296,25 @@ class RecurrentLayer:
         steps, batch, width = x.shape
         if reverse:
             x = _reverse_within(x, lengths)
-        output = np.zeros((steps, batch, hout), dtype=np.float32)
-        h_n = np.zeros((batch, hout), dtype=np.float32)
+        ends = sorted(set(int(n) for n in lengths))
         c_n = None if c0 is None else np.zeros_like(c0)
         with model.stream(batch, uses_tokens=False, input_size=width) as stream:
             stream.set_state(np.ascontiguousarray(h0, dtype=np.float32), c0)
+            if ends == [steps]:
+                # Every sequence is whole: one call, whose output is the result as it is.
+                output = stream.feed_hidden(np.ascontiguousarray(x), None, steps, batch, width,
+                                            _capi.SEQ_LAYOUT_TIME_MAJOR).reshape(steps, batch, hout)
+                h, c = stream.get_state()
+                h_n = h.reshape(batch, hout)
+                if c_n is not None and c is not None:
+                    c_n = c.reshape(batch, -1)
+                return (_reverse_within(output, lengths) if reverse else output), h_n, c_n
+            output = np.zeros((steps, batch, hout), dtype=np.float32)
+            h_n = np.zeros((batch, hout), dtype=np.float32)
             start = 0
-            for end in sorted(set(int(n) for n in lengths)):
+            for end in ends:
                 chunk = np.ascontiguousarray(x[start:end])
-                y = stream.feed(chunk, None, end - start, batch, width, _capi.SEQ_LAYOUT_TIME_MAJOR)
+                y = stream.feed_hidden(chunk, None, end - start, batch, width, _capi.SEQ_LAYOUT_TIME_MAJOR)
                 output[start:end] = y.reshape(end - start, batch, hout)
                 h, c = stream.get_state()
                 ending = lengths == end
@@ -363,7 +373,10 @@ class RecurrentLayer:
                 h_n[index] = h
                 if c_n is not None and c is not None:
                     c_n[index] = c
-            merged = np.concatenate(outputs, axis=2) if self.merge == "concat" else np.sum(outputs, axis=0)
+            if len(outputs) == 1:
+                merged = outputs[0]         # one direction: its output as it is, not a copy
+            else:
+                merged = np.concatenate(outputs, axis=2) if self.merge == "concat" else np.sum(outputs, axis=0)
             layer_input = np.ascontiguousarray(merged, dtype=np.float32)
         output = layer_input
         if self.batch_first:
