@@ -30,6 +30,15 @@ final class StreamObject: HandleValue {
     func locked<R>(_ body: () throws -> R) throws -> R {
         try lock.withLock { _ in try body() }
     }
+
+    /// The live stream behind `handle`, checked to be fed `batch` sequences.
+    static func feeding(_ handle: SeqStreamHandle?, batch: Int64) throws -> StreamObject {
+        let s = try Handles.value(handle, as: StreamObject.self, argument: "stream")
+        guard batch == Int64(s.session.batch) else {
+            throw SeqError.invalid("batch", expected: "\(s.session.batch) (the stream's batch)", got: batch)
+        }
+        return s
+    }
 }
 
 /// Creates a stream over a model, for B sequences at once, each starting from a zero state.
@@ -97,11 +106,7 @@ final class StreamObject: HandleValue {
                                _ output: UnsafeMutablePointer<Float>?, _ capacity: Int64,
                                _ count: UnsafeMutablePointer<Int64>?) -> SeqStatus {
     guarded {
-        let s = try Handles.value(stream, as: StreamObject.self, argument: "stream")
-        let m = s.owner
-        guard batch == Int64(s.session.batch) else {
-            throw SeqError.invalid("batch", expected: "\(s.session.batch) (the stream's batch)", got: batch)
-        }
+        let s = try StreamObject.feeding(stream, batch: batch), m = s.owner
         let input = try m.check(InputArguments(features: features, tokens: tokens, steps: steps, batch: batch,
                                                inputSize: input_size, lengths: nil, layout: layout))
         let k = m.config.outputSize
@@ -146,11 +151,7 @@ final class StreamObject: HandleValue {
                                       _ output: UnsafeMutablePointer<Float>?, _ capacity: Int64,
                                       _ count: UnsafeMutablePointer<Int64>?) -> SeqStatus {
     guarded {
-        let s = try Handles.value(stream, as: StreamObject.self, argument: "stream")
-        let m = s.owner
-        guard batch == Int64(s.session.batch) else {
-            throw SeqError.invalid("batch", expected: "\(s.session.batch) (the stream's batch)", got: batch)
-        }
+        let s = try StreamObject.feeding(stream, batch: batch), m = s.owner
         let arguments = InputArguments(features: features, tokens: tokens, steps: steps, batch: batch,
                                        inputSize: input_size, lengths: nil, layout: layout)
         let v = try m.checkArguments(arguments)
