@@ -44,11 +44,23 @@ import SeqCore
             throw SeqError.invalid("model", expected: "a tagger, classifier or language model (decode a seq2seq model with seq_model_decode)",
                                    got: "a seq2seq model")
         }
-        let input = try m.check(InputArguments(features: features, tokens: tokens, steps: steps, batch: batch,
-                                               inputSize: input_size, lengths: lengths, layout: layout))
+        let arguments = InputArguments(features: features, tokens: tokens, steps: steps, batch: batch,
+                                       inputSize: input_size, lengths: lengths, layout: layout)
+        let v = try m.checkArguments(arguments)
         let k = m.config.outputSize, perStep = m.config.architecture != .classifier
-        let needed = (perStep ? input.steps : 1) * input.batch * k
+        let needed = (perStep ? v.steps : 1) * v.batch * k
         guard let output = try Arg.output(output, capacity, count, needed: needed, name: "output") else { return }
+        if let x = v.features {
+            // Features are read where they are and ŷ written into the caller's buffer, in either
+            // layout: no arrays per call.
+            let y = UnsafeMutableBufferPointer(start: output, count: needed)
+            try m.locked {
+                try m.model.predict(features: x, steps: v.steps, batch: v.batch, lengths: v.lengths,
+                                    batchFirst: v.layout == .batchFirst, into: y)
+            }
+            return
+        }
+        let input = try m.check(arguments)
         let y = try m.locked { try m.model.predict(input.input, lengths: input.lengths) }
         input.layout.store(y.data, steps: perStep ? input.steps : 1, batch: input.batch, width: k, into: output)
     }

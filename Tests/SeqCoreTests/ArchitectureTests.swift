@@ -215,6 +215,62 @@ final class ArchitectureTests: XCTestCase {
         XCTAssertThrowsError(try StreamingSession(model: reverse)) { e in XCTAssertTrue("\(e)".contains("reverse")) }
     }
 
+    /// predict on the caller's memory gives, bit for bit, what the array predict gives: taggers
+    /// (0 past each length) and classifiers, every cell, bidirectional and stacked, both layouts,
+    /// with and without lengths; it refuses a wrong output size, non-finite features and lengths
+    /// out of range.
+    func testPredictOnTheCallersMemoryEqualsPredict() throws {
+        for cell in CellType.allCases {
+            for architecture in [Architecture.tagger, .classifier] {
+                let config = ModelConfig(architecture: architecture,
+                                         rnn: RecurrentConfig(cell: cell, inputSize: 3, hiddenSize: 10, numLayers: 2, direction: .bidirectional),
+                                         outputSize: 4, output: architecture == .tagger ? .classes : .binary)
+                let model = try SequenceModel<Float>(config, seed: 2)
+                let steps = 6, batch = 3, k = 4
+                let x = randomValues(steps * batch * 3, seed: 9).map(Float.init)
+                for lengths in [nil, [6, 2, 4]] as [[Int]?] {
+                    let expected = try model.predict(.features(try Tensor(shape: [steps, batch, 3], data: x)), lengths: lengths).data
+                    var timeMajor = [Float](repeating: .nan, count: expected.count), batchFirst = timeMajor
+                    var xb: [Float] = []
+                    for b in 0 ..< batch { for t in 0 ..< steps { xb += x[(t * batch + b) * 3 ..< (t * batch + b + 1) * 3] } }
+                    try x.withUnsafeBufferPointer { p in
+                        try timeMajor.withUnsafeMutableBufferPointer {
+                            try model.predict(features: p.baseAddress!, steps: steps, batch: batch, lengths: lengths, into: $0)
+                        }
+                    }
+                    try xb.withUnsafeBufferPointer { p in
+                        try batchFirst.withUnsafeMutableBufferPointer {
+                            try model.predict(features: p.baseAddress!, steps: steps, batch: batch, lengths: lengths, batchFirst: true, into: $0)
+                        }
+                    }
+                    let label = "\(cell) \(architecture) lengths \(lengths ?? [])"
+                    XCTAssertTrue(timeMajor.map(\.bitPattern) == expected.map(\.bitPattern), "\(label): time-major")
+                    var back: [Float] = batchFirst
+                    if architecture == .tagger {
+                        back = []
+                        for t in 0 ..< steps { for b in 0 ..< batch { back += batchFirst[(b * steps + t) * k ..< (b * steps + t + 1) * k] } }
+                    }
+                    XCTAssertTrue(back.map(\.bitPattern) == expected.map(\.bitPattern), "\(label): batch-first")
+                }
+                var out = [Float](repeating: 0, count: architecture == .tagger ? steps * batch * k : batch * k)
+                var small = [Float](repeating: 0, count: out.count - 1)
+                var bad = x
+                bad[7] = .nan
+                XCTAssertThrowsError(try x.withUnsafeBufferPointer { p in
+                    try small.withUnsafeMutableBufferPointer { try model.predict(features: p.baseAddress!, steps: steps, batch: batch, into: $0) }
+                }) { XCTAssertTrue("\($0)".contains("output"), "\($0)") }
+                XCTAssertThrowsError(try bad.withUnsafeBufferPointer { p in
+                    try out.withUnsafeMutableBufferPointer { try model.predict(features: p.baseAddress!, steps: steps, batch: batch, into: $0) }
+                }) { XCTAssertTrue("\($0)".contains("input"), "\($0)") }
+                XCTAssertThrowsError(try x.withUnsafeBufferPointer { p in
+                    try out.withUnsafeMutableBufferPointer {
+                        try model.predict(features: p.baseAddress!, steps: steps, batch: batch, lengths: [6, 7, 1], into: $0)
+                    }
+                }) { XCTAssertTrue("\($0)".contains("lengths"), "\($0)") }
+            }
+        }
+    }
+
     /// feedHidden returns the stack's output a<t> (what the head reads), chunk by chunk: from
     /// arrays and from the caller's memory alike, bit for bit the whole sequence's layer output,
     /// with the state advanced as feed advances it; a wrong output size or a non-finite value

@@ -122,21 +122,22 @@ extension RecurrentLayer {
     }
 
     /// Inference on memory the caller owns: `forward` without arrays in or out, for callers that
-    /// hold the input and want the result in their own buffers (the C API's streams). Every
-    /// sequence runs all T steps.
+    /// hold the input and want the result in their own buffers (the C API's streams and predict).
     ///
     /// - Parameters:
     ///   - input: T·B·I values, time-major [T, B, I], all finite.
+    ///   - lengths: as for `forward` (nil: every sequence runs all T steps).
     ///   - h0: [L·D, B, Hout] initial states, nil for zeros; c0: [L·D, B, H] (LSTM), nil for zeros.
     ///   - output: receives [T, B, F] (F = `config.outputFeatures`); hN [L·D, B, Hout] and cN
     ///     [L·D, B, H] (LSTM; nil otherwise) the final states. None may overlap the input.
     @_specialize(where S == Float)
-    public func forward(timeMajor input: UnsafePointer<S>, steps: Int, batch: Int,
+    public func forward(timeMajor input: UnsafePointer<S>, steps: Int, batch: Int, lengths: [Int]? = nil,
                         h0: UnsafePointer<S>?, c0: UnsafePointer<S>?, output: UnsafeMutablePointer<S>,
                         hN: UnsafeMutablePointer<S>, cN: UnsafeMutablePointer<S>?) throws {
         let c = config
         try Check.positive(steps, "steps")
         try Check.positive(batch, "batch")
+        let lens = try validateLengths(lengths, steps: steps, batch: batch)
         if cN == nil && c.hasCellState {
             throw SeqError.invalid("cN", expected: "a buffer for the final memory cell (an LSTM)", got: "nil")
         }
@@ -145,7 +146,7 @@ extension RecurrentLayer {
         try checkFinite(UnsafeBufferPointer(start: input, count: steps * batch * c.inputSize), "input")
         if let h0 { try checkFinite(UnsafeBufferPointer(start: h0, count: slots * batch * c.outputSize), "h0") }
         if let c0 { try checkFinite(UnsafeBufferPointer(start: c0, count: slots * batch * c.hiddenSize), "c0") }
-        runLayers(input: input, steps: steps, batch: batch, lengths: Array(repeating: steps, count: batch), h0: h0,
+        runLayers(input: input, steps: steps, batch: batch, lengths: lens, h0: h0,
                   c0: c.hasCellState ? c0 : nil, output: output, hN: hN, cN: c.hasCellState ? cN : nil, tape: nil)
     }
 

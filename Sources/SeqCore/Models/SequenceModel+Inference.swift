@@ -48,6 +48,68 @@ extension SequenceModel {
     }
 }
 
+extension SequenceModel {
+    /// `predict` on memory the caller owns, for a tagger or classifier that takes features:
+    /// `features` holds T·B·I values, [T, B, I] (or [B, T, I] when `batchFirst`), and ŷ goes to
+    /// `output`: [T, B, K] (or [B, T, K]) for a tagger, 0 past each length, [B, K] for a
+    /// classifier. The same numbers as `predict`; the arrays it allocates at every call came
+    /// fresh from the system for large inputs (a page fault per 4 KiB, most of a small model's
+    /// call from Python), while these buffers are reused.
+    public func predict(features: UnsafePointer<S>, steps: Int, batch: Int, lengths: [Int]? = nil, batchFirst: Bool = false,
+                        into output: UnsafeMutableBufferPointer<S>) throws {
+        guard config.architecture == .tagger || config.architecture == .classifier else {
+            throw SeqError(.state, "predict(features:): a tagger or a classifier (a \(config.architecture.rawValue) model takes another path)")
+        }
+        if embedding != nil {
+            throw SeqError.invalid("input", expected: "token ids (the model has an embedding)", got: "feature vectors")
+        }
+        try Check.positive(steps, "steps")
+        try Check.positive(batch, "batch")
+        let c = config.rnn, k = config.outputSize, f = c.outputFeatures, perStep = config.architecture == .tagger
+        let needed = (perStep ? steps : 1) * batch * k
+        if output.count != needed {
+            throw SeqError.invalid("output", expected: "\(needed) values", got: output.count)
+        }
+        let slots = c.numLayers * c.numDirections, width = c.inputSize, transposes = batchFirst && steps > 1
+        var x = features, xT: Buffer<S>? = nil
+        if transposes {
+            let t = Buffer<S>(uninitialized: steps * batch * width)
+            for s in 0 ..< steps {
+                for b in 0 ..< batch { (t.pointer + (s * batch + b) * width).update(from: features + (b * steps + s) * width, count: width) }
+            }
+            x = UnsafePointer(t.pointer)
+            xT = t
+        }
+        let a = Buffer<S>(uninitialized: steps * batch * f)
+        let hN = Buffer<S>(uninitialized: slots * batch * c.outputSize)
+        let cN: Buffer<S>? = c.hasCellState ? Buffer(uninitialized: slots * batch * c.hiddenSize) : nil
+        try rnn.forward(timeMajor: x, steps: steps, batch: batch, lengths: lengths, h0: nil, c0: nil, output: a.pointer,
+                        hN: hN.pointer, cN: cN?.pointer)
+        withExtendedLifetime(xT) {}
+        guard perStep else {
+            let last = finalFeatures(Tensor(unchecked: [slots, batch, c.outputSize], data: hN.array(slots * batch * c.outputSize)), batch: batch)
+            last.withUnsafeBufferPointer { head.forward($0.baseAddress!, rows: batch, ldx: head.inputSize, into: output.baseAddress!) }
+            config.output.activate(output, width: k)
+            return
+        }
+        // Time-major logits, then probabilities, then zeros past each length, as `predict` does.
+        let z = transposes ? Buffer<S>(uninitialized: needed) : nil
+        let zp = z?.pointer ?? output.baseAddress!
+        head.forward(a.pointer, rows: steps * batch, ldx: f, into: zp)
+        config.output.activate(UnsafeMutableBufferPointer(start: zp, count: needed), width: k)
+        if let lengths {
+            for t in 0 ..< steps {
+                for r in 0 ..< batch where t >= lengths[r] { (zp + (t * batch + r) * k).update(repeating: 0, count: k) }
+            }
+        }
+        if transposes {
+            for s in 0 ..< steps {
+                for b in 0 ..< batch { (output.baseAddress! + (b * steps + s) * k).update(from: zp + (s * batch + b) * k, count: k) }
+            }
+        }
+    }
+}
+
 /// How to pick a token from a distribution.
 public struct Sampling: Equatable, Sendable {
     /// Divides the logits before softmax: < 1 sharper, > 1 flatter. 0 means greedy (argmax).
