@@ -74,9 +74,7 @@ extension SequenceModel {
         var x = features, xT: Buffer<S>? = nil
         if transposes {
             let t = Buffer<S>(uninitialized: steps * batch * width)
-            for s in 0 ..< steps {
-                for b in 0 ..< batch { (t.pointer + (s * batch + b) * width).update(from: features + (b * steps + s) * width, count: width) }
-            }
+            Self.swapLeadingAxes(features, into: t.pointer, outer: batch, inner: steps, width: width)  // [B, T, I] → [T, B, I]
             x = UnsafePointer(t.pointer)
             xT = t
         }
@@ -102,10 +100,13 @@ extension SequenceModel {
                 for r in 0 ..< batch where t >= lengths[r] { (zp + (t * batch + r) * k).update(repeating: 0, count: k) }
             }
         }
-        if transposes {
-            for s in 0 ..< steps {
-                for b in 0 ..< batch { (output.baseAddress! + (b * steps + s) * k).update(from: zp + (s * batch + b) * k, count: k) }
-            }
+        if transposes { Self.swapLeadingAxes(zp, into: output.baseAddress!, outer: steps, inner: batch, width: k) }  // → [B, T, K]
+    }
+
+    /// dst[j, i, :] = src[i, j, :] for an [outer, inner, width] source.
+    private static func swapLeadingAxes(_ src: UnsafePointer<S>, into dst: UnsafeMutablePointer<S>, outer: Int, inner: Int, width: Int) {
+        for i in 0 ..< outer {
+            for j in 0 ..< inner { (dst + (j * outer + i) * width).update(from: src + (i * inner + j) * width, count: width) }
         }
     }
 }
