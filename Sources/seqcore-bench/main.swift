@@ -10,8 +10,10 @@
 //                                                   step (resuming from PATH if it exists), then write
 //                                                   the final weights to PATH.final — the child process
 //                                                   of the kill test (Tests/SeqCoreTests/CheckpointKillTests)
-//   seqcore-bench bandwidth MIB REPEATS [STREAMS]   read bandwidth (GB/s) over MIB mebibytes (may be fractional), all
-//                                                   threads, each reading its share as STREAMS segments (default 1)
+//   seqcore-bench bandwidth MIB REPEATS [STREAMS [AHEAD]]
+//                                                   read bandwidth (GB/s) over MIB mebibytes (may be fractional), all
+//                                                   threads, each reading its share as STREAMS segments (default 1),
+//                                                   prefetching AHEAD bytes ahead into L2 (default 0: none)
 //   --threads N (default 2)
 import SeqCore
 #if canImport(Glibc)
@@ -232,6 +234,9 @@ case "bandwidth":
     // Read bandwidth over a working set of MIB mebibytes (the weights a batch-1 step streams), all
     // threads at once, each summing its own half: the bound of a matrix-vector product that big.
     let mib = Double(args[1])!, repeats = Int(args[2])!, streams = args.count > 3 ? Int(args[3])! : 1
+    // AHEAD > 0: each stream's lines are prefetched into L2 that many bytes ahead, as the batch-1
+    // products do over large panels (FloatGEMM.prefetchFromBytes), so the floor has that help too.
+    let ahead = args.count > 4 ? Int(args[4])! : 0
     let threads = Parallelism.threadCount
     // Floats per thread, whole 64-float blocks (the loop's step).
     // STREAMS > 1 reads that many equal segments of each share side by side, as a matrix–vector
@@ -239,12 +244,13 @@ case "bandwidth":
     let block = 64 * streams
     let count = max(block, Int(mib * Double(1 << 18)) / threads / block * block)
     final class Job {
-        let data: UnsafeMutablePointer<Float>, count: Int, repeats: Int, streams: Int
+        let data: UnsafeMutablePointer<Float>, count: Int, repeats: Int, streams: Int, ahead: Int
         var seconds: [Double] = [], sink: Float = 0
-        init(_ n: Int, _ repeats: Int, _ streams: Int) {
+        init(_ n: Int, _ repeats: Int, _ streams: Int, _ ahead: Int) {
             count = n
             self.repeats = repeats
             self.streams = streams
+            self.ahead = ahead
             // On 2 MiB pages, as a layer's packed weights are (BufferPool), so the floor is not
             // lowered by TLB misses the layers don't have.
             var raw: UnsafeMutableRawPointer?
@@ -263,12 +269,13 @@ case "bandwidth":
         for _ in 0 ..< job.repeats {
             let t0 = now()
             var s0 = V(), s1 = V(), s2 = V(), s3 = V()
-            let streams = job.streams, segment = job.count / streams
+            let streams = job.streams, segment = job.count / streams, ahead = job.ahead
             for _ in 0 ..< passes {
                 var i = 0
                 while i + 64 <= segment {
                     for q in 0 ..< streams {
                         let o = (q * segment + i) * 4
+                        if ahead > 0 { for line in 0 ..< 4 { Kernels.prefetchIntoL2(raw + o + ahead + 64 * line) } }
                         s0 += raw.loadUnaligned(fromByteOffset: o, as: V.self)
                         s1 += raw.loadUnaligned(fromByteOffset: o + 64, as: V.self)
                         s2 += raw.loadUnaligned(fromByteOffset: o + 128, as: V.self)
@@ -281,7 +288,7 @@ case "bandwidth":
             job.seconds.append((now() - t0) / Double(passes))
         }
     }
-    let jobs = (0 ..< threads).map { _ in Job(count, repeats, streams) }
+    let jobs = (0 ..< threads).map { _ in Job(count, repeats, streams, ahead) }
     var thread = pthread_t()
     if threads > 1 {
         let ctx = Unmanaged.passRetained(jobs[1]).toOpaque()

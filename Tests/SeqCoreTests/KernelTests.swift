@@ -151,47 +151,67 @@ final class KernelTests: XCTestCase {
     /// a pair and a lone one), several K blocks, β = 0 / 1 / −0.5, with and without a row bias,
     /// split over two threads or not — against the reference, and bit-identical for 1 and 2 threads.
     func testPrepackedSmallProductsMatchReference() {
-        let saved = Parallelism.threadCount
-        defer { Parallelism.threadCount = saved }
         var checked = 0
         for m in 1 ... 3 {
             for (k, n) in [(1, 1), (5, 17), (64, 32), (100, 70), (257, 100), (600, 40), (600, 300), (1030, 129)] {
                 for tb in [false, true] {
                     for (beta, withBias) in [(Float(0), false), (0, true), (1, false), (-0.5, true)] {
-                        let ldb = tb ? k + 1 : n + 2, lda = k + 3, ldc = n + 1
-                        let a = randomValues(m * lda, seed: 14).map(Float.init)
-                        let b = randomValues((tb ? n : k) * ldb, seed: 15).map(Float.init)
-                        let c0 = randomValues(m * ldc, seed: 16).map(Float.init)
-                        let bias = randomValues(n, seed: 17).map(Float.init)
-                        var results: [[Float]] = []
-                        for threads in [1, 2] {
-                            Parallelism.threadCount = threads
-                            let packed = b.withUnsafeBufferPointer {
-                                PackedOperand(b: $0.baseAddress!, ldb: ldb, transB: tb, k: k, n: n)
-                            }
-                            packed.prepack()
-                            var fast = c0
-                            bias.withUnsafeBufferPointer { bp in
-                                Kernels.gemm(m: m, a: a, lda: lda, packed: packed, beta: beta, c: &fast, ldc: ldc,
-                                             rowBias: withBias ? bp.baseAddress : nil)
-                            }
-                            results.append(fast)
-                        }
-                        var ref = c0.map(Double.init)
-                        Kernels.gemmReference(transA: false, transB: tb, m: m, n: n, k: k, alpha: 1, a: a.map(Double.init),
-                                              lda: lda, b: b.map(Double.init), ldb: ldb, beta: Double(beta), c: &ref, ldc: ldc)
-                        if withBias { for i in 0 ..< m { for j in 0 ..< n { ref[i * ldc + j] += Double(bias[j]) } } }
-                        let label = "prepacked m=\(m) k=\(k) n=\(n) tb=\(tb) β=\(beta) bias=\(withBias)"
-                        assertClose(results[0], ref, rtol: 1e-4, atol: 2e-6 * Double(k), label)
-                        XCTAssertTrue(results[0].map(\.bitPattern) == results[1].map(\.bitPattern), "\(label): 1 and 2 threads differ")
-                        // Padding columns of C (past n in each row) are never written.
-                        for i in 0 ..< m { XCTAssertEqual(results[0][i * ldc + n], c0[i * ldc + n], "\(label): wrote past n") }
+                        checkPrepackedSmallProduct(m: m, k: k, n: n, transB: tb, beta: beta, withBias: withBias)
                         checked += 1
                     }
                 }
             }
         }
         XCTAssertEqual(checked, 3 * 8 * 2 * 4)
+    }
+
+    /// Panels as large as a GRU's at H = 1024 are prefetched as they stream (Kernels
+    /// .prefetchedPanelBytes): the same kernel with the prefetches in its loop, which must change nothing.
+    func testPrefetchedPanelsMatchReference() {
+        let (k, n) = (1030, 3073)
+        XCTAssertGreaterThanOrEqual(k * n * MemoryLayout<Float>.size, Kernels.prefetchedPanelBytes,
+                                    "the panels must be large enough to be prefetched")
+        for m in [1, 3] {
+            checkPrepackedSmallProduct(m: m, k: k, n: n, transB: true, beta: 1, withBias: true)
+            checkPrepackedSmallProduct(m: m, k: k, n: n, transB: false, beta: 0, withBias: false)
+        }
+    }
+
+    /// One batch-1-sized product from cached panels against the reference, on 1 and 2 threads
+    /// (bit-identical), with padded leading dimensions whose padding must stay untouched.
+    private func checkPrepackedSmallProduct(m: Int, k: Int, n: Int, transB tb: Bool, beta: Float, withBias: Bool,
+                                            file: StaticString = #filePath, line: UInt = #line) {
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        let ldb = tb ? k + 1 : n + 2, lda = k + 3, ldc = n + 1
+        let a = randomValues(m * lda, seed: 14).map(Float.init)
+        let b = randomValues((tb ? n : k) * ldb, seed: 15).map(Float.init)
+        let c0 = randomValues(m * ldc, seed: 16).map(Float.init)
+        let bias = randomValues(n, seed: 17).map(Float.init)
+        var results: [[Float]] = []
+        for threads in [1, 2] {
+            Parallelism.threadCount = threads
+            let packed = b.withUnsafeBufferPointer {
+                PackedOperand(b: $0.baseAddress!, ldb: ldb, transB: tb, k: k, n: n)
+            }
+            packed.prepack()
+            var fast = c0
+            bias.withUnsafeBufferPointer { bp in
+                Kernels.gemm(m: m, a: a, lda: lda, packed: packed, beta: beta, c: &fast, ldc: ldc,
+                             rowBias: withBias ? bp.baseAddress : nil)
+            }
+            results.append(fast)
+        }
+        var ref = c0.map(Double.init)
+        Kernels.gemmReference(transA: false, transB: tb, m: m, n: n, k: k, alpha: 1, a: a.map(Double.init),
+                              lda: lda, b: b.map(Double.init), ldb: ldb, beta: Double(beta), c: &ref, ldc: ldc)
+        if withBias { for i in 0 ..< m { for j in 0 ..< n { ref[i * ldc + j] += Double(bias[j]) } } }
+        let label = "prepacked m=\(m) k=\(k) n=\(n) tb=\(tb) β=\(beta) bias=\(withBias)"
+        assertClose(results[0], ref, rtol: 1e-4, atol: 2e-6 * Double(k), label, file: file, line: line)
+        XCTAssertTrue(results[0].map(\.bitPattern) == results[1].map(\.bitPattern), "\(label): 1 and 2 threads differ",
+                      file: file, line: line)
+        // Padding columns of C (past n in each row) are never written.
+        for i in 0 ..< m { XCTAssertEqual(results[0][i * ldc + n], c0[i * ldc + n], "\(label): wrote past n", file: file, line: line) }
     }
 
     /// The Float engine against the Double engine on a larger layer than the fixtures, so the SIMD
