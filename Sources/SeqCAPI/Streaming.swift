@@ -39,6 +39,35 @@ final class StreamObject: HandleValue {
         }
         return s
     }
+
+    /// The two feeds' common body: checks the arguments and `output` (steps·B·`width` values in
+    /// the caller's layout), then advances the session through `inPlace` when the features are
+    /// already in the engine's time-major order (read and written in place), or through `copied` on
+    /// a checked copy otherwise (tokens; a batch-first chunk, written through a time-major buffer).
+    func feed(_ arguments: InputArguments, width: Int, _ output: UnsafeMutablePointer<Float>?, _ capacity: Int64,
+              _ count: UnsafeMutablePointer<Int64>?,
+              inPlace: (UnsafePointer<Float>, Int, UnsafeMutableBufferPointer<Float>) throws -> Void,
+              copied: (SequenceInput<Float>, UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+        let m = owner, v = try m.checkArguments(arguments)
+        let needed = v.steps * v.batch * width
+        guard let output = try Arg.output(output, capacity, count, needed: needed, name: "output") else { return }
+        // One step is the same in both layouts.
+        let timeMajor = v.layout == .timeMajor || v.steps == 1
+        if let x = v.features, timeMajor {
+            let y = UnsafeMutableBufferPointer(start: output, count: needed)
+            try locked { try m.locked { try inPlace(x, v.steps, y) } }
+            return
+        }
+        let input = try m.check(arguments)
+        if timeMajor {
+            let y = UnsafeMutableBufferPointer(start: output, count: needed)
+            try locked { try m.locked { try copied(input.input, y) } }
+        } else {
+            var y = [Float](repeating: 0, count: needed)
+            try y.withUnsafeMutableBufferPointer { buffer in try locked { try m.locked { try copied(input.input, buffer) } } }
+            input.layout.store(y, steps: input.steps, batch: input.batch, width: width, into: output)
+        }
+    }
 }
 
 /// Creates a stream over a model, for B sequences at once, each starting from a zero state.
@@ -106,21 +135,11 @@ final class StreamObject: HandleValue {
                                _ output: UnsafeMutablePointer<Float>?, _ capacity: Int64,
                                _ count: UnsafeMutablePointer<Int64>?) -> SeqStatus {
     guarded {
-        let s = try StreamObject.feeding(stream, batch: batch), m = s.owner
-        let input = try m.check(InputArguments(features: features, tokens: tokens, steps: steps, batch: batch,
-                                               inputSize: input_size, lengths: nil, layout: layout))
-        let k = m.config.outputSize
-        let needed = input.steps * input.batch * k
-        guard let output = try Arg.output(output, capacity, count, needed: needed, name: "output") else { return }
-        if input.layout == .timeMajor || input.steps == 1 {
-            // The caller's buffer is already in the engine's order (one step is the same in both
-            // layouts): the session writes into it, no intermediate array.
-            let y = UnsafeMutableBufferPointer(start: output, count: needed)
-            try s.locked { try m.locked { try s.session.feed(input.input, into: y) } }
-        } else {
-            let y = try s.locked { try m.locked { try s.session.feed(input.input) } }
-            input.layout.store(y.data, steps: input.steps, batch: input.batch, width: k, into: output)
-        }
+        let s = try StreamObject.feeding(stream, batch: batch)
+        try s.feed(InputArguments(features: features, tokens: tokens, steps: steps, batch: batch, inputSize: input_size,
+                                  lengths: nil, layout: layout),
+                   width: s.owner.config.outputSize, output, capacity, count,
+                   inPlace: s.session.feed(features:steps:into:), copied: s.session.feed(_:into:))
     }
 }
 
@@ -151,31 +170,11 @@ final class StreamObject: HandleValue {
                                       _ output: UnsafeMutablePointer<Float>?, _ capacity: Int64,
                                       _ count: UnsafeMutablePointer<Int64>?) -> SeqStatus {
     guarded {
-        let s = try StreamObject.feeding(stream, batch: batch), m = s.owner
-        let arguments = InputArguments(features: features, tokens: tokens, steps: steps, batch: batch,
-                                       inputSize: input_size, lengths: nil, layout: layout)
-        let v = try m.checkArguments(arguments)
-        let f = m.config.rnn.outputFeatures
-        let needed = v.steps * v.batch * f
-        guard let output = try Arg.output(output, capacity, count, needed: needed, name: "output") else { return }
-        if let x = v.features, v.layout == .timeMajor || v.steps == 1 {
-            // Features already in the engine's order: read and written in place, nothing allocated
-            // per call but the state.
-            let y = UnsafeMutableBufferPointer(start: output, count: needed)
-            try s.locked { try m.locked { try s.session.feedHidden(features: x, steps: v.steps, into: y) } }
-            return
-        }
-        let input = try m.check(arguments)
-        if input.layout == .timeMajor || input.steps == 1 {
-            let y = UnsafeMutableBufferPointer(start: output, count: needed)
-            try s.locked { try m.locked { try s.session.feedHidden(input.input, into: y) } }
-        } else {
-            var y = [Float](repeating: 0, count: needed)
-            try y.withUnsafeMutableBufferPointer { buffer in
-                try s.locked { try m.locked { try s.session.feedHidden(input.input, into: buffer) } }
-            }
-            input.layout.store(y, steps: input.steps, batch: input.batch, width: f, into: output)
-        }
+        let s = try StreamObject.feeding(stream, batch: batch)
+        try s.feed(InputArguments(features: features, tokens: tokens, steps: steps, batch: batch, inputSize: input_size,
+                                  lengths: nil, layout: layout),
+                   width: s.owner.config.rnn.outputFeatures, output, capacity, count,
+                   inPlace: s.session.feedHidden(features:steps:into:), copied: s.session.feedHidden(_:into:))
     }
 }
 

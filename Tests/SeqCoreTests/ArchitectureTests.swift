@@ -276,54 +276,78 @@ final class ArchitectureTests: XCTestCase {
     /// with the state advanced as feed advances it; a wrong output size or a non-finite value
     /// leaves the state alone.
     func testStreamingHiddenOutputEqualsTheLayers() throws {
+        try checkStreamingOnTheCallersMemory(hidden: true)
+    }
+
+    /// `feed(features:steps:into:)` (the C API's seq_stream_feed on time-major features) against
+    /// `feed(_:into:)`: bit-identical ŷ chunk by chunk, equal to predicting the whole sequence.
+    func testStreamingOutputOnTheCallersMemoryEqualsFeed() throws {
+        try checkStreamingOnTheCallersMemory(hidden: false)
+    }
+
+    /// Streams 11 steps in chunks through the array and the pointer form of one feed (the stack's
+    /// a<t> when `hidden`, the head's ŷ otherwise), for every cell, and checks refusals: an output of
+    /// the wrong size, a non-finite input, features for a token model — each leaving the state alone.
+    private func checkStreamingOnTheCallersMemory(hidden: Bool) throws {
         for cell in CellType.allCases {
             let config = ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: cell, inputSize: 3, hiddenSize: 20, numLayers: 2),
                                      outputSize: 4, output: .classes)
             let model = try SequenceModel<Float>(config, seed: 1)
-            let steps = 11, batch = 2
+            let steps = 11, batch = 2, width = hidden ? 20 : 4
             let x = randomValues(steps * batch * 3, seed: 5).map(Float.init)
-            let whole = try model.rnn.forward(try Tensor(shape: [steps, batch, 3], data: x))
+            let wholeInput = try Tensor(shape: [steps, batch, 3], data: x)
+            let whole = try model.rnn.forward(wholeInput)
+            let expected = hidden ? whole.output.data : try model.predict(.features(wholeInput)).data
+            func feedArrays(_ session: StreamingSession<Float>, _ input: SequenceInput<Float>, _ y: UnsafeMutableBufferPointer<Float>) throws {
+                if hidden { try session.feedHidden(input, into: y) } else { try session.feed(input, into: y) }
+            }
+            func feedPointers(_ session: StreamingSession<Float>, _ x: UnsafePointer<Float>, _ steps: Int, _ y: UnsafeMutableBufferPointer<Float>) throws {
+                if hidden { try session.feedHidden(features: x, steps: steps, into: y) } else { try session.feed(features: x, steps: steps, into: y) }
+            }
             let arrays = try StreamingSession(model: model, batch: batch), pointers = try StreamingSession(model: model, batch: batch)
             var fromArrays: [Float] = [], fromPointers: [Float] = []
             var t = 0
             for chunk in [1, 3, 1, 4, 2] {
                 let part = Array(x[t * batch * 3 ..< (t + chunk) * batch * 3])
-                var a = [Float](repeating: .nan, count: chunk * batch * 20), b = a
+                var a = [Float](repeating: .nan, count: chunk * batch * width), b = a
                 try a.withUnsafeMutableBufferPointer {
-                    try arrays.feedHidden(.features(try Tensor(shape: [chunk, batch, 3], data: part)), into: $0)
+                    try feedArrays(arrays, .features(try Tensor(shape: [chunk, batch, 3], data: part)), $0)
                 }
                 try part.withUnsafeBufferPointer { p in
-                    try b.withUnsafeMutableBufferPointer { try pointers.feedHidden(features: p.baseAddress!, steps: chunk, into: $0) }
+                    try b.withUnsafeMutableBufferPointer { try feedPointers(pointers, p.baseAddress!, chunk, $0) }
                 }
                 fromArrays += a
                 fromPointers += b
                 t += chunk
             }
-            XCTAssertTrue(fromArrays.map(\.bitPattern) == fromPointers.map(\.bitPattern), "\(cell): arrays and pointers differ")
-            assertClose(fromArrays, whole.output.data, rtol: 1e-6, atol: 1e-7, "\(cell): streamed hidden output")
-            assertClose(pointers.h.data, whole.hN.data, rtol: 1e-6, atol: 1e-7, "\(cell): state after streaming")
+            let label = "\(cell) \(hidden ? "hidden" : "ŷ")"
+            XCTAssertTrue(fromArrays.map(\.bitPattern) == fromPointers.map(\.bitPattern), "\(label): arrays and pointers differ")
+            assertClose(fromArrays, expected, rtol: 1e-6, atol: 1e-7, "\(label): streamed output")
+            assertClose(pointers.h.data, whole.hN.data, rtol: 1e-6, atol: 1e-7, "\(label): state after streaming")
             XCTAssertEqual(pointers.position, steps)
             let before = pointers.h.data
-            var small = [Float](repeating: 0, count: batch * 20 - 1)
+            var small = [Float](repeating: 0, count: batch * width - 1)
             XCTAssertThrowsError(try x.withUnsafeBufferPointer { p in
-                try small.withUnsafeMutableBufferPointer { try pointers.feedHidden(features: p.baseAddress!, steps: 1, into: $0) }
+                try small.withUnsafeMutableBufferPointer { try feedPointers(pointers, p.baseAddress!, 1, $0) }
             }) { XCTAssertTrue("\($0)".contains("output"), "\($0)") }
             var bad = Array(x[0 ..< batch * 3])
             bad[4] = .nan
-            var out = [Float](repeating: 0, count: batch * 20)
+            var out = [Float](repeating: 0, count: batch * width)
             XCTAssertThrowsError(try bad.withUnsafeBufferPointer { p in
-                try out.withUnsafeMutableBufferPointer { try pointers.feedHidden(features: p.baseAddress!, steps: 1, into: $0) }
+                try out.withUnsafeMutableBufferPointer { try feedPointers(pointers, p.baseAddress!, 1, $0) }
             }) { XCTAssertTrue("\($0)".contains("input"), "\($0)") }
-            XCTAssertEqual(pointers.h.data, before, "\(cell): a refused call changed the state")
+            XCTAssertEqual(pointers.h.data, before, "\(label): a refused call changed the state")
             XCTAssertEqual(pointers.position, steps)
         }
         let tokens = try SequenceModel<Float>(ModelConfig(architecture: .languageModel, rnn: RecurrentConfig(cell: .gru, inputSize: 4, hiddenSize: 5),
                                                           vocabularySize: 6, embeddingSize: 4, outputSize: 6), seed: 1)
         let session = try StreamingSession(model: tokens)
-        var out = [Float](repeating: 0, count: 5)
+        var out = [Float](repeating: 0, count: hidden ? 5 : 6)
         let x: [Float] = [0, 0, 0, 0]
         XCTAssertThrowsError(try x.withUnsafeBufferPointer { p in
-            try out.withUnsafeMutableBufferPointer { try session.feedHidden(features: p.baseAddress!, steps: 1, into: $0) }
+            try out.withUnsafeMutableBufferPointer {
+                if hidden { try session.feedHidden(features: p.baseAddress!, steps: 1, into: $0) } else { try session.feed(features: p.baseAddress!, steps: 1, into: $0) }
+            }
         }) { XCTAssertTrue("\($0)".contains("token ids"), "\($0)") }
     }
 }

@@ -240,6 +240,23 @@ public final class StreamingSession<S: SeqScalar> {
         model.config.output.activate(output, width: k)
     }
 
+    /// `feed(_:into:)` on features the caller owns: `features` holds T·B·I values, time-major, and
+    /// `output` T·B·K. The input is read in place (the chunk's a<t> is the only intermediate).
+    /// On failure the state and `output` are unchanged.
+    public func feed(features: UnsafePointer<S>, steps: Int, into output: UnsafeMutableBufferPointer<S>) throws {
+        try Check.positive(steps, "steps")
+        let k = model.config.outputSize, f = model.rnn.config.outputFeatures, needed = steps * batch * k
+        if output.count != needed {
+            throw SeqError.invalid("output", expected: "\(needed) values ([T, B, K] = [\(steps), \(batch), \(k)])", got: output.count)
+        }
+        var a = [S](repeating: 0, count: steps * batch * f)
+        try a.withUnsafeMutableBufferPointer { a in
+            try feedHidden(features: features, steps: steps, into: a)
+            model.head.forward(a.baseAddress!, rows: steps * batch, ldx: f, into: output.baseAddress!)
+        }
+        model.config.output.activate(output, width: k)
+    }
+
     /// Advances the state as `feed` does but writes the stack's output a<t> [T, B, F] (time-major;
     /// F = `rnn.config.outputFeatures`, what the head reads) into `output`, which must hold exactly
     /// T·B·F values, and skips the head: the recurrent layers alone, as an encoder or a
