@@ -686,11 +686,18 @@ extension Kernels {
     /// (an address past the panels' end is harmless), no effect on any value. Swift has no prefetch of
     /// its own and the C intrinsic `_mm_prefetch` is a macro the importer skips, so this binds LLVM's
     /// intrinsic by name: llvm.prefetch(address, rw 0 = read, locality 2 = L2 and beyond, 1 = data).
+    /// Under `-sanitize=thread` Swift emits calls as `invoke`s, which LLVM's verifier refuses for an
+    /// intrinsic (the compiler aborts): that build (`make tsan-lib`) defines SEQCORE_NO_PREFETCH and
+    /// drops the hint, which changes no value and no memory access.
     @inlinable @inline(__always)
     public static func prefetchIntoL2(_ address: UnsafeRawPointer) {
+        #if !SEQCORE_NO_PREFETCH
         llvmPrefetch(address, 0, 2, 1)
+        #endif
     }
 }
 
+#if !SEQCORE_NO_PREFETCH
 @_silgen_name("llvm.prefetch.p0") @usableFromInline
 func llvmPrefetch(_ address: UnsafeRawPointer, _ rw: Int32, _ locality: Int32, _ cacheType: Int32)
+#endif
