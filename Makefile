@@ -224,11 +224,8 @@ asan-lib:
 	ln -sf $(LIBFILE) $(ASAN_OUT)/lib/libseqcore.so.$(ABI)
 	ln -sf libseqcore.so.$(ABI) $(ASAN_OUT)/lib/libseqcore.so
 
-# SEQCORE_NO_PREFETCH: under TSan the prefetch intrinsic's call becomes an `invoke`, which LLVM
-# refuses (GEMM+Float.swift, Kernels.prefetchIntoL2); the hint changes no value or memory access.
 tsan-lib:
-	$(SWIFT) build -c release --scratch-path $(TSAN_SCRATCH) --sanitize=thread -Xswiftc -DSEQCORE_NO_PREFETCH \
-	    --product seqcore $(SAN_LIB_LDFLAGS)
+	$(SWIFT) build -c release --scratch-path $(TSAN_SCRATCH) --sanitize=thread --product seqcore $(SAN_LIB_LDFLAGS)
 	mkdir -p $(TSAN_OUT)/lib
 	cp -f $(TSAN_SCRATCH)/release/libseqcore.so $(TSAN_OUT)/lib/$(LIBFILE)
 	ln -sf $(LIBFILE) $(TSAN_OUT)/lib/libseqcore.so.$(ABI)

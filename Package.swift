@@ -55,9 +55,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        // What Swift cannot say itself (a prefetch hint), as static inline C: no code of its own.
+        .target(name: "CSeqSupport"),
         // The engine: kernels, cells, layers, models, training, persistence. No Foundation.
         .target(
             name: "SeqCore",
+            dependencies: ["CSeqSupport"],
             swiftSettings: nativeFlags + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
         // The C ABI: thin @c functions that validate, convert and catch.
@@ -77,7 +80,7 @@ let package = Package(
         // Timings for bench/compare.py (JSON lines); no tests, no assertions.
         .executableTarget(
             name: "seqcore-bench",
-            dependencies: ["SeqCore"],
+            dependencies: ["SeqCore", "CSeqSupport"],
             swiftSettings: nativeFlags
         ),
         .testTarget(

@@ -15,6 +15,7 @@
 //                                                   threads, each reading its share as STREAMS segments (default 1),
 //                                                   prefetching AHEAD bytes ahead into L2 (default 0: none)
 //   --threads N (default 2)
+import CSeqSupport
 import SeqCore
 #if canImport(Glibc)
 import Glibc
@@ -275,7 +276,7 @@ case "bandwidth":
                 while i + 64 <= segment {
                     for q in 0 ..< streams {
                         let o = (q * segment + i) * 4
-                        if ahead > 0 { for line in 0 ..< 4 { Kernels.prefetchIntoL2(raw + o + ahead + 64 * line) } }
+                        if ahead > 0 { for line in 0 ..< 4 { seq_prefetch_l2(raw + o + ahead + 64 * line) } }
                         s0 += raw.loadUnaligned(fromByteOffset: o, as: V.self)
                         s1 += raw.loadUnaligned(fromByteOffset: o + 64, as: V.self)
                         s2 += raw.loadUnaligned(fromByteOffset: o + 128, as: V.self)

@@ -1,3 +1,5 @@
+internal import CSeqSupport
+
 /// The fast single-precision GEMM: BLIS-style packing of B with a register-blocked SIMD16 micro-kernel.
 ///
 /// Loop nest (outer to inner): K in blocks of KC (B panel stays in L2/L3), M in blocks of MC, N in
@@ -682,22 +684,7 @@ extension Kernels {
     /// stream (FloatGEMM.prefetchFromBytes).
     public static let prefetchedPanelBytes = FloatGEMM.prefetchFromBytes
 
-    /// A hint to fetch the 64-byte line at `address` into L2 (x86 `prefetcht1`): no load, no fault
-    /// (an address past the panels' end is harmless), no effect on any value. Swift has no prefetch of
-    /// its own and the C intrinsic `_mm_prefetch` is a macro the importer skips, so this binds LLVM's
-    /// intrinsic by name: llvm.prefetch(address, rw 0 = read, locality 2 = L2 and beyond, 1 = data).
-    /// Under `-sanitize=thread` Swift emits calls as `invoke`s, which LLVM's verifier refuses for an
-    /// intrinsic (the compiler aborts): that build (`make tsan-lib`) defines SEQCORE_NO_PREFETCH and
-    /// drops the hint, which changes no value and no memory access.
-    @inlinable @inline(__always)
-    public static func prefetchIntoL2(_ address: UnsafeRawPointer) {
-        #if !SEQCORE_NO_PREFETCH
-        llvmPrefetch(address, 0, 2, 1)
-        #endif
-    }
+    /// A hint to fetch the 64-byte line at `address` into L2 (`seq_prefetch_l2`, CSeqSupport).
+    @inline(__always)
+    static func prefetchIntoL2(_ address: UnsafeRawPointer) { seq_prefetch_l2(address) }
 }
-
-#if !SEQCORE_NO_PREFETCH
-@_silgen_name("llvm.prefetch.p0") @usableFromInline
-func llvmPrefetch(_ address: UnsafeRawPointer, _ rw: Int32, _ locality: Int32, _ cacheType: Int32)
-#endif
