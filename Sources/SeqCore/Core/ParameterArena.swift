@@ -66,12 +66,14 @@ public final class ParameterArena<Scalar: SeqScalar> {
     public func contains(_ name: String) -> Bool { index[name] != nil }
 
     /// A copy of one parameter.
+    @_specialize(where Scalar == Float)
     public func value(_ name: String) throws -> Tensor<Scalar> {
         let p = try info(name)
         return Tensor(unchecked: p.shape, data: Array(values[p.offset ..< p.offset + p.count]))
     }
 
     /// A copy of one parameter's gradient.
+    @_specialize(where Scalar == Float)
     public func gradient(_ name: String) throws -> Tensor<Scalar> {
         let p = try info(name)
         return Tensor(unchecked: p.shape, data: Array(gradients[p.offset ..< p.offset + p.count]))
@@ -79,6 +81,7 @@ public final class ParameterArena<Scalar: SeqScalar> {
 
     /// Overwrites one parameter; `data` must have exactly the parameter's element count.
     /// Non-finite values are refused: a NaN weight would silently poison every later result.
+    @_specialize(where Scalar == Float)
     public func setValue(_ name: String, _ data: [Scalar]) throws {
         let p = try info(name)
         try Check.count(data.count, p.count, name, shape: "shape \(p.shape)")
@@ -88,6 +91,7 @@ public final class ParameterArena<Scalar: SeqScalar> {
         values.replaceSubrange(p.offset ..< p.offset + p.count, with: data)
     }
 
+    @_specialize(where Scalar == Float)
     public func zeroGradients() {
         for i in gradients.indices { gradients[i] = 0 }
     }

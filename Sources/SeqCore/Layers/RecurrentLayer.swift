@@ -33,6 +33,7 @@ public final class RecurrentLayer<S: SeqScalar> {
     /// Creates the layer and registers its parameters in `arena` (a new one when nil), initialised
     /// by `initialization` from `seed`. `forgetBias`, for LSTMs, sets the forget-gate part of
     /// bias_ih to that value and of bias_hh to 0 (Jozefowicz et al. recommend 1).
+    @_specialize(where S == Float)
     public init(_ config: RecurrentConfig, arena: ParameterArena<S>? = nil, prefix: String = "",
                 initialization: Initialization = .pytorch, seed: UInt64 = 0, forgetBias: Double? = nil) throws {
         try config.validate()

@@ -28,6 +28,7 @@ extension OutputKind {
 extension SequenceModel {
     /// ŷ for a batch: probabilities (binary, classes) or values (regression), [T, B, K] per step
     /// (zero rows at padded steps) or [B, K] for a classifier. Not for seq2seq: use `decode`.
+    @_specialize(where S == Float)
     public func predict(_ input: SequenceInput<S>, lengths: [Int]? = nil) throws -> Tensor<S> {
         if config.architecture == .seq2seq {
             throw SeqError(.state, "predict: a seq2seq model produces sequences; use decode")
@@ -55,6 +56,7 @@ extension SequenceModel {
     /// classifier. The same numbers as `predict`; the arrays it allocates at every call came
     /// fresh from the system for large inputs (a page fault per 4 KiB, most of a small model's
     /// call from Python), while these buffers are reused.
+    @_specialize(where S == Float)
     public func predict(features: UnsafePointer<S>, steps: Int, batch: Int, lengths: [Int]? = nil, batchFirst: Bool = false,
                         into output: UnsafeMutableBufferPointer<S>) throws {
         guard config.architecture == .tagger || config.architecture == .classifier else {
@@ -198,6 +200,7 @@ public final class StreamingSession<S: SeqScalar> {
     }
 
     /// Sets the state (e.g. an encoder's), [L, B, Hout] and [L, B, H].
+    @_specialize(where S == Float)
     public func setState(h: Tensor<S>, c: Tensor<S>?) throws {
         if h.shape != self.h.shape { throw SeqError.invalid("h", expected: "shape \(self.h.shape)", got: h.shape) }
         if let c, c.shape != self.c?.shape ?? [] {
@@ -210,6 +213,7 @@ public final class StreamingSession<S: SeqScalar> {
 
     /// Feeds a chunk of T ≥ 1 steps ([T, B, I] features or [T, B] tokens) and returns the head's
     /// logits z [T, B, K] for each step (apply `activate` for probabilities).
+    @_specialize(where S == Float)
     public func feedLogits(_ input: SequenceInput<S>) throws -> Tensor<S> {
         try checkBatch(input)
         let a = try advance(input)
@@ -220,6 +224,7 @@ public final class StreamingSession<S: SeqScalar> {
     }
 
     /// `feedLogits` followed by the output activation: ŷ [T, B, K].
+    @_specialize(where S == Float)
     public func feed(_ input: SequenceInput<S>) throws -> Tensor<S> {
         var z = try feedLogits(input)
         model.config.output.activate(&z.data, width: model.config.outputSize)
@@ -229,6 +234,7 @@ public final class StreamingSession<S: SeqScalar> {
     /// `feed`, writing ŷ [T, B, K] (time-major) into `output`, which must hold exactly T·B·K values:
     /// the same numbers without the intermediate arrays, for callers that step often (the C API).
     /// On failure the state and `output` are unchanged.
+    @_specialize(where S == Float)
     public func feed(_ input: SequenceInput<S>, into output: UnsafeMutableBufferPointer<S>) throws {
         try checkBatch(input)
         let k = model.config.outputSize, needed = input.steps * batch * k
@@ -243,6 +249,7 @@ public final class StreamingSession<S: SeqScalar> {
     /// `feed(_:into:)` on features the caller owns: `features` holds T·B·I values, time-major, and
     /// `output` T·B·K. The input is read in place (the chunk's a<t> is the only intermediate).
     /// On failure the state and `output` are unchanged.
+    @_specialize(where S == Float)
     public func feed(features: UnsafePointer<S>, steps: Int, into output: UnsafeMutableBufferPointer<S>) throws {
         try Check.positive(steps, "steps")
         let k = model.config.outputSize, f = model.rnn.config.outputFeatures, needed = steps * batch * k
@@ -261,6 +268,7 @@ public final class StreamingSession<S: SeqScalar> {
     /// F = `rnn.config.outputFeatures`, what the head reads) into `output`, which must hold exactly
     /// T·B·F values, and skips the head: the recurrent layers alone, as an encoder or a
     /// `torch.nn.LSTM` returns them. On failure the state and `output` are unchanged.
+    @_specialize(where S == Float)
     public func feedHidden(_ input: SequenceInput<S>, into output: UnsafeMutableBufferPointer<S>) throws {
         try checkBatch(input)
         let f = model.rnn.config.outputFeatures, needed = input.steps * batch * f
@@ -274,6 +282,7 @@ public final class StreamingSession<S: SeqScalar> {
     /// `feedHidden` on memory the caller owns: `features` holds T·B·I values, time-major, and
     /// `output` T·B·F. Nothing is copied in or out (for a caller that feeds large chunks, the
     /// arrays' allocations were most of a small layer's call: fresh pages at every call).
+    @_specialize(where S == Float)
     public func feedHidden(features: UnsafePointer<S>, steps: Int, into output: UnsafeMutableBufferPointer<S>) throws {
         if model.embedding != nil {
             throw SeqError.invalid("input", expected: "token ids (the model has an embedding)", got: "feature vectors")
@@ -329,6 +338,7 @@ public final class StreamingSession<S: SeqScalar> {
 extension SequenceModel {
     /// One-to-many generation (lesson 3): primes the state with `prefix`, then samples `count` tokens,
     /// each fed back as the next input. Stops early after `stopToken`. Returns the sampled tokens.
+    @_specialize(where S == Float)
     public func generate(prefix: [Int], count: Int, sampling: Sampling = Sampling(), stopToken: Int? = nil) throws -> [Int] {
         guard config.architecture == .languageModel else {
             throw SeqError(.state, "generate: needs a language model, this is a \(config.architecture.rawValue)")
@@ -354,6 +364,7 @@ extension SequenceModel {
     /// Seq2seq decoding: runs the encoder on `source`, then the decoder from <start>, picking each
     /// token (greedy when `sampling.temperature` is 0) until <stop> or `maxLength` tokens.
     /// Returns one token list per sequence, without the stop token.
+    @_specialize(where S == Float)
     public func decode(_ source: SequenceInput<S>, lengths: [Int]? = nil, maxLength: Int, sampling: Sampling = .greedy) throws -> [[Int]] {
         guard config.architecture == .seq2seq, let dec = decoder, let demb = decoderEmbedding else {
             throw SeqError(.state, "decode: needs a seq2seq model, this is a \(config.architecture.rawValue)")

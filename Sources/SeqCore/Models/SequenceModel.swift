@@ -14,6 +14,7 @@ public final class SequenceModel<S: SeqScalar> {
     public let decoder: RecurrentLayer<S>?
     public let head: Dense<S>
 
+    @_specialize(where S == Float)
     public init(_ config: ModelConfig, seed: UInt64 = 0, initialization: Initialization = .pytorch,
                 forgetBias: Double? = nil) throws {
         try config.validate()
@@ -91,6 +92,7 @@ public final class SequenceModel<S: SeqScalar> {
     }
 
     /// Runs the model on a batch; `training` keeps what backward needs and enables dropout.
+    @_specialize(where S == Float)
     public func forward(_ batch: SequenceBatch<S>, training: Bool = false) throws -> Pass {
         let (x, tokens) = try embed(batch.input, embedding, "input")
         let out = try rnn.forward(x, lengths: batch.lengths, h0: batch.h0, c0: batch.c0, training: training)
@@ -190,6 +192,7 @@ public final class SequenceModel<S: SeqScalar> {
     // MARK: Loss and backward
 
     /// The loss of a pass against the batch's targets and ∂L/∂logits.
+    @_specialize(where S == Float)
     public func loss(_ pass: Pass, _ batch: SequenceBatch<S>) throws -> (loss: Double, gradient: [S], validSteps: Int) {
         var gradient = [S](repeating: 0, count: pass.logits.count)
         let lengths = pass.lengths
@@ -225,6 +228,7 @@ public final class SequenceModel<S: SeqScalar> {
     /// Backward from ∂L/∂logits: accumulates every parameter's gradient into `arena.gradients`.
     /// Returns the per-step gradient norms of the (encoder) recurrent stack, [L·D, T].
     @discardableResult
+    @_specialize(where S == Float)
     public func backward(_ pass: Pass, logitsGradient dz: [S]) throws -> Tensor<S> {
         guard let tape = pass.rnnOutput.tape else {
             throw SeqError(.state, "argument 'pass': not a training forward pass (call forward with training: true)")
@@ -298,6 +302,7 @@ public final class SequenceModel<S: SeqScalar> {
     /// Forward, loss and backward on one batch: gradients are accumulated into `arena.gradients`
     /// (zero them first for a fresh step). Returns the loss, the number of steps that counted and the
     /// per-step gradient norms of the recurrent stack.
+    @_specialize(where S == Float)
     public func lossAndGradients(_ batch: SequenceBatch<S>) throws -> (loss: Double, validSteps: Int, stepGradientNorms: Tensor<S>) {
         let pass = try forward(batch, training: true)
         let (l, dz, n) = try loss(pass, batch)
@@ -306,6 +311,7 @@ public final class SequenceModel<S: SeqScalar> {
     }
 
     /// The loss on a batch without touching gradients (inference mode: no dropout).
+    @_specialize(where S == Float)
     public func evaluate(_ batch: SequenceBatch<S>) throws -> (loss: Double, validSteps: Int) {
         let pass = try forward(batch, training: false)
         let (l, _, n) = try loss(pass, batch)

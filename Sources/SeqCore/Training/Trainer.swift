@@ -142,6 +142,7 @@ public final class Trainer<S: SeqScalar> {
 
     /// One optimizer step on a batch. Returns the loss, or nil when the step was skipped as non-finite.
     @discardableResult
+    @_specialize(where S == Float)
     public func trainStep(_ batch: SequenceBatch<S>) throws -> Double? {
         model.arena.zeroGradients()
         let loss: Double
@@ -232,6 +233,7 @@ public final class Trainer<S: SeqScalar> {
     }
 
     /// Trains for `options.epochs` epochs (or until early stopping, or until `callback` returns false).
+    @_specialize(where S == Float)
     public func fit(_ train: SequenceDataset<S>, validation: SequenceDataset<S>? = nil,
                     callback: ((TrainingProgress) -> Bool)? = nil) throws -> TrainingHistory {
         try options.validate()
@@ -325,6 +327,7 @@ public final class Trainer<S: SeqScalar> {
 
     /// Mean loss over a dataset (inference mode), weighted as the configured reduction defines it:
     /// by valid steps for `meanOverSteps`, by sequences for `meanOverBatch`, summed for `sum`.
+    @_specialize(where S == Float)
     public func evaluate(_ data: SequenceDataset<S>) throws -> Double {
         var total = 0.0, weight = 0.0
         for start in stride(from: 0, to: data.count, by: options.batchSize) {
