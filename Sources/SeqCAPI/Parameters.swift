@@ -117,7 +117,8 @@ extension ModelObject {
             let source = UnsafeBufferPointer(start: data, count: info.count)
             switch part {
             case .values:
-                arena.values.withUnsafeMutableBufferPointer { _ = UnsafeMutableBufferPointer(rebasing: $0[info.offset ..< info.offset + info.count]).update(fromContentsOf: source) }
+                // Through SeqCore: `arena.values` mutated from this module would be copied whole first.
+                arena.updateValues { _ = UnsafeMutableBufferPointer(rebasing: $0[info.offset ..< info.offset + info.count]).update(fromContentsOf: source) }
             case .gradients:
                 arena.gradients.withUnsafeMutableBufferPointer { _ = UnsafeMutableBufferPointer(rebasing: $0[info.offset ..< info.offset + info.count]).update(fromContentsOf: source) }
             }

@@ -4,7 +4,7 @@ import SeqCore
 /// Lengths, padding, directions and initialisation: properties that must hold for any weights.
 final class LayerBehaviourTests: XCTestCase {
     /// Inference keeps packed weights between calls; a training pass does not. Every way of changing
-    /// the parameters — `setValue`, a subscript, a mutable buffer, a new array — is seen at the next
+    /// the parameters — `setValue`, a subscript, a mutable buffer, a new array, `updateValues` — is seen at the next
     /// call: the outputs then equal, bit for bit, those of a fresh layer given the changed weights,
     /// and differ from before the change. Batch 1 (the matrix–vector path) and batch 5 (the GEMM).
     func testInferenceWeightCacheFollowsParameterChanges() throws {
@@ -32,6 +32,7 @@ final class LayerBehaviourTests: XCTestCase {
                     ("subscript", { $0.values[hh.offset + 7] += 0.75 }),
                     ("mutable buffer", { a in a.values.withUnsafeMutableBufferPointer { $0[ih.offset + 3] = -$0[ih.offset + 3] - 0.5 } }),
                     ("new array", { a in a.values = a.values.map { $0 * 0.9 } }),
+                    ("updateValues", { a in a.updateValues { $0[hh.offset + 11] = -1.5 * $0[hh.offset + 11] - 0.25 } }),
                 ]
                 for (how, change) in changes {
                     try change(layer.arena)
@@ -46,6 +47,21 @@ final class LayerBehaviourTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// `updateValues` changes the parameters where they are, from another module too (this test's):
+    /// the buffer keeps its address, where a subscript on `values` from outside SeqCore copies every
+    /// parameter first (its observer's get and set).
+    func testUpdateValuesChangesTheParametersInPlace() throws {
+        let layer = try RecurrentLayer<Float>(RecurrentConfig(cell: .lstm, inputSize: 64, hiddenSize: 128), seed: 5)
+        let arena = layer.arena, version = arena.version
+        let address = arena.values.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        let old = arena.values[100]
+        arena.updateValues { $0[100] = 2 * $0[100] + 1 }
+        XCTAssertEqual(arena.values.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }, address,
+                       "updateValues reallocated the parameters")
+        XCTAssertEqual(arena.values[100], 2 * old + 1)
+        XCTAssertNotEqual(arena.version, version, "updateValues must advance the version (packed weights go stale)")
     }
 
     /// Inference on the caller's memory (`forward(timeMajor:…)`) gives, bit for bit, what the

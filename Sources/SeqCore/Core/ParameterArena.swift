@@ -17,7 +17,7 @@ public final class ParameterArena<Scalar: SeqScalar> {
     public private(set) var table: [ParameterInfo] = []
     /// Parameter values, every parameter back to back in registration order.
     /// Every change, through any path (assignment, subscript, `withUnsafeMutableBufferPointer`),
-    /// advances `version`.
+    /// advances `version`. Outside SeqCore, change it in place with `updateValues` (see there).
     public var values: [Scalar] = [] {
         // No `oldValue`: the observer then lets mutations happen in place, without a copy.
         didSet { version &+= 1 }
@@ -34,8 +34,18 @@ public final class ParameterArena<Scalar: SeqScalar> {
     /// Total number of scalars.
     public var count: Int { values.count }
 
+    /// Room for `count` more scalars in `values` and `gradients`, made before a layer or model
+    /// registers its parameters one by one: otherwise both buffers regrow (fresh memory to fault in,
+    /// the old contents copied) as each weight matrix arrives — most of loading a 64 MiB model.
+    public func reserve(additional count: Int) {
+        guard count > 0, count <= Limits.maxElements - values.count else { return }
+        values.reserveCapacity(values.count + count)
+        gradients.reserveCapacity(gradients.count + count)
+    }
+
     /// Adds a zero-initialised parameter and returns its offset.
     @discardableResult
+    @_specialize(where Scalar == Float)
     public func register(_ name: String, shape: [Int]) throws -> Int {
         if index[name] != nil {
             throw SeqError.invalid("name", expected: "a parameter name not yet registered", got: "'\(name)'")
@@ -47,10 +57,11 @@ public final class ParameterArena<Scalar: SeqScalar> {
         }
         index[name] = table.count
         table.append(ParameterInfo(name: name, shape: shape, offset: offset, count: n))
-        // A plain zero-filled array: appending repeatElement ran an unspecialised generic loop (~10 ms
-        // of metadata lookups for a large layer).
-        values.append(contentsOf: [Scalar](repeating: 0, count: n))
-        gradients.append(contentsOf: [Scalar](repeating: 0, count: n))
+        // Zeros appended in place (this method is specialised for Float, so no generic loop): a
+        // temporary zero-filled array per parameter was fresh memory to fault in, fill, copy and
+        // unmap — a third of loading a 64 MiB model.
+        values.append(contentsOf: repeatElement(0, count: n))
+        gradients.append(contentsOf: repeatElement(0, count: n))
         return offset
     }
 
@@ -89,6 +100,16 @@ public final class ParameterArena<Scalar: SeqScalar> {
             throw SeqError.invalid(name, expected: "finite values", got: "\(data[bad]) at index \(bad)")
         }
         values.replaceSubrange(p.offset ..< p.offset + p.count, with: data)
+    }
+
+    /// Runs `body` on `values` in place, advancing `version` as any change does. From another
+    /// module, mutating `values` itself (a subscript, `withUnsafeMutableBufferPointer`) goes through
+    /// its observer's get and set, and the get's extra reference makes the array copy every
+    /// parameter first: 55–65 ms for 64 MiB of them, at each call. This runs inside SeqCore, where
+    /// the compiler modifies the storage directly (2 µs).
+    @_specialize(where Scalar == Float)
+    public func updateValues(_ body: (UnsafeMutableBufferPointer<Scalar>) throws -> Void) rethrows {
+        try values.withUnsafeMutableBufferPointer { try body($0) }
     }
 
     @_specialize(where Scalar == Float)

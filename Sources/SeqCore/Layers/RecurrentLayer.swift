@@ -42,6 +42,7 @@ public final class RecurrentLayer<S: SeqScalar> {
         }
         self.config = config
         self.arena = arena ?? ParameterArena<S>()
+        self.arena.reserve(additional: config.parameterCount)
         self.prefix = prefix
         random = SeqRandom(seed: seed ^ 0xD20F_0A7)
         let gh = config.gateCount * config.hiddenSize, h = config.hiddenSize, hout = config.outputSize

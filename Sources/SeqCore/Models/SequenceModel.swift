@@ -19,6 +19,7 @@ public final class SequenceModel<S: SeqScalar> {
                 forgetBias: Double? = nil) throws {
         try config.validate()
         self.config = config
+        arena.reserve(additional: config.parameterCount)
         embedding = config.usesTokens
             ? try Embedding(vocabularySize: config.vocabularySize, embeddingSize: config.embeddingSize,
                             paddingIndex: config.paddingIndex, arena: arena, prefix: "embedding.", seed: seed &+ 1)

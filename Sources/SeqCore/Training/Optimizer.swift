@@ -156,6 +156,7 @@ public final class Optimizer<Scalar: SeqScalar> {
     private var gradAvg: [Scalar] = []
 
     /// Creates an optimizer for `parameterCount` scalars; throws on a hyperparameter out of range.
+    @_specialize(where Scalar == Float)
     public init(_ algorithm: OptimizerAlgorithm, learningRate: Double, parameterCount: Int,
                 maximize: Bool = false) throws {
         try algorithm.validate()
@@ -172,6 +173,7 @@ public final class Optimizer<Scalar: SeqScalar> {
     }
 
     /// Creates an optimizer for every parameter of `arena` (its size at this moment).
+    @_specialize(where Scalar == Float)
     public convenience init(_ algorithm: OptimizerAlgorithm, learningRate: Double,
                             for arena: ParameterArena<Scalar>, maximize: Bool = false) throws {
         try self.init(algorithm, learningRate: learningRate, parameterCount: arena.count, maximize: maximize)
@@ -184,6 +186,7 @@ public final class Optimizer<Scalar: SeqScalar> {
     }
 
     /// Forgets all state (moments, step count), as a freshly created optimizer.
+    @_specialize(where Scalar == Float)
     public func reset() {
         stepCount = 0
         allocateBuffers()
@@ -365,6 +368,7 @@ public final class Optimizer<Scalar: SeqScalar> {
     // MARK: State
 
     /// A copy of the optimizer's state, for a checkpoint.
+    @_specialize(where Scalar == Float)
     public func exportState() -> OptimizerState<Scalar> {
         var buffers: [String: [Scalar]] = [:]
         for name in algorithm.bufferNames { buffers[name] = self[buffer: name] }
@@ -374,6 +378,7 @@ public final class Optimizer<Scalar: SeqScalar> {
 
     /// Restores a state from `exportState()` of an optimizer with the same algorithm, options that
     /// need the same buffers, and the same parameter count. Nothing changes when it throws.
+    @_specialize(where Scalar == Float)
     public func importState(_ state: OptimizerState<Scalar>) throws {
         if state.algorithm != algorithm.name {
             throw SeqError.invalid("state.algorithm", expected: "'\(algorithm.name)'", got: "'\(state.algorithm)'")
