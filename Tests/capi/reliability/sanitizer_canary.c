@@ -7,9 +7,16 @@
  *   sanitizer_canary asan   seq_model_predict into a heap buffer one float shorter than the
  *                           capacity passed: AddressSanitizer reports a heap-buffer-overflow write
  *                           from the library's code.
- *   sanitizer_canary tsan   one thread reads an output buffer while another thread's
+ *   sanitizer_canary tsan   one thread reads an output buffer and another thread's
  *                           seq_model_predict writes it, with nothing ordering them:
- *                           ThreadSanitizer reports a data race with the library's write.
+ *                           ThreadSanitizer reports a race with the library's write. The two
+ *                           orders make different reports, so both are run, each forced by a
+ *                           relaxed atomic flag (which TSan does not count as synchronisation):
+ *     tsan-read-first       the read, then the library's write: the write is the current access
+ *                           and the report is a "data race" with the library's copy.
+ *     tsan-write-first      the library's write, then the read: the previous access is the
+ *                           library's last write, which Swift's instrumentation may tag as its
+ *                           own ("Swift access race") or not ("data race").
  *
  * Exits 0 only if the sanitizer did not catch the bug (the make targets treat that as a failure).
  */
@@ -38,12 +45,23 @@ static seq_model *make_model(void) {
 static float features[T * B * I];
 static float *shared_output;
 static seq_model *model;
+/* Set by whichever side goes first; relaxed, so it orders the threads without TSan seeing a
+ * happens-before edge between the read and the write. */
+static int first_done;
+static int read_first;
+
+static void wait_for_first(void) {
+    while (!__atomic_load_n(&first_done, __ATOMIC_RELAXED)) {
+    }
+}
 
 static void *predict_into_shared(void *arg) {
     (void)arg;
+    if (read_first) wait_for_first();
     if (seq_model_predict(model, features, NULL, T, B, I, NULL, SEQ_LAYOUT_TIME_MAJOR, shared_output, T * B * K, NULL) !=
         SEQ_OK)
         fprintf(stderr, "canary: predict failed: %s\n", seq_last_error());
+    if (!read_first) __atomic_store_n(&first_done, 1, __ATOMIC_RELAXED);
     return NULL;
 }
 
@@ -51,7 +69,9 @@ static void *read_shared(void *arg) {
     volatile float sum = 0;
     int i;
     (void)arg;
+    if (!read_first) wait_for_first();
     for (i = 0; i < T * B * K; i++) sum += shared_output[i];
+    if (read_first) __atomic_store_n(&first_done, 1, __ATOMIC_RELAXED);
     return NULL;
 }
 
@@ -65,8 +85,9 @@ int main(int argc, char **argv) {
         float *output = malloc((T * B * K - 1) * sizeof(float));
         seq_model_predict(model, features, NULL, T, B, I, NULL, SEQ_LAYOUT_TIME_MAJOR, output, T * B * K, NULL);
         free(output);
-    } else if (strcmp(mode, "tsan") == 0) {
+    } else if (strcmp(mode, "tsan-read-first") == 0 || strcmp(mode, "tsan-write-first") == 0) {
         pthread_t writer, reader;
+        read_first = strcmp(mode, "tsan-read-first") == 0;
         shared_output = calloc(T * B * K, sizeof(float));
         pthread_create(&writer, NULL, predict_into_shared, NULL);
         pthread_create(&reader, NULL, read_shared, NULL);
@@ -74,7 +95,7 @@ int main(int argc, char **argv) {
         pthread_join(reader, NULL);
         free(shared_output);
     } else {
-        fprintf(stderr, "usage: sanitizer_canary asan|tsan\n");
+        fprintf(stderr, "usage: sanitizer_canary asan|tsan-read-first|tsan-write-first\n");
         return 2;
     }
     seq_model_free(model);
