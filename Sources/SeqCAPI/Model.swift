@@ -35,10 +35,19 @@ final class ModelObject: HandleValue {
 
     private let lock = Mutex<Void>(())
 
-    init(_ explicit: [String: ConfigValue]) throws {
+    /// A model built from the configuration keys, or around `loaded` (a model read from a file,
+    /// whose configuration the keys must describe).
+    init(_ explicit: [String: ConfigValue], loaded: SequenceModel<Float>? = nil) throws {
         let built = try ModelBuilder(explicit)
-        model = try SequenceModel<Float>(built.modelConfig, seed: built.seed, initialization: built.initialization,
-                                         forgetBias: built.forgetBias)
+        if let loaded {
+            guard loaded.config == built.modelConfig else {
+                throw SeqError(.format, "the configuration keys and the tensors describe different models")
+            }
+            model = loaded
+        } else {
+            model = try SequenceModel<Float>(built.modelConfig, seed: built.seed, initialization: built.initialization,
+                                             forgetBias: built.forgetBias)
+        }
         optimizer = try Optimizer<Float>(built.optimizer, learningRate: built.learningRate, for: model.arena)
         explicitConfig = explicit
         clipNorm = built.clipNorm

@@ -97,7 +97,7 @@ private func loadModel(_ path: String) throws -> ModelObject {
     do {
         explicit = try explicitConfig(file, loaded.config, path: path)
         // The keys must describe the model the tensors hold — checked on the configuration alone,
-        // before the C model (weights, gradients, optimizer state) is allocated from the keys.
+        // before the optimizer's state is allocated from the keys.
         guard try ModelBuilder(explicit).modelConfig == loaded.config else {
             throw SeqError(.format, "model file \"\(path)\": its configuration keys and its tensors describe different models")
         }
@@ -108,14 +108,9 @@ private func loadModel(_ path: String) throws -> ModelObject {
         // means the file was altered.
         throw SeqError(.format, "model file \"\(path)\": its configuration keys are damaged: \(error)")
     }
-    let object = try ModelObject(explicit)
-    guard object.model.arena.table == loaded.arena.table else {
-        throw SeqError(.format, "model file \"\(path)\": its configuration keys and its tensors describe different models")
-    }
-    object.model.arena.values = loaded.arena.values
-    object.model.rnn.random = loaded.rnn.random
-    if let d = object.model.decoder, let l = loaded.decoder { d.random = l.random }
-    return object
+    // The loaded model itself becomes the C model: its weights are the file's, and its dropout
+    // generators are those of any model loaded from a file, whatever seed the keys hold.
+    return try ModelObject(explicit, loaded: loaded)
 }
 
 /// Saves a model (configuration and parameters, not the optimizer's state) to a file, atomically:

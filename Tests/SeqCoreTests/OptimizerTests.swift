@@ -220,17 +220,39 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
+    /// The buffers are made at the first step: before it and after `reset`, the exported state is
+    /// still P zeros per buffer, and a step from it — direct, after a reset, or after importing a
+    /// fresh state — is the first step of a new optimizer.
     func testResetForgetsState() throws {
-        let arena = try Self.arena([Double](repeating: 1, count: 17), Double.self)
-        let opt = try Optimizer<Double>(.adam(), learningRate: 0.1, for: arena)
-        arena.gradients = Self.gradients(0, 17)
-        try opt.step(arena)
-        let afterOne = arena.values
-        opt.reset()
-        XCTAssertEqual(opt.stepCount, 0)
-        arena.values = [Double](repeating: 1, count: 17)
-        try opt.step(arena)
-        XCTAssertEqual(arena.values, afterOne)
+        for algorithm in Self.everyAlgorithm {
+            let arena = try Self.arena([Double](repeating: 1, count: 17), Double.self)
+            let opt = try Optimizer<Double>(algorithm, learningRate: 0.1, for: arena)
+            let fresh = opt.exportState()
+            XCTAssertEqual(fresh.step, 0)
+            XCTAssertEqual(fresh.buffers.keys.sorted(), algorithm.bufferNames.sorted(), "\(algorithm)")
+            for (name, buffer) in fresh.buffers {
+                XCTAssertEqual(buffer, [Double](repeating: 0, count: 17), "\(algorithm): \(name) before the first step")
+            }
+            arena.gradients = Self.gradients(0, 17)
+            try opt.step(arena)
+            let afterOne = arena.values, stateAfterOne = opt.exportState()
+            XCTAssertNotEqual(afterOne, [Double](repeating: 1, count: 17), "\(algorithm): the step changed nothing")
+            try opt.step(arena)
+            opt.reset()
+            XCTAssertEqual(opt.stepCount, 0)
+            XCTAssertEqual(opt.exportState(), fresh, "\(algorithm): state after reset")
+            arena.values = [Double](repeating: 1, count: 17)
+            try opt.step(arena)
+            XCTAssertEqual(arena.values, afterOne, "\(algorithm): first step after reset")
+            XCTAssertEqual(opt.exportState(), stateAfterOne, "\(algorithm): state after reset and one step")
+
+            let imported = try Optimizer<Double>(algorithm, learningRate: 0.1, for: arena)
+            try imported.step(arena)        // state to be replaced by the fresh one
+            try imported.importState(fresh)
+            arena.values = [Double](repeating: 1, count: 17)
+            try imported.step(arena)
+            XCTAssertEqual(arena.values, afterOne, "\(algorithm): first step after importing a fresh state")
+        }
     }
 
     // MARK: Validation

@@ -34,8 +34,15 @@ public final class RecurrentLayer<S: SeqScalar> {
     /// by `initialization` from `seed`. `forgetBias`, for LSTMs, sets the forget-gate part of
     /// bias_ih to that value and of bias_hh to 0 (Jozefowicz et al. recommend 1).
     @_specialize(where S == Float)
-    public init(_ config: RecurrentConfig, arena: ParameterArena<S>? = nil, prefix: String = "",
-                initialization: Initialization = .pytorch, seed: UInt64 = 0, forgetBias: Double? = nil) throws {
+    public convenience init(_ config: RecurrentConfig, arena: ParameterArena<S>? = nil, prefix: String = "",
+                            initialization: Initialization = .pytorch, seed: UInt64 = 0, forgetBias: Double? = nil) throws {
+        try self.init(config, arena: arena, prefix: prefix, initializing: initialization, seed: seed, forgetBias: forgetBias)
+    }
+
+    /// `initializing: nil` leaves the parameters zero, for a layer whose parameters are loaded next.
+    @_specialize(where S == Float)
+    init(_ config: RecurrentConfig, arena: ParameterArena<S>?, prefix: String, initializing initialization: Initialization?,
+         seed: UInt64, forgetBias: Double?) throws {
         try config.validate()
         if forgetBias != nil && config.cell != .lstm {
             throw SeqError.invalid("forget_bias", expected: "nil for a \(config.cell.rawValue) cell (LSTM only)", got: forgetBias!)
@@ -62,7 +69,7 @@ public final class RecurrentLayer<S: SeqScalar> {
             }
             offsets.append(perDirection)
         }
-        initialize(initialization, seed: seed, forgetBias: forgetBias)
+        if let initialization { initialize(initialization, seed: seed, forgetBias: forgetBias) }
     }
 
     /// PyTorch's parameter name: `<prefix><base>_l<layer>[_reverse]`.

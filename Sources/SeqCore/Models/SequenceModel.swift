@@ -15,8 +15,15 @@ public final class SequenceModel<S: SeqScalar> {
     public let head: Dense<S>
 
     @_specialize(where S == Float)
-    public init(_ config: ModelConfig, seed: UInt64 = 0, initialization: Initialization = .pytorch,
-                forgetBias: Double? = nil) throws {
+    public convenience init(_ config: ModelConfig, seed: UInt64 = 0, initialization: Initialization = .pytorch,
+                            forgetBias: Double? = nil) throws {
+        try self.init(config, seed: seed, initializing: initialization, forgetBias: forgetBias)
+    }
+
+    /// `initializing: nil` leaves the recurrent stacks' parameters zero (the embeddings and the head,
+    /// small, are still drawn), for a model whose parameters are loaded next.
+    @_specialize(where S == Float)
+    init(_ config: ModelConfig, seed: UInt64, initializing initialization: Initialization?, forgetBias: Double?) throws {
         try config.validate()
         self.config = config
         arena.reserve(additional: config.parameterCount)
@@ -24,14 +31,14 @@ public final class SequenceModel<S: SeqScalar> {
             ? try Embedding(vocabularySize: config.vocabularySize, embeddingSize: config.embeddingSize,
                             paddingIndex: config.paddingIndex, arena: arena, prefix: "embedding.", seed: seed &+ 1)
             : nil
-        rnn = try RecurrentLayer(config.rnn, arena: arena, prefix: "rnn.", initialization: initialization,
+        rnn = try RecurrentLayer(config.rnn, arena: arena, prefix: "rnn.", initializing: initialization,
                                  seed: seed &+ 2, forgetBias: forgetBias)
         if config.architecture == .seq2seq {
             let e = max(config.embeddingSize, 1)
             let decoderConfig = config.decoderConfig
             decoderEmbedding = try Embedding(vocabularySize: config.outputSize, embeddingSize: config.embeddingSize > 0 ? e : config.rnn.hiddenSize,
                                              paddingIndex: nil, arena: arena, prefix: "decoder_embedding.", seed: seed &+ 3)
-            decoder = try RecurrentLayer(decoderConfig, arena: arena, prefix: "decoder.", initialization: initialization,
+            decoder = try RecurrentLayer(decoderConfig, arena: arena, prefix: "decoder.", initializing: initialization,
                                          seed: seed &+ 4, forgetBias: forgetBias)
             head = try Dense(inputSize: decoderConfig.outputFeatures, outputSize: config.outputSize, arena: arena,
                              prefix: "head.", seed: seed &+ 5)

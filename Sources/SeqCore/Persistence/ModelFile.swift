@@ -388,7 +388,8 @@ extension SequenceModel {
             try config.checkPlausible(against: file.floatScalars(prefix: prefix))
             return (config, prefix)
         }
-        try self.init(config)
+        // No random draw for the recurrent weights: every parameter is read from the file (strict).
+        try self.init(config, seed: 0, initializing: nil, forgetBias: nil)
         try ModelFileFormat.reading(nil) { try arena.load(from: file, prefix: prefix, strict: true) }
     }
 }
@@ -464,7 +465,7 @@ extension RecurrentLayer {
             }
             return config
         }
-        try self.init(config)
+        try self.init(config, arena: nil, prefix: "", initializing: nil, seed: 0, forgetBias: nil)
         try ModelFileFormat.reading(nil) { try arena.load(from: file, prefix: prefix, strict: true) }
     }
 }

@@ -279,25 +279,34 @@ public struct SafeTensorsFile: Equatable, Sendable {
         if n > Limits.maxElements {
             throw SeqError(.resourceLimit, "safetensors: tensor '\(name)' has \(n) elements, more than \(Limits.maxElements)")
         }
-        var out = [Scalar](repeating: 0, count: n)
-        e.bytes.withUnsafeBytes { raw in
-            switch e.dtype {
-            case .f32:
-                for i in 0 ..< n { out[i] = Scalar(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))) }
-            case .f64:
-                for i in 0 ..< n { out[i] = Scalar(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
-            case .bf16:
-                for i in 0 ..< n {
-                    let h = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                    out[i] = Scalar(Float(bitPattern: UInt32(h) << 16))
+        let out = [Scalar](unsafeUninitializedCapacity: n) { out, initialized in
+            e.bytes.withUnsafeBytes { raw in
+                switch e.dtype {
+                case .f32:
+                    #if _endian(little)
+                    // A model's tensors are F32 and so are its parameters: the bytes are the floats.
+                    if Scalar.self == Float.self {
+                        UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0 ..< 4 * n]))
+                        return
+                    }
+                    #endif
+                    for i in 0 ..< n { out[i] = Scalar(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))) }
+                case .f64:
+                    for i in 0 ..< n { out[i] = Scalar(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
+                case .bf16:
+                    for i in 0 ..< n {
+                        let h = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                        out[i] = Scalar(Float(bitPattern: UInt32(h) << 16))
+                    }
+                case .f16:
+                    for i in 0 ..< n {
+                        out[i] = Scalar(Self.halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
+                    }
+                default:
+                    out.initialize(repeating: 0)  // unreachable: the dtype was checked above
                 }
-            case .f16:
-                for i in 0 ..< n {
-                    out[i] = Scalar(Self.halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
-                }
-            default:
-                break
             }
+            initialized = n
         }
         return Tensor(unchecked: e.shape, data: out)
     }

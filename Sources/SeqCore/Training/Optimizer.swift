@@ -154,6 +154,9 @@ public final class Optimizer<Scalar: SeqScalar> {
     private var maxExpAvgSq: [Scalar] = []
     private var squareAvg: [Scalar] = []
     private var gradAvg: [Scalar] = []
+    /// The buffers are made (P zeros each) at the first step, or by `importState`: a model that is
+    /// only loaded and run never holds them.
+    private var buffersAllocated = false
 
     /// Creates an optimizer for `parameterCount` scalars; throws on a hyperparameter out of range.
     @_specialize(where Scalar == Float)
@@ -169,7 +172,6 @@ public final class Optimizer<Scalar: SeqScalar> {
         self.learningRate = learningRate
         self.maximize = maximize
         self.parameterCount = parameterCount
-        allocateBuffers()
     }
 
     /// Creates an optimizer for every parameter of `arena` (its size at this moment).
@@ -180,16 +182,21 @@ public final class Optimizer<Scalar: SeqScalar> {
     }
 
     private func allocateBuffers() {
-        let zeros = [Scalar](repeating: 0, count: parameterCount)
+        // One allocation each: buffers sharing one array of zeros would each copy it at the first step.
+        for name in algorithm.bufferNames { self[buffer: name] = [Scalar](repeating: 0, count: parameterCount) }
+        buffersAllocated = true
+    }
+
+    private func releaseBuffers() {
         momentumBuffer = []; expAvg = []; expAvgSq = []; maxExpAvgSq = []; squareAvg = []; gradAvg = []
-        for name in algorithm.bufferNames { self[buffer: name] = zeros }
+        buffersAllocated = false
     }
 
     /// Forgets all state (moments, step count), as a freshly created optimizer.
     @_specialize(where Scalar == Float)
     public func reset() {
         stepCount = 0
-        allocateBuffers()
+        releaseBuffers()
     }
 
     private subscript(buffer name: String) -> [Scalar] {
@@ -248,6 +255,7 @@ public final class Optimizer<Scalar: SeqScalar> {
             stepCount += 1          // P = 0: nothing to update, but the step still counts
             return
         }
+        if !buffersAllocated { allocateBuffers() }
         switch algorithm {
         case let .sgd(momentum, dampening, nesterov, weightDecay):
             sgdStep(theta, grad, momentum: momentum, dampening: dampening, nesterov: nesterov,
@@ -371,7 +379,9 @@ public final class Optimizer<Scalar: SeqScalar> {
     @_specialize(where Scalar == Float)
     public func exportState() -> OptimizerState<Scalar> {
         var buffers: [String: [Scalar]] = [:]
-        for name in algorithm.bufferNames { buffers[name] = self[buffer: name] }
+        for name in algorithm.bufferNames {
+            buffers[name] = buffersAllocated ? self[buffer: name] : [Scalar](repeating: 0, count: parameterCount)
+        }
         return OptimizerState(algorithm: algorithm.name, step: stepCount, learningRate: learningRate,
                               buffers: buffers)
     }
@@ -399,6 +409,7 @@ public final class Optimizer<Scalar: SeqScalar> {
             }
         }
         for name in expected { self[buffer: name] = state.buffers[name] ?? [] }
+        buffersAllocated = true
         stepCount = state.step
         learningRate = state.learningRate
     }
