@@ -72,6 +72,36 @@ void test_file_save_and_load(void) {
     CHECK_OK(seq_model_predict(model, NULL, tokens, T, B, 1, NULL, SEQ_LAYOUT_TIME_MAJOR, before, T * B * V, NULL));
     CHECK_OK(seq_model_predict(loaded, NULL, tokens, T, B, 1, NULL, SEQ_LAYOUT_TIME_MAJOR, after, T * B * V, NULL));
     CHECK(memcmp(before, after, sizeof before) == 0);
+    /* It trains on as a new model of the same configuration holding the saved weights does: the
+       optimizer starts afresh (its moments made at the first step) with the saved learning rate. */
+    {
+        seq_model *fresh = model_from("architecture=language_model cell=lstm vocab_size=9 embedding_size=4 "
+                                      "hidden_size=6 num_layers=2 proj_size=3 learning_rate=0.02 seed=99");
+        int64_t count = 0, i;
+        int step;
+        char name[64];
+        float values[256];
+        CHECK_OK(seq_model_parameter_count(model, &count));
+        for (i = 0; fresh != NULL && i < count; i++) {
+            int64_t n = 0;
+            CHECK_OK(seq_model_parameter_name(model, i, name, sizeof name, NULL));
+            CHECK_OK(seq_model_get_parameter(model, name, values, 256, &n));
+            CHECK_OK(seq_model_set_parameter(fresh, name, values, n));
+        }
+        for (step = 0; fresh != NULL && step < 3; step++) {
+            double loss_loaded = -1, loss_fresh = -2;
+            CHECK_OK(seq_model_train_step(loaded, NULL, tokens, T, B, 1, NULL, SEQ_LAYOUT_TIME_MAJOR, targets, NULL, T, NULL,
+                                          &loss_loaded));
+            CHECK_OK(seq_model_train_step(fresh, NULL, tokens, T, B, 1, NULL, SEQ_LAYOUT_TIME_MAJOR, targets, NULL, T, NULL,
+                                          &loss_fresh));
+            CHECK_CLOSE(loss_loaded, loss_fresh, 0, 0);
+        }
+        CHECK_OK(seq_model_predict(loaded, NULL, tokens, T, B, 1, NULL, SEQ_LAYOUT_TIME_MAJOR, before, T * B * V, NULL));
+        if (fresh != NULL)
+            CHECK_OK(seq_model_predict(fresh, NULL, tokens, T, B, 1, NULL, SEQ_LAYOUT_TIME_MAJOR, after, T * B * V, NULL));
+        CHECK(fresh != NULL && memcmp(before, after, sizeof before) == 0);
+        seq_model_free(fresh);
+    }
     CHECK_OK(seq_model_get_config(loaded, &config));
     CHECK_OK(seq_config_get_string(config, "cell", text, sizeof text, NULL));
     CHECK_STR_EQ(text, "lstm");
