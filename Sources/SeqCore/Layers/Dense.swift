@@ -9,7 +9,12 @@ public final class Dense<S: SeqScalar> {
     let biasOffset: Int
 
     /// Registers `<prefix>weight` [K, F] and `<prefix>bias` [K], initialised U(±1/√F) as PyTorch does.
-    public init(inputSize: Int, outputSize: Int, arena: ParameterArena<S>, prefix: String, seed: UInt64) throws {
+    public convenience init(inputSize: Int, outputSize: Int, arena: ParameterArena<S>, prefix: String, seed: UInt64) throws {
+        try self.init(inputSize: inputSize, outputSize: outputSize, arena: arena, prefix: prefix, drawnFrom: seed)
+    }
+
+    /// `drawnFrom: nil` leaves the parameters zero, for a layer whose parameters are loaded next.
+    init(inputSize: Int, outputSize: Int, arena: ParameterArena<S>, prefix: String, drawnFrom seed: UInt64?) throws {
         try Check.positive(inputSize, "\(prefix)in_features")
         try Check.positive(outputSize, "\(prefix)out_features")
         self.inputSize = inputSize
@@ -17,6 +22,7 @@ public final class Dense<S: SeqScalar> {
         self.arena = arena
         weightOffset = try arena.register(prefix + "weight", shape: [outputSize, inputSize])
         biasOffset = try arena.register(prefix + "bias", shape: [outputSize])
+        guard let seed else { return }
         var rng = SeqRandom(seed: seed)
         let bound = 1 / Double(inputSize).squareRoot()
         for i in 0 ..< outputSize * (inputSize + 1) { arena.values[weightOffset + i] = S(rng.uniform(-bound, bound)) }
@@ -59,8 +65,15 @@ public final class Embedding<S: SeqScalar> {
     let offset: Int
 
     /// Initialised N(0, 1) as PyTorch does.
-    public init(vocabularySize: Int, embeddingSize: Int, paddingIndex: Int?, arena: ParameterArena<S>,
-                prefix: String, seed: UInt64) throws {
+    public convenience init(vocabularySize: Int, embeddingSize: Int, paddingIndex: Int?, arena: ParameterArena<S>,
+                            prefix: String, seed: UInt64) throws {
+        try self.init(vocabularySize: vocabularySize, embeddingSize: embeddingSize, paddingIndex: paddingIndex, arena: arena,
+                      prefix: prefix, drawnFrom: seed)
+    }
+
+    /// `drawnFrom: nil` leaves the table zero, for an embedding whose parameters are loaded next.
+    init(vocabularySize: Int, embeddingSize: Int, paddingIndex: Int?, arena: ParameterArena<S>,
+         prefix: String, drawnFrom seed: UInt64?) throws {
         try Check.positive(vocabularySize, "vocab_size")
         try Check.positive(embeddingSize, "embedding_size")
         if let p = paddingIndex, p < 0 || p >= vocabularySize {
@@ -71,6 +84,7 @@ public final class Embedding<S: SeqScalar> {
         self.paddingIndex = paddingIndex
         self.arena = arena
         offset = try arena.register(prefix + "weight", shape: [vocabularySize, embeddingSize])
+        guard let seed else { return }
         var rng = SeqRandom(seed: seed)
         for v in 0 ..< vocabularySize {
             for e in 0 ..< embeddingSize {

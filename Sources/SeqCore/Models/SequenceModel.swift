@@ -20,16 +20,16 @@ public final class SequenceModel<S: SeqScalar> {
         try self.init(config, seed: seed, initializing: initialization, forgetBias: forgetBias)
     }
 
-    /// `initializing: nil` leaves the recurrent stacks' parameters zero (the embeddings and the head,
-    /// small, are still drawn), for a model whose parameters are loaded next.
+    /// `initializing: nil` leaves every parameter zero, for a model whose parameters are loaded next.
     @_specialize(where S == Float)
     init(_ config: ModelConfig, seed: UInt64, initializing initialization: Initialization?, forgetBias: Double?) throws {
         try config.validate()
         self.config = config
         arena.reserve(additional: config.parameterCount)
+        let draws = initialization != nil
         embedding = config.usesTokens
             ? try Embedding(vocabularySize: config.vocabularySize, embeddingSize: config.embeddingSize,
-                            paddingIndex: config.paddingIndex, arena: arena, prefix: "embedding.", seed: seed &+ 1)
+                            paddingIndex: config.paddingIndex, arena: arena, prefix: "embedding.", drawnFrom: draws ? seed &+ 1 : nil)
             : nil
         rnn = try RecurrentLayer(config.rnn, arena: arena, prefix: "rnn.", initializing: initialization,
                                  seed: seed &+ 2, forgetBias: forgetBias)
@@ -37,16 +37,16 @@ public final class SequenceModel<S: SeqScalar> {
             let e = max(config.embeddingSize, 1)
             let decoderConfig = config.decoderConfig
             decoderEmbedding = try Embedding(vocabularySize: config.outputSize, embeddingSize: config.embeddingSize > 0 ? e : config.rnn.hiddenSize,
-                                             paddingIndex: nil, arena: arena, prefix: "decoder_embedding.", seed: seed &+ 3)
+                                             paddingIndex: nil, arena: arena, prefix: "decoder_embedding.", drawnFrom: draws ? seed &+ 3 : nil)
             decoder = try RecurrentLayer(decoderConfig, arena: arena, prefix: "decoder.", initializing: initialization,
                                          seed: seed &+ 4, forgetBias: forgetBias)
             head = try Dense(inputSize: decoderConfig.outputFeatures, outputSize: config.outputSize, arena: arena,
-                             prefix: "head.", seed: seed &+ 5)
+                             prefix: "head.", drawnFrom: draws ? seed &+ 5 : nil)
         } else {
             decoderEmbedding = nil
             decoder = nil
             head = try Dense(inputSize: config.rnn.outputFeatures, outputSize: config.outputSize, arena: arena,
-                             prefix: "head.", seed: seed &+ 5)
+                             prefix: "head.", drawnFrom: draws ? seed &+ 5 : nil)
         }
     }
 
