@@ -35,19 +35,18 @@ final class ModelObject: HandleValue {
 
     private let lock = Mutex<Void>(())
 
-    /// A model built from the configuration keys, or around `loaded` (a model read from a file,
-    /// whose configuration the keys must describe).
-    init(_ explicit: [String: ConfigValue], loaded: SequenceModel<Float>? = nil) throws {
+    /// A new model built from the configuration keys.
+    convenience init(_ explicit: [String: ConfigValue]) throws {
         let built = try ModelBuilder(explicit)
-        if let loaded {
-            guard loaded.config == built.modelConfig else {
-                throw SeqError(.format, "the configuration keys and the tensors describe different models")
-            }
-            model = loaded
-        } else {
-            model = try SequenceModel<Float>(built.modelConfig, seed: built.seed, initialization: built.initialization,
-                                             forgetBias: built.forgetBias)
-        }
+        try self.init(explicit, built: built,
+                      model: SequenceModel<Float>(built.modelConfig, seed: built.seed, initialization: built.initialization,
+                                                  forgetBias: built.forgetBias))
+    }
+
+    /// The C model around `model` (e.g. one read from a file), whose configuration is
+    /// `built.modelConfig` (the caller checks it).
+    init(_ explicit: [String: ConfigValue], built: ModelBuilder, model: SequenceModel<Float>) throws {
+        self.model = model
         optimizer = try Optimizer<Float>(built.optimizer, learningRate: built.learningRate, for: model.arena)
         explicitConfig = explicit
         clipNorm = built.clipNorm

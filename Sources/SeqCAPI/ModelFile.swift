@@ -93,12 +93,12 @@ private func namingPath<R>(_ body: () throws -> R) throws -> R {
 private func loadModel(_ path: String) throws -> ModelObject {
     let file = try namingPath { try SafeTensorsFile.load(path) }
     let loaded = try SequenceModel<Float>(contentsOf: file)
-    let explicit: [String: ConfigValue]
+    let explicit: [String: ConfigValue], built: ModelBuilder
     do {
         explicit = try explicitConfig(file, loaded.config, path: path)
-        // The keys must describe the model the tensors hold — checked on the configuration alone,
-        // before the optimizer's state is allocated from the keys.
-        guard try ModelBuilder(explicit).modelConfig == loaded.config else {
+        built = try ModelBuilder(explicit)
+        // The keys must describe the model the tensors hold.
+        guard built.modelConfig == loaded.config else {
             throw SeqError(.format, "model file \"\(path)\": its configuration keys and its tensors describe different models")
         }
     } catch let e as SeqError where e.kind == .format {
@@ -110,7 +110,7 @@ private func loadModel(_ path: String) throws -> ModelObject {
     }
     // The loaded model itself becomes the C model: its weights are the file's, and its dropout
     // generators are those of any model loaded from a file, whatever seed the keys hold.
-    return try ModelObject(explicit, loaded: loaded)
+    return try ModelObject(explicit, built: built, model: loaded)
 }
 
 /// Saves a model (configuration and parameters, not the optimizer's state) to a file, atomically:

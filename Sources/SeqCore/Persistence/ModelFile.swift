@@ -388,7 +388,7 @@ extension SequenceModel {
             try config.checkPlausible(against: file.floatScalars(prefix: prefix))
             return (config, prefix)
         }
-        // No random draw for the recurrent weights: every parameter is read from the file (strict).
+        // No random draws: every parameter is read from the file next (strict).
         try self.init(config, seed: 0, initializing: nil, forgetBias: nil)
         try ModelFileFormat.reading(nil) { try arena.load(from: file, prefix: prefix, strict: true) }
     }
