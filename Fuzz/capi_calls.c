@@ -40,14 +40,15 @@ static const char *const config_keys[] = {
     "cell", "gru_variant", "input_size", "hidden_size", "num_layers", "direction", "merge", "proj_size", "peepholes",
     "bias", "dropout", "initialization", "forget_bias", "seed", "architecture", "vocab_size", "embedding_size",
     "padding_index", "output_size", "output", "reduction", "ignore_index", "start_token", "stop_token", "optimizer",
-    "learning_rate", "momentum", "weight_decay", "beta1", "beta2", "epsilon", "clip_norm", "clip_value", "", "Cell",
-    "hidden"};
+    "learning_rate", "momentum", "weight_decay", "beta1", "beta2", "epsilon", "clip_norm", "clip_value", "dampening",
+    "nesterov", "amsgrad", "alpha", "centered", "maximize", "lr_schedule", "lr_step_size", "lr_gamma", "lr_period",
+    "lr_min", "warmup_steps", "warmup_start_factor", "", "Cell", "hidden"};
 
 static const char *const config_words[] = {
     "rnn_tanh", "rnn_relu", "gru", "lstm", "classic", "linear_before_reset", "simplified", "forward", "reverse",
     "bidirectional", "concat", "sum", "pytorch", "xavier", "orthogonal", "tagger", "classifier", "language_model",
     "seq2seq", "binary", "classes", "regression", "mean_over_steps", "mean_over_batch", "sgd", "adam", "adamw",
-    "rmsprop", "", "LSTM", "lstm "};
+    "rmsprop", "constant", "step", "cosine", "", "LSTM", "lstm "};
 
 static const char *const parameter_names[] = {
     "rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "rnn.weight_hr_l0",

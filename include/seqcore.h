@@ -158,14 +158,37 @@ enum seq_layout_value {
  *   in 0..output_size-1
  *
  * Keys of training:
- * - "optimizer" (string: "sgd", "adam", "adamw", "rmsprop"; "adam")
- * - "learning_rate" (float >= 0; 0.001)
+ * - "optimizer" (string: "sgd", "adam", "adamw", "rmsprop"; "adam"): torch.optim's algorithms,
+ *   with their hyperparameters below under PyTorch's names and defaults
+ * - "learning_rate" (float >= 0; 0.001): with a schedule, its base rate
  * - "momentum" (float >= 0; 0; sgd and rmsprop only)
+ * - "dampening" (float >= 0; 0; sgd only)
+ * - "nesterov" (int 0 or 1; 0; sgd only, with momentum > 0 and dampening 0)
  * - "weight_decay" (float >= 0; 0, or 0.01 for adamw)
  * - "beta1", "beta2" (float in [0, 1); 0.9 and 0.999; adam and adamw only)
+ * - "amsgrad" (int 0 or 1; 0; adam and adamw only)
+ * - "alpha" (float in [0, 1); 0.99; rmsprop only): the smoothing constant of the squared average
+ * - "centered" (int 0 or 1; 0; rmsprop only): divide by the estimated variance of the gradient
  * - "epsilon" (float >= 0; 1e-8; adam, adamw and rmsprop only)
+ * - "maximize" (int 0 or 1; 0): ascend the loss instead of descending it
  * - "clip_norm" (float >= 0; 0 = none): rescale the gradients to at most this global L2 norm
  * - "clip_value" (float >= 0; 0 = none): clamp every gradient to [-clip_value, clip_value]
+ *
+ * Keys of the learning-rate schedule. The rate of each optimizer step is a function of n, the
+ * optimizer steps taken before it (counted from 0, by seq_model_train_step,
+ * seq_model_apply_gradients and seq_model_fit alike; a loaded model starts again at 0), and of
+ * the base rate "learning_rate":
+ * - "lr_schedule" (string: "constant", "step", "cosine"; "constant"): after the warm-up, the base
+ *   rate; the base rate times lr_gamma every lr_step_size steps (torch StepLR); or half a cosine
+ *   from the base rate down to lr_min over lr_period steps, rising again after it (torch
+ *   CosineAnnealingLR)
+ * - "lr_step_size" (int >= 1; required with "step"; "step" only)
+ * - "lr_gamma" (float >= 0; 0.1; "step" only)
+ * - "lr_period" (int >= 1; required with "cosine"; "cosine" only): T_max
+ * - "lr_min" (float >= 0; 0; "cosine" only): eta_min
+ * - "warmup_steps" (int >= 0; 0): W steps of linear warm-up from warmup_start_factor times the
+ *   base rate up to it (torch LinearLR); the schedule above then starts at n = W
+ * - "warmup_start_factor" (float in (0, 1]; 1/3; only with warmup_steps >= 1)
  */
 typedef struct seq_config seq_config;
 
@@ -778,6 +801,8 @@ seq_status seq_model_zero_gradients(seq_model *model);
 /**
  * Sets the learning rate of the steps that follow (e.g. a schedule computed by the caller, or a
  * change from a `seq_progress_callback`). The optimizer's state (moments, step count) is kept.
+ * With a configured schedule ("lr_schedule", "warmup_steps"), this is its base rate: the rate of
+ * each later step is the schedule's at that step, as if the model had been configured with it.
  *
  * - Parameters:
  *   - model: a live `seq_model`.
@@ -788,7 +813,7 @@ seq_status seq_model_zero_gradients(seq_model *model);
 seq_status seq_model_set_learning_rate(seq_model *model, double learning_rate);
 
 /**
- * Reads the learning rate of the next step.
+ * Reads the learning rate of the next step (with a schedule, the schedule's rate at that step).
  *
  * - Parameters:
  *   - model: a live `seq_model`.

@@ -51,14 +51,37 @@ import SeqCore
 ///   in 0..output_size-1
 ///
 /// Keys of training:
-/// - "optimizer" (string: "sgd", "adam", "adamw", "rmsprop"; "adam")
-/// - "learning_rate" (float >= 0; 0.001)
+/// - "optimizer" (string: "sgd", "adam", "adamw", "rmsprop"; "adam"): torch.optim's algorithms,
+///   with their hyperparameters below under PyTorch's names and defaults
+/// - "learning_rate" (float >= 0; 0.001): with a schedule, its base rate
 /// - "momentum" (float >= 0; 0; sgd and rmsprop only)
+/// - "dampening" (float >= 0; 0; sgd only)
+/// - "nesterov" (int 0 or 1; 0; sgd only, with momentum > 0 and dampening 0)
 /// - "weight_decay" (float >= 0; 0, or 0.01 for adamw)
 /// - "beta1", "beta2" (float in [0, 1); 0.9 and 0.999; adam and adamw only)
+/// - "amsgrad" (int 0 or 1; 0; adam and adamw only)
+/// - "alpha" (float in [0, 1); 0.99; rmsprop only): the smoothing constant of the squared average
+/// - "centered" (int 0 or 1; 0; rmsprop only): divide by the estimated variance of the gradient
 /// - "epsilon" (float >= 0; 1e-8; adam, adamw and rmsprop only)
+/// - "maximize" (int 0 or 1; 0): ascend the loss instead of descending it
 /// - "clip_norm" (float >= 0; 0 = none): rescale the gradients to at most this global L2 norm
 /// - "clip_value" (float >= 0; 0 = none): clamp every gradient to [-clip_value, clip_value]
+///
+/// Keys of the learning-rate schedule. The rate of each optimizer step is a function of n, the
+/// optimizer steps taken before it (counted from 0, by seq_model_train_step,
+/// seq_model_apply_gradients and seq_model_fit alike; a loaded model starts again at 0), and of
+/// the base rate "learning_rate":
+/// - "lr_schedule" (string: "constant", "step", "cosine"; "constant"): after the warm-up, the base
+///   rate; the base rate times lr_gamma every lr_step_size steps (torch StepLR); or half a cosine
+///   from the base rate down to lr_min over lr_period steps, rising again after it (torch
+///   CosineAnnealingLR)
+/// - "lr_step_size" (int >= 1; required with "step"; "step" only)
+/// - "lr_gamma" (float >= 0; 0.1; "step" only)
+/// - "lr_period" (int >= 1; required with "cosine"; "cosine" only): T_max
+/// - "lr_min" (float >= 0; 0; "cosine" only): eta_min
+/// - "warmup_steps" (int >= 0; 0): W steps of linear warm-up from warmup_start_factor times the
+///   base rate up to it (torch LinearLR); the schedule above then starts at n = W
+/// - "warmup_start_factor" (float in (0, 1]; 1/3; only with warmup_steps >= 1)
 public typealias SeqConfigHandle = OpaquePointer
 
 /// The three value types of configuration keys, each with its own C setter and getter.
@@ -116,12 +139,14 @@ enum ConfigDomain: Sendable {
     case nonNegativeFloat
     /// Any finite float.
     case finiteFloat
+    /// A float in (0, 1]: a fraction that may not be zero.
+    case positiveFraction
 
     var type: ConfigValueType {
         switch self {
         case .choice: return .string
         case .positive, .nonNegative, .flag, .anyInteger: return .int
-        case .probability, .nonNegativeFloat, .finiteFloat: return .float
+        case .probability, .nonNegativeFloat, .finiteFloat, .positiveFraction: return .float
         }
     }
 
@@ -149,6 +174,8 @@ enum ConfigDomain: Sendable {
             guard v >= 0 && v.isFinite else { throw SeqError.invalid(key, expected: "a finite number >= 0", got: v) }
         case (.finiteFloat, .float(let v)):
             try Arg.finite(v, key)
+        case (.positiveFraction, .float(let v)):
+            guard v > 0 && v <= 1 else { throw SeqError.invalid(key, expected: "a number in (0, 1]", got: v) }
         default:
             throw SeqError.invalid(key, expected: "\(type.name) (set with seq_config_set_\(type.cSuffix))",
                                    got: value.type.name)
@@ -201,12 +228,26 @@ let configKeys: [ConfigKey] = [
     ConfigKey(name: "optimizer", domain: .choice(["sgd", "adam", "adamw", "rmsprop"]), defaultValue: .string("adam")),
     ConfigKey(name: "learning_rate", domain: .nonNegativeFloat, defaultValue: .float(0.001)),
     ConfigKey(name: "momentum", domain: .nonNegativeFloat, defaultValue: .float(0)),
+    ConfigKey(name: "dampening", domain: .nonNegativeFloat, defaultValue: .float(0)),
+    ConfigKey(name: "nesterov", domain: .flag, defaultValue: .int(0)),
     ConfigKey(name: "weight_decay", domain: .nonNegativeFloat, defaultValue: nil),
     ConfigKey(name: "beta1", domain: .probability, defaultValue: .float(0.9)),
     ConfigKey(name: "beta2", domain: .probability, defaultValue: .float(0.999)),
+    ConfigKey(name: "amsgrad", domain: .flag, defaultValue: .int(0)),
+    ConfigKey(name: "alpha", domain: .probability, defaultValue: .float(0.99)),
+    ConfigKey(name: "centered", domain: .flag, defaultValue: .int(0)),
     ConfigKey(name: "epsilon", domain: .nonNegativeFloat, defaultValue: .float(1e-8)),
+    ConfigKey(name: "maximize", domain: .flag, defaultValue: .int(0)),
     ConfigKey(name: "clip_norm", domain: .nonNegativeFloat, defaultValue: .float(0)),
     ConfigKey(name: "clip_value", domain: .nonNegativeFloat, defaultValue: .float(0)),
+    // The learning-rate schedule.
+    ConfigKey(name: "lr_schedule", domain: .choice(["constant", "step", "cosine"]), defaultValue: .string("constant")),
+    ConfigKey(name: "lr_step_size", domain: .positive, defaultValue: nil),
+    ConfigKey(name: "lr_gamma", domain: .nonNegativeFloat, defaultValue: .float(0.1)),
+    ConfigKey(name: "lr_period", domain: .positive, defaultValue: nil),
+    ConfigKey(name: "lr_min", domain: .nonNegativeFloat, defaultValue: .float(0)),
+    ConfigKey(name: "warmup_steps", domain: .nonNegative, defaultValue: .int(0)),
+    ConfigKey(name: "warmup_start_factor", domain: .positiveFraction, defaultValue: .float(1.0 / 3.0)),
 ]
 
 private let configKeysByName: [String: ConfigKey] =

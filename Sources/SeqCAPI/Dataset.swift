@@ -349,9 +349,8 @@ private struct Gathered {
                 let batch = try Gathered(x, y, members, perStepTargets: perStep).batch(for: m, count: members.count, prefix: "dataset.")
                 let (loss, rate) = try m.locked {
                     let loss = try m.computeGradients(batch)
-                    let rate = m.optimizer.learningRate
                     try m.applyGradients()
-                    return (loss, rate)
+                    return (loss, m.optimizer.learningRate)  // the rate this step used (its schedule's)
                 }
                 step += 1
                 total += loss * Double(members.count)

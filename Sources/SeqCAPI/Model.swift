@@ -47,7 +47,9 @@ final class ModelObject: HandleValue {
     /// `built.modelConfig` (the caller checks it).
     init(_ explicit: [String: ConfigValue], built: ModelBuilder, model: SequenceModel<Float>) throws {
         self.model = model
-        optimizer = try Optimizer<Float>(built.optimizer, learningRate: built.learningRate, for: model.arena)
+        schedule = try built.schedule(baseRate: built.learningRate)
+        optimizer = try Optimizer<Float>(built.optimizer, learningRate: schedule.rate(at: 0), for: model.arena,
+                                         maximize: built.maximize)
         explicitConfig = explicit
         clipNorm = built.clipNorm
         clipValue = built.clipValue
@@ -62,9 +64,15 @@ final class ModelObject: HandleValue {
         try lock.withLock { _ in try body() }
     }
 
-    /// Sets the learning rate of later steps (lock held by the caller).
-    func setLearningRate(_ rate: Double) {
-        optimizer.learningRate = rate
+    /// The learning rate of every optimizer step, from the number of steps before it.
+    private(set) var schedule: LearningRateSchedule
+
+    /// Sets the base learning rate of later steps: the rate itself without a schedule (lock held
+    /// by the caller).
+    func setLearningRate(_ rate: Double) throws {
+        schedule = try LearningRateSchedule(baseRate: rate, decay: schedule.decay, warmupSteps: schedule.warmupSteps,
+                                            warmupStartFactor: schedule.warmupStartFactor)
+        optimizer.learningRate = schedule.rate(at: optimizer.stepCount)
         explicitConfig["learning_rate"] = .float(rate)
     }
 
@@ -93,9 +101,19 @@ struct ModelBuilder {
     var initialization: Initialization
     var forgetBias: Double?
     var optimizer: OptimizerAlgorithm
+    var maximize: Bool
     var learningRate: Double
     var clipNorm: Double
     var clipValue: Double
+    var decayRule: LearningRateSchedule.Decay
+    var warmupSteps: Int
+    var warmupStartFactor: Double
+
+    /// The configured schedule over `baseRate` (the "learning_rate" key, or a rate set later).
+    func schedule(baseRate: Double) throws -> LearningRateSchedule {
+        try LearningRateSchedule(baseRate: baseRate, decay: decayRule, warmupSteps: warmupSteps,
+                                 warmupStartFactor: warmupStartFactor)
+    }
 
     init(_ explicit: [String: ConfigValue]) throws {
         let all = resolvedConfig(explicit)
@@ -191,22 +209,55 @@ struct ModelBuilder {
         let momentum = try float("momentum"), epsilon = try float("epsilon")
         let beta1 = try float("beta1"), beta2 = try float("beta2")
         let weightDecay = isSet("weight_decay") ? try float("weight_decay") : nil
+        let only: [String: [String]] = ["dampening": ["sgd"], "nesterov": ["sgd"], "momentum": ["sgd", "rmsprop"],
+                                        "beta1": ["adam", "adamw"], "beta2": ["adam", "adamw"], "amsgrad": ["adam", "adamw"],
+                                        "alpha": ["rmsprop"], "centered": ["rmsprop"], "epsilon": ["adam", "adamw", "rmsprop"]]
+        for (key, optimizers) in only.sorted(by: { $0.key < $1.key }) where !optimizers.contains(name) {
+            try notApplicable(key, "for optimizer \"\(name)\" (" + optimizers.map { "\"\($0)\"" }.joined(separator: ", ") + " only)")
+        }
         switch name {
         case "sgd":
-            for key in ["beta1", "beta2", "epsilon"] { try notApplicable(key, "for optimizer \"sgd\"") }
-            optimizer = .sgd(momentum: momentum, weightDecay: weightDecay ?? 0)
+            optimizer = .sgd(momentum: momentum, dampening: try float("dampening"), nesterov: try int("nesterov") == 1,
+                             weightDecay: weightDecay ?? 0)
         case "rmsprop":
-            for key in ["beta1", "beta2"] { try notApplicable(key, "for optimizer \"rmsprop\"") }
-            optimizer = .rmsprop(epsilon: epsilon, momentum: momentum, weightDecay: weightDecay ?? 0)
+            optimizer = .rmsprop(alpha: try float("alpha"), epsilon: epsilon, momentum: momentum,
+                                 centered: try int("centered") == 1, weightDecay: weightDecay ?? 0)
         case "adamw":
-            try notApplicable("momentum", "for optimizer \"adamw\" (it has beta1)")
-            optimizer = .adamW(beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay ?? 0.01)
+            optimizer = .adamW(beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay ?? 0.01,
+                               amsgrad: try int("amsgrad") == 1)
         default:
-            try notApplicable("momentum", "for optimizer \"adam\" (it has beta1)")
-            optimizer = .adam(beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay ?? 0)
+            optimizer = .adam(beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay ?? 0,
+                              amsgrad: try int("amsgrad") == 1)
         }
+        maximize = try int("maximize") == 1
         learningRate = try float("learning_rate")
         clipNorm = try float("clip_norm")
+        clipValue = try float("clip_value")
+
+        // The learning-rate schedule.
+        let kind = try string("lr_schedule")
+        if kind != "step" {
+            for key in ["lr_step_size", "lr_gamma"] { try notApplicable(key, "unless lr_schedule is \"step\"") }
+        }
+        if kind != "cosine" {
+            for key in ["lr_period", "lr_min"] { try notApplicable(key, "unless lr_schedule is \"cosine\"") }
+        }
+        let decay: LearningRateSchedule.Decay
+        switch kind {
+        case "step":
+            decay = .step(stepSize: try int("lr_step_size"), gamma: try float("lr_gamma"))
+        case "cosine":
+            decay = .cosine(period: try int("lr_period"), minimum: try float("lr_min"))
+        default:
+            decay = .constant
+        }
+        let warmupSteps = try int("warmup_steps")
+        if warmupSteps == 0 { try notApplicable("warmup_start_factor", "unless warmup_steps >= 1") }
+        decayRule = decay
+        self.warmupSteps = warmupSteps
+        warmupStartFactor = try float("warmup_start_factor")
+        // Checks the combination now, so that a model is never made with a schedule it cannot use.
+        _ = try schedule(baseRate: learningRate)
         clipValue = try float("clip_value")
     }
 }

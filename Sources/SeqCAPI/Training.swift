@@ -30,6 +30,7 @@ extension ModelObject {
         // A finite gradient can still overflow float in the update (a huge learning rate): keep
         // what is needed to undo the step. The copies are made lazily, by the step's writes.
         let savedValues = model.arena.values, savedState = optimizer.exportState()
+        optimizer.learningRate = schedule.rate(at: optimizer.stepCount)
         try optimizer.step(model.arena)
         if let bad = model.arena.values.firstIndex(where: { !$0.isFinite }) {
             let value = model.arena.values[bad]
@@ -202,6 +203,8 @@ extension ModelObject {
 
 /// Sets the learning rate of the steps that follow (e.g. a schedule computed by the caller, or a
 /// change from a `seq_progress_callback`). The optimizer's state (moments, step count) is kept.
+/// With a configured schedule ("lr_schedule", "warmup_steps"), this is its base rate: the rate of
+/// each later step is the schedule's at that step, as if the model had been configured with it.
 ///
 /// - Parameters:
 ///   - model: a live `seq_model`.
@@ -214,11 +217,11 @@ extension ModelObject {
         guard learning_rate.isFinite && learning_rate >= 0 else {
             throw SeqError.invalid("learning_rate", expected: "a finite number >= 0", got: learning_rate)
         }
-        try m.locked { m.setLearningRate(learning_rate) }
+        try m.locked { try m.setLearningRate(learning_rate) }
     }
 }
 
-/// Reads the learning rate of the next step.
+/// Reads the learning rate of the next step (with a schedule, the schedule's rate at that step).
 ///
 /// - Parameters:
 ///   - model: a live `seq_model`.
@@ -229,7 +232,7 @@ extension ModelObject {
     guarded {
         let m = try Handles.value(model, as: ModelObject.self, argument: "model")
         let out = try Arg.pointer(out, "out")
-        out.pointee = try m.locked { m.optimizer.learningRate }
+        out.pointee = try m.locked { m.schedule.rate(at: m.optimizer.stepCount) }
     }
 }
 

@@ -8,8 +8,9 @@
 
 #include "check.h"
 
-static const char *const float_keys[] = {"dropout", "learning_rate", "momentum", "weight_decay", "beta1",
-                                         "beta2",   "epsilon",       "clip_norm", "clip_value",  "forget_bias"};
+static const char *const float_keys[] = {"dropout",   "learning_rate", "momentum",  "weight_decay", "beta1",
+                                         "beta2",     "epsilon",       "clip_norm", "clip_value",   "forget_bias",
+                                         "dampening", "alpha",         "lr_gamma",  "lr_min",       "warmup_start_factor"};
 
 static int is_float_key(const char *key) {
     size_t i;

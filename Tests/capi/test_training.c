@@ -409,3 +409,170 @@ void test_numeric_failure_leaves_parameters(void) {
                                   NULL));
     seq_model_free(model);
 }
+
+/* ---- Optimizer options and learning-rate schedules ---- */
+
+/* One step of torch.optim's SGD (momentum, dampening, Nesterov, maximize) or RMSprop (alpha,
+ * centered, momentum) on one value, in double: the reference the library's float steps follow. */
+struct reference_state {
+    double b, sq, ga;
+};
+
+static double sgd_step(double p, double g, double lr, double momentum, double dampening, int nesterov, int maximize,
+                       int t, struct reference_state *s) {
+    if (maximize) g = -g;
+    s->b = t == 1 ? g : momentum * s->b + (1 - dampening) * g;
+    return p - lr * (nesterov ? g + momentum * s->b : s->b);
+}
+
+static double rmsprop_step(double p, double g, double lr, double alpha, double momentum, int centered,
+                           struct reference_state *s) {
+    double d;
+    s->sq = alpha * s->sq + (1 - alpha) * g * g;
+    if (centered) {
+        s->ga = alpha * s->ga + (1 - alpha) * g;
+        d = sqrt(s->sq - s->ga * s->ga) + 1e-8;
+    } else {
+        d = sqrt(s->sq) + 1e-8;
+    }
+    s->b = momentum * s->b + g / d;
+    return p - lr * s->b;
+}
+
+void test_optimizer_options_follow_torch_rules(void) {
+    enum { P = 6, STEPS = 4 };
+    static const char *const specs[] = {
+        "optimizer=sgd learning_rate=0.1 momentum=0.9 nesterov=1",
+        "optimizer=sgd learning_rate=0.1 momentum=0.8 dampening=0.25 maximize=1",
+        "optimizer=rmsprop learning_rate=0.01 alpha=0.9 centered=1 momentum=0.5",
+    };
+    size_t c;
+    for (c = 0; c < sizeof specs / sizeof specs[0]; c++) {
+        char spec[256];
+        seq_model *model;
+        struct reference_state state[P];
+        int step, i;
+        snprintf(spec, sizeof spec, "cell=lstm input_size=2 hidden_size=3 output_size=2 output=regression seed=4 %s",
+                 specs[c]);
+        model = model_from(spec);
+        if (model == NULL) continue;
+        memset(state, 0, sizeof state);
+        for (step = 1; step <= STEPS; step++) {
+            float p[P], g[P], after[P];
+            double expected[P];
+            CHECK_OK(seq_model_compute_gradients(model, small_x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL,
+                                                 small_y, 3, NULL, NULL));
+            CHECK_OK(seq_model_get_parameter(model, "head.weight", p, P, NULL));
+            CHECK_OK(seq_model_get_gradient(model, "head.weight", g, P, NULL));
+            for (i = 0; i < P; i++)
+                expected[i] = c == 0   ? sgd_step(p[i], g[i], 0.1, 0.9, 0, 1, 0, step, &state[i])
+                              : c == 1 ? sgd_step(p[i], g[i], 0.1, 0.8, 0.25, 0, 1, step, &state[i])
+                                       : rmsprop_step(p[i], g[i], 0.01, 0.9, 0.5, 1, &state[i]);
+            CHECK_OK(seq_model_apply_gradients(model));
+            CHECK_OK(seq_model_get_parameter(model, "head.weight", after, P, NULL));
+            for (i = 0; i < P; i++) check_close(__FILE__, __LINE__, specs[c], after[i], expected[i], 1e-5, 1e-6);
+        }
+        seq_model_free(model);
+    }
+}
+
+/* The rate of step n (0-based) under warmup_steps=3, warmup_start_factor=0.25, then a cosine to
+ * lr_min=0.01 over lr_period=4, from a base of 0.2 (torch's LinearLR then CosineAnnealingLR). */
+static double scheduled_rate(int n) {
+    const double pi = 3.14159265358979323846;
+    if (n < 3) return 0.2 * (0.25 + 0.75 * n / 3.0);
+    return 0.01 + (0.2 - 0.01) * (1 + cos(pi * (n - 3) / 4.0)) / 2;
+}
+
+struct rate_log {
+    int calls, bad;
+};
+
+static int32_t record_rate(const seq_progress *p, void *user_data) {
+    struct rate_log *log = (struct rate_log *)user_data;
+    /* Steps before this fit: 5 (train_step below). */
+    if (fabs(p->learning_rate - scheduled_rate((int)p->step - 1 + 5)) > 1e-12) log->bad++;
+    log->calls++;
+    return 0;
+}
+
+void test_learning_rate_schedule(void) {
+    seq_model *model = model_from("architecture=language_model cell=gru vocab_size=5 embedding_size=3 hidden_size=4 "
+                                  "optimizer=sgd learning_rate=0.2 lr_schedule=cosine lr_period=4 lr_min=0.01 "
+                                  "warmup_steps=3 warmup_start_factor=0.25");
+    seq_model *manual = model_from("architecture=language_model cell=gru vocab_size=5 embedding_size=3 hidden_size=4 "
+                                   "optimizer=sgd learning_rate=0.2");
+    seq_dataset *data = small_dataset(8);
+    struct rate_log log = {0, 0};
+    int32_t tokens[2 * 4] = {0, 1, 2, 3, 4, 0, 1, 2}, next[2 * 4] = {1, 2, 3, 4, 0, 1, 2, 3};
+    float a[64], b[64];
+    double rate = 0;
+    int n;
+    if (model == NULL || manual == NULL) goto done;
+    for (n = 0; n < 5; n++) {
+        CHECK_OK(seq_model_get_learning_rate(model, &rate));
+        CHECK_CLOSE(rate, scheduled_rate(n), 1e-12, 0);
+        /* The same steps, with each rate set by hand, give the same weights. */
+        CHECK_OK(seq_model_set_learning_rate(manual, scheduled_rate(n)));
+        CHECK_OK(seq_model_train_step(model, NULL, tokens, 4, 2, 1, NULL, SEQ_LAYOUT_BATCH_FIRST, next, NULL, 4, NULL, NULL));
+        CHECK_OK(seq_model_train_step(manual, NULL, tokens, 4, 2, 1, NULL, SEQ_LAYOUT_BATCH_FIRST, next, NULL, 4, NULL, NULL));
+    }
+    CHECK_OK(seq_model_get_parameter(model, "rnn.weight_hh_l0", a, 64, NULL));
+    CHECK_OK(seq_model_get_parameter(manual, "rnn.weight_hh_l0", b, 64, NULL));
+    CHECK(memcmp(a, b, 48 * sizeof(float)) == 0);
+    /* seq_model_fit goes on from step 5 and reports each step's rate: 8 sequences, 2 batches. */
+    CHECK_OK(seq_model_fit(model, data, 2, 4, record_rate, &log));
+    CHECK_INT_EQ(log.calls, 4);
+    CHECK_INT_EQ(log.bad, 0);
+    /* Setting the learning rate sets the base: step 9 of the schedule over 0.4. */
+    CHECK_OK(seq_model_set_learning_rate(model, 0.4));
+    CHECK_OK(seq_model_get_learning_rate(model, &rate));
+    CHECK_CLOSE(rate, 0.01 + (0.4 - 0.01) * (1 + cos(3.14159265358979323846 * 6 / 4.0)) / 2, 1e-12, 0);
+done:
+    seq_dataset_free(data);
+    seq_model_free(model);
+    seq_model_free(manual);
+}
+
+void test_optimizer_and_schedule_keys_are_checked_together(void) {
+    static const struct {
+        const char *spec, *needle;
+    } cases[] = {
+        {"optimizer=adam nesterov=1", "nesterov"},
+        {"optimizer=sgd nesterov=1", "nesterov"},
+        {"optimizer=sgd momentum=0.9 dampening=0.5 nesterov=1", "nesterov"},
+        {"optimizer=sgd amsgrad=1", "amsgrad"},
+        {"optimizer=adamw alpha=0.5", "alpha"},
+        {"optimizer=adam centered=1", "centered"},
+        {"optimizer=rmsprop dampening=0.1", "dampening"},
+        {"lr_schedule=step", "lr_step_size"},
+        {"lr_schedule=cosine", "lr_period"},
+        {"lr_schedule=cosine lr_period=3 lr_gamma=0.5", "lr_gamma"},
+        {"lr_schedule=step lr_step_size=2 lr_min=0.1", "lr_min"},
+        {"lr_period=3", "lr_period"},
+        {"warmup_start_factor=0.5", "warmup_start_factor"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char spec[256];
+        seq_config *config;
+        seq_model *model = NULL;
+        snprintf(spec, sizeof spec, "cell=gru input_size=2 hidden_size=3 output_size=2 %s", cases[i].spec);
+        config = config_from(spec);
+        CHECK_ERROR(seq_model_create(config, &model), SEQ_ERR_INVALID_ARGUMENT, cases[i].needle);
+        CHECK(model == NULL);
+        seq_config_free(config);
+    }
+    /* Out of range at the setter. */
+    {
+        seq_config *config = NULL;
+        CHECK_OK(seq_config_create(&config));
+        CHECK_ERROR(seq_config_set_float(config, "warmup_start_factor", 0), SEQ_ERR_INVALID_ARGUMENT, "(0, 1]");
+        CHECK_ERROR(seq_config_set_float(config, "warmup_start_factor", 1.5), SEQ_ERR_INVALID_ARGUMENT, "(0, 1]");
+        CHECK_ERROR(seq_config_set_float(config, "alpha", 1.0), SEQ_ERR_INVALID_ARGUMENT, "alpha");
+        CHECK_ERROR(seq_config_set_int(config, "lr_period", 0), SEQ_ERR_INVALID_ARGUMENT, "lr_period");
+        CHECK_ERROR(seq_config_set_int(config, "nesterov", 2), SEQ_ERR_INVALID_ARGUMENT, "0 or 1");
+        CHECK_ERROR(seq_config_set_string(config, "lr_schedule", "linear"), SEQ_ERR_INVALID_ARGUMENT, "\"cosine\"");
+        seq_config_free(config);
+    }
+}

@@ -68,6 +68,9 @@
     X(gradients_match_finite_differences)             \
     X(train_step_is_compute_then_apply)               \
     X(numeric_failure_leaves_parameters)              \
+    X(optimizer_options_follow_torch_rules)           \
+    X(learning_rate_schedule)                         \
+    X(optimizer_and_schedule_keys_are_checked_together) \
     /* test_file.c */                                 \
     X(file_save_and_load)                             \
     X(file_load_errors)                               \

@@ -293,8 +293,9 @@ static seq_status model_spec(const char *spec, seq_model **model) {
 }
 
 static seq_config *config_spec(const char *spec) {
-    static const char *const float_keys[] = {"dropout", "learning_rate", "momentum", "weight_decay", "beta1",
-                                             "beta2",   "epsilon",       "clip_norm", "clip_value",  "forget_bias"};
+    static const char *const float_keys[] = {"dropout",   "learning_rate", "momentum",  "weight_decay", "beta1",
+                                             "beta2",     "epsilon",       "clip_norm", "clip_value",   "forget_bias",
+                                             "dampening", "alpha",         "lr_gamma",  "lr_min",       "warmup_start_factor"};
     seq_config *config = NULL;
     char copy[512], *item, *save = NULL;
     if (seq_config_create(&config) != SEQ_OK) return NULL;
@@ -816,6 +817,13 @@ static void config_cases(void) {
         {"output_size", "output_size 0", 0},
         {"start_token", "start_token -1", -1},
         {"stop_token", "stop_token INT64_MIN", INT64_MIN},
+        {"nesterov", "nesterov 2", 2},
+        {"amsgrad", "amsgrad -1", -1},
+        {"centered", "centered INT64_MAX", INT64_MAX},
+        {"maximize", "maximize 2", 2},
+        {"lr_step_size", "lr_step_size 0", 0},
+        {"lr_period", "lr_period -1", -1},
+        {"warmup_steps", "warmup_steps -1", -1},
         {"dropout", "float key dropout given an int", 0},
         {"learning_rate", "float key learning_rate given an int", 1},
         {"cell", "string key cell given an int", 1},
@@ -840,6 +848,13 @@ static void config_cases(void) {
         {"clip_value", "clip_value -Inf", -INFINITY},
         {"weight_decay", "weight_decay -1", -1.0},
         {"forget_bias", "forget_bias +Inf", INFINITY},
+        {"dampening", "dampening -1", -1.0},
+        {"alpha", "alpha 1.0 (range is [0, 1))", 1.0},
+        {"lr_gamma", "lr_gamma NaN", NAN},
+        {"lr_min", "lr_min -Inf", -INFINITY},
+        {"warmup_start_factor", "warmup_start_factor 0 (range is (0, 1])", 0.0},
+        {"warmup_start_factor", "warmup_start_factor 1.5", 1.5},
+        {"warmup_start_factor", "warmup_start_factor NaN", NAN},
         {"hidden_size", "int key hidden_size given a float", 4.0},
         {"cell", "string key cell given a float", 1.0},
     };
@@ -853,6 +868,7 @@ static void config_cases(void) {
         {"direction", "direction \"both\"", "both"},
         {"architecture", "architecture \"transformer\"", "transformer"},
         {"optimizer", "optimizer \"lbfgs\"", "lbfgs"},
+        {"lr_schedule", "lr_schedule \"linear\"", "linear"},
         {"hidden_size", "int key hidden_size given \"4\"", "4"},
         {"dropout", "float key dropout given \"0.1\"", "0.1"},
     };
@@ -962,6 +978,16 @@ static void model_cases(void) {
         {"ignore_index with output regression",
          "cell=gru input_size=3 hidden_size=4 output_size=2 output=regression ignore_index=0", SEQ_ERR_INVALID_ARGUMENT},
         {"momentum with adam", "cell=gru input_size=3 hidden_size=4 output_size=2 momentum=0.9", SEQ_ERR_INVALID_ARGUMENT},
+        {"nesterov without momentum", "cell=gru input_size=3 hidden_size=4 output_size=2 optimizer=sgd nesterov=1",
+         SEQ_ERR_INVALID_ARGUMENT},
+        {"amsgrad with rmsprop", "cell=gru input_size=3 hidden_size=4 output_size=2 optimizer=rmsprop amsgrad=1",
+         SEQ_ERR_INVALID_ARGUMENT},
+        {"lr_schedule step without lr_step_size", "cell=gru input_size=3 hidden_size=4 output_size=2 lr_schedule=step",
+         SEQ_ERR_INVALID_ARGUMENT},
+        {"lr_period with lr_schedule constant", "cell=gru input_size=3 hidden_size=4 output_size=2 lr_period=5",
+         SEQ_ERR_INVALID_ARGUMENT},
+        {"warmup_start_factor without warmup_steps",
+         "cell=gru input_size=3 hidden_size=4 output_size=2 warmup_start_factor=0.5", SEQ_ERR_INVALID_ARGUMENT},
         {"hidden_size 2^31 (3H * H = 3 * 2^62 weights)", "cell=gru input_size=3 hidden_size=2147483648 output_size=2",
          SEQ_ERR_RESOURCE_LIMIT},
         {"hidden_size 2^20 (3H * H = 3 * 2^40 weights)", "cell=gru input_size=3 hidden_size=1048576 output_size=2",
