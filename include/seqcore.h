@@ -153,7 +153,8 @@ enum seq_layout_value {
  *   cross-entropy, softmax with cross-entropy, or identity with mean squared error
  * - "reduction" (string: "mean_over_steps", "mean_over_batch", "sum"; "mean_over_steps"): how the
  *   per-step losses are combined
- * - "ignore_index" (int, any; unset): a class label that contributes nothing to the loss
+ * - "ignore_index" (int, any; unset): a class label that contributes nothing to the loss (for
+ *   seq2seq a token id in 0..output_size-1: targets are also the decoder's inputs)
  * - "start_token", "stop_token" (int >= 0; 0 and 1; seq2seq only): decoder start and stop ids,
  *   in 0..output_size-1
  *
@@ -1279,7 +1280,8 @@ seq_status seq_stream_set_state(seq_stream *stream,
  *
  * - Parameters:
  *   - model: a live `seq_model`.
- *   - path: NUL-terminated file path; an existing file is replaced.
+ *   - path: NUL-terminated file path; an existing file is replaced (through a symbolic link,
+ *     the file it names, and the link stays); a directory, device, FIFO or socket is refused.
  * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_IO` (the
  *   directory is not writable, the disk is full, ...; any existing file is left intact).
  * - Thread safety: safe to call from any thread (calls on one model are serialised), also from

@@ -46,7 +46,8 @@ import SeqCore
 ///   cross-entropy, softmax with cross-entropy, or identity with mean squared error
 /// - "reduction" (string: "mean_over_steps", "mean_over_batch", "sum"; "mean_over_steps"): how the
 ///   per-step losses are combined
-/// - "ignore_index" (int, any; unset): a class label that contributes nothing to the loss
+/// - "ignore_index" (int, any; unset): a class label that contributes nothing to the loss (for
+///   seq2seq a token id in 0..output_size-1: targets are also the decoder's inputs)
 /// - "start_token", "stop_token" (int >= 0; 0 and 1; seq2seq only): decoder start and stop ids,
 ///   in 0..output_size-1
 ///

@@ -120,7 +120,8 @@ private func loadModel(_ path: String) throws -> ModelObject {
 ///
 /// - Parameters:
 ///   - model: a live `seq_model`.
-///   - path: NUL-terminated file path; an existing file is replaced.
+///   - path: NUL-terminated file path; an existing file is replaced (through a symbolic link,
+///     the file it names, and the link stays); a directory, device, FIFO or socket is refused.
 /// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_IO` (the
 ///   directory is not writable, the disk is full, ...; any existing file is left intact).
 /// - Thread safety: safe to call from any thread (calls on one model are serialised), also from

@@ -421,6 +421,43 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertThrowsError(try big.save("")) { XCTAssertEqual(($0 as? SeqError)?.kind, .invalidArgument) }
     }
 
+    func testSaveGoesThroughLinksAndRefusesSpecialFiles() throws {
+        var f = SafeTensorsFile()
+        try f.add("w", Tensor<Float>(shape: [2], data: [1, 2]))
+        // A link (relative, then through a second link, then dangling) keeps being a link; the
+        // file it names gets the model.
+        try FileManager.default.createDirectory(atPath: path("real"), withIntermediateDirectories: true)
+        try f.save(path("real/model.st"))
+        XCTAssertEqual(symlink("real/model.st", path("link.st")), 0)
+        XCTAssertEqual(symlink("link.st", path("link2.st")), 0)
+        var g = SafeTensorsFile()
+        try g.add("w", Tensor<Float>(shape: [3], data: [4, 5, 6]))
+        try g.save(path("link2.st"))
+        XCTAssertEqual(try SafeTensorsFile.load(path("real/model.st")), g)
+        var info = stat()
+        XCTAssertEqual(lstat(path("link2.st"), &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFLNK, "the link is still a link")
+        XCTAssertEqual(lstat(path("link.st"), &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFLNK)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("real")), ["model.st"], "no temporary left")
+        XCTAssertEqual(symlink(path("real/new.st"), path("dangling.st")), 0)
+        try f.save(path("dangling.st"))
+        XCTAssertEqual(try SafeTensorsFile.load(path("real/new.st")), f)
+        // A loop of links, and files that are not regular files, are refused and left alone.
+        XCTAssertEqual(symlink("loop-b.st", path("loop-a.st")), 0)
+        XCTAssertEqual(symlink("loop-a.st", path("loop-b.st")), 0)
+        XCTAssertThrowsError(try f.save(path("loop-a.st"))) { XCTAssertTrue("\($0)".contains("symbolic links"), "\($0)") }
+        XCTAssertEqual(mkfifo(path("fifo"), 0o600), 0)
+        XCTAssertThrowsError(try f.save(path("fifo"))) { XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)") }
+        XCTAssertEqual(lstat(path("fifo"), &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFIFO, "the FIFO is still a FIFO")
+        // Reading a FIFO that has no writer is refused at once instead of waiting for one.
+        XCTAssertThrowsError(try SafeTensorsFile.load(path("fifo"))) { XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)") }
+        XCTAssertThrowsError(try f.save("/dev/null")) { XCTAssertTrue("\($0)".contains("not a regular file"), "\($0)") }
+        XCTAssertEqual(stat("/dev/null", &info), 0)
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFCHR)
+    }
+
     // MARK: Arenas and checkpoints
 
     static func arena<S: SeqScalar>(_: S.Type) throws -> ParameterArena<S> {

@@ -87,6 +87,12 @@ public struct ModelConfig: Equatable, Sendable {
             if rnn.direction == .reverse {
                 throw SeqError.invalid("direction", expected: "forward or bidirectional for a seq2seq encoder", got: "reverse")
             }
+            // Target tokens are also the decoder's inputs (teacher forcing): an ignored one must
+            // still be a token the decoder can embed.
+            if let ignoreIndex, !(0 ..< outputSize).contains(ignoreIndex) {
+                throw SeqError.invalid("ignore_index", expected: "a token id in 0..<\(outputSize) (output_size) for seq2seq, "
+                                       + "whose targets are fed to the decoder", got: ignoreIndex)
+            }
         case .tagger, .classifier:
             break
         }

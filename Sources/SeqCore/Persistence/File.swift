@@ -34,18 +34,23 @@ public enum SeqFile {
     /// or any system call throws, the temporary file is removed and `path` is untouched.
     static func writeAtomically(_ path: String, _ produce: (FileSink) throws -> Void) throws {
         if path.isEmpty { throw SeqError.invalid("path", expected: "a file path", got: "an empty string") }
-        let (directory, base) = split(path)
+        // A symbolic link is saved through: the file it names is replaced and the link stays (the
+        // rename would otherwise put a regular file in the link's place).
+        let target = try resolvingLinks(path)
+        let (directory, base) = split(target)
         if base.isEmpty || base == "." || base == ".." {
             throw SeqError.invalid("path", expected: "a path naming a file", got: "'\(path)'")
         }
         // Keep the mode of the file being replaced (new files get 0644 less the umask).
         var mode: mode_t = 0o644
         var old = stat()
-        if stat(path, &old) == 0 {
-            if (old.st_mode & S_IFMT) == S_IFDIR {
-                throw SeqError(.io, "cannot save to '\(path)': it is a directory")
+        if stat(target, &old) == 0 {
+            switch old.st_mode & S_IFMT {
+            case S_IFREG: mode = old.st_mode & 0o7777
+            case S_IFDIR: throw SeqError(.io, "cannot save to '\(path)': it is a directory")
+            // A device, FIFO or socket: renaming over it would replace it (/dev/null, as root).
+            default: throw SeqError(.io, "cannot save to '\(path)': not a regular file")
             }
-            mode = old.st_mode & 0o7777
         }
 
         var fd: Int32 = -1
@@ -71,7 +76,7 @@ public enum SeqFile {
         let closed = closeDescriptor(fd)
         fd = -1
         if closed != 0 { throw ioError("cannot close the temporary file for '\(path)'") }
-        if rename(temporary, path) != 0 { throw ioError("cannot rename the temporary file onto '\(path)'") }
+        if rename(temporary, target) != 0 { throw ioError("cannot rename the temporary file onto '\(path)'") }
         done = true
 
         // Make the rename itself durable. Some file systems cannot fsync a directory (EINVAL).
@@ -85,6 +90,23 @@ public enum SeqFile {
                 throw ioError("'\(path)' was saved, but syncing its directory '\(directory)' failed")
             }
         }
+    }
+
+    /// `path` with its symbolic links followed until it names something that is not a link (which
+    /// may not exist yet: a dangling link is saved through too); relative links are read from the
+    /// link's directory. More than 40 links in a row (a loop) is an error, as for the kernel.
+    static func resolvingLinks(_ path: String) throws -> String {
+        var current = path
+        for _ in 0 ..< 40 {
+            var info = stat()
+            guard lstat(current, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK else { return current }
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(current, &buffer, buffer.count - 1)
+            if n < 0 { throw ioError("cannot read the link '\(current)'") }
+            let link = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            current = link.hasPrefix("/") ? link : split(current).0 + "/" + link
+        }
+        throw SeqError(.io, "cannot save to '\(path)': too many levels of symbolic links")
     }
 
     /// (directory, last component) of a path; the directory of "model.st" is ".".
@@ -144,7 +166,9 @@ struct ReadableFile {
 
     init(_ path: String) throws {
         if path.isEmpty { throw SeqError.invalid("path", expected: "a file path", got: "an empty string") }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO with no writer would otherwise wait for one, before the
+        // check below could refuse it; reads of a regular file ignore the flag.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if fd < 0 { throw SeqFile.ioError("cannot open '\(path)'") }
         var info = stat()
         if fstat(fd, &info) != 0 {
