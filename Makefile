@@ -41,6 +41,14 @@ OUT     := build
 
 VERSION := $(shell $(PYTHON) scripts/gen-header.py --print-version)
 ABI     := $(shell $(PYTHON) scripts/gen-header.py --print-abi)
+# gen-header refuses sources it cannot turn into a header (e.g. a non-ASCII doc comment); without
+# a version every target below would name files "libseqcore.so." instead of stopping.
+ifeq ($(strip $(VERSION)),)
+$(error scripts/gen-header.py could not read the version from Sources/SeqCAPI (see its message above))
+endif
+ifeq ($(strip $(ABI)),)
+$(error scripts/gen-header.py could not read the ABI version from Sources/SeqCAPI (see its message above))
+endif
 LIBFILE := libseqcore.so.$(VERSION)
 
 # -static-stdlib links the Swift standard library into the .so (C and Python users need no Swift

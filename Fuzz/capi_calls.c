@@ -251,7 +251,7 @@ static void op_config(fuzz_input *in) {
 }
 
 static void op_model(fuzz_input *in) {
-    uint8_t which = fuzz_u8(in) % 4, slot = fuzz_u8(in) % SLOTS;
+    uint8_t which = fuzz_u8(in) % 5, slot = fuzz_u8(in) % SLOTS;
     switch (which) {
     case 0:
         if (models[slot] == NULL) {
@@ -266,6 +266,11 @@ static void op_model(fuzz_input *in) {
         break;
     case 2:
         if (configs[slot] == NULL) FUZZ_CALL(seq_model_get_config, PICK_MODEL(in), &configs[slot]);
+        break;
+    case 3:
+        /* the same with the training state */
+        if (FUZZ_CALL(seq_model_save_checkpoint, PICK_MODEL(in), save_path) == SEQ_OK && models[slot] == NULL)
+            FUZZ_CALL(seq_model_load, save_path, &models[slot]);
         break;
     default:
         /* a round trip through a file: save, then load into the slot if it is free */

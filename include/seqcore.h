@@ -1290,9 +1290,28 @@ seq_status seq_stream_set_state(seq_stream *stream,
 seq_status seq_model_save(seq_model *model, const char *path);
 
 /**
- * Loads a model saved by `seq_model_save`: the same configuration and parameters; the optimizer
- * starts afresh. The file is checked completely (format version, configuration, every
- * parameter's presence, shape and finiteness) before a model is made.
+ * Saves a model with its training state, atomically as `seq_model_save`: the configuration,
+ * the parameters, and what training carries from one step to the next: the optimizer's step
+ * count and buffers (moments, momentum) and the dropout generators. `seq_model_load` reads it
+ * back into a model that trains on exactly as this one would: the same steps then give the same
+ * parameters, bit for bit, and a learning-rate schedule goes on from the saved step. The file
+ * is a seqcore checkpoint (safetensors; the parameters are named "model.<PyTorch name>"), larger
+ * than a model file by the optimizer's buffers (two parameter copies for Adam).
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - path: NUL-terminated file path, as `seq_model_save`.
+ * - Returns: as `seq_model_save`.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised), also from
+ *   a `seq_progress_callback` of the same model.
+ */
+seq_status seq_model_save_checkpoint(seq_model *model, const char *path);
+
+/**
+ * Loads a model saved by `seq_model_save` (the same configuration and parameters; the optimizer
+ * starts afresh) or by `seq_model_save_checkpoint` (the optimizer's state too, so training goes
+ * on where it stopped). The file is checked completely (format version, configuration, every
+ * parameter's presence, shape and finiteness, the optimizer state's fit) before a model is made.
  *
  * - Parameters:
  *   - path: NUL-terminated file path.

@@ -13,8 +13,8 @@ import SeqCore
 private let keyPrefix = "capi."
 
 extension ModelObject {
-    /// The model as a file (lock held by the caller).
-    func modelFile() throws -> SafeTensorsFile {
+    /// The configuration keys as "capi." metadata (lock held by the caller).
+    private func configMetadata() -> [String: String] {
         var metadata: [String: String] = [:]
         for key in configKeys {
             guard let value = currentConfig()[key.name] else { continue }
@@ -24,7 +24,19 @@ extension ModelObject {
             case .string(let s): metadata[keyPrefix + key.name] = s
             }
         }
-        return try model.safeTensorsFile(metadata: metadata)
+        return metadata
+    }
+
+    /// The model as a file (lock held by the caller).
+    func modelFile() throws -> SafeTensorsFile {
+        try model.safeTensorsFile(metadata: configMetadata())
+    }
+
+    /// The model and its training state as an engine checkpoint file: parameters, the
+    /// optimizer's step count and buffers, the dropout generators (lock held by the caller).
+    /// seq_model_fit's shuffling needs nothing more: it is drawn from the seed and the step count.
+    func checkpointFile() throws -> SafeTensorsFile {
+        try TrainingCheckpoint(model: model, optimizer: optimizer, metadata: configMetadata()).safeTensorsFile()
     }
 }
 
@@ -92,7 +104,9 @@ private func namingPath<R>(_ body: () throws -> R) throws -> R {
 /// every tensor's presence, shape, bounds and finiteness) and builds the C model around it.
 private func loadModel(_ path: String) throws -> ModelObject {
     let file = try namingPath { try SafeTensorsFile.load(path) }
-    let loaded = try SequenceModel<Float>(contentsOf: file)
+    let checkpoint = file.metadata[ModelFileFormat.kindKey] == ModelFileFormat.Kind.checkpoint.rawValue
+        ? try TrainingCheckpoint<Float>(contentsOf: file) : nil
+    let loaded = try checkpoint?.model ?? SequenceModel<Float>(contentsOf: file)
     let explicit: [String: ConfigValue], built: ModelBuilder
     do {
         explicit = try explicitConfig(file, loaded.config, path: path)
@@ -109,8 +123,26 @@ private func loadModel(_ path: String) throws -> ModelObject {
         throw SeqError(.format, "model file \"\(path)\": its configuration keys are damaged: \(error)")
     }
     // The loaded model itself becomes the C model: its weights are the file's, and its dropout
-    // generators are those of any model loaded from a file, whatever seed the keys hold.
-    return try ModelObject(explicit, built: built, model: loaded)
+    // generators are those of any model loaded from a file (or the checkpoint's), whatever seed
+    // the keys hold.
+    let object = try ModelObject(explicit, built: built, model: loaded)
+    if let checkpoint {
+        guard let algorithm = checkpoint.optimizer, let state = checkpoint.optimizerState else {
+            throw SeqError(.format, "checkpoint \"\(path)\": it holds no optimizer state")
+        }
+        guard algorithm == built.optimizer else {
+            throw SeqError(.format, "checkpoint \"\(path)\": its optimizer state is of \(algorithm), its configuration "
+                           + "keys say \(built.optimizer)")
+        }
+        do {
+            try object.optimizer.importState(state)
+        } catch {
+            throw SeqError(.format, "checkpoint \"\(path)\": its optimizer state does not fit the model: \(error)")
+        }
+        // The rate of the next step is the schedule's at the restored step count.
+        object.optimizer.learningRate = object.schedule.rate(at: object.optimizer.stepCount)
+    }
+    return object
 }
 
 /// Saves a model (configuration and parameters, not the optimizer's state) to a file, atomically:
@@ -136,9 +168,34 @@ private func loadModel(_ path: String) throws -> ModelObject {
     }
 }
 
-/// Loads a model saved by `seq_model_save`: the same configuration and parameters; the optimizer
-/// starts afresh. The file is checked completely (format version, configuration, every
-/// parameter's presence, shape and finiteness) before a model is made.
+/// Saves a model with its training state, atomically as `seq_model_save`: the configuration,
+/// the parameters, and what training carries from one step to the next: the optimizer's step
+/// count and buffers (moments, momentum) and the dropout generators. `seq_model_load` reads it
+/// back into a model that trains on exactly as this one would: the same steps then give the same
+/// parameters, bit for bit, and a learning-rate schedule goes on from the saved step. The file
+/// is a seqcore checkpoint (safetensors; the parameters are named "model.<PyTorch name>"), larger
+/// than a model file by the optimizer's buffers (two parameter copies for Adam).
+///
+/// - Parameters:
+///   - model: a live `seq_model`.
+///   - path: NUL-terminated file path, as `seq_model_save`.
+/// - Returns: as `seq_model_save`.
+/// - Thread safety: safe to call from any thread (calls on one model are serialised), also from
+///   a `seq_progress_callback` of the same model.
+@c public func seq_model_save_checkpoint(_ model: SeqModelHandle?, _ path: UnsafePointer<CChar>?) -> SeqStatus {
+    guarded {
+        let m = try Handles.value(model, as: ModelObject.self, argument: "model")
+        let path = try Arg.string(path, "path")
+        guard !path.isEmpty else { throw SeqError.invalid("path", expected: "a file path", got: "\"\"") }
+        let file = try m.locked { try m.checkpointFile() }
+        try namingPath { try file.save(path) }
+    }
+}
+
+/// Loads a model saved by `seq_model_save` (the same configuration and parameters; the optimizer
+/// starts afresh) or by `seq_model_save_checkpoint` (the optimizer's state too, so training goes
+/// on where it stopped). The file is checked completely (format version, configuration, every
+/// parameter's presence, shape and finiteness, the optimizer state's fit) before a model is made.
 ///
 /// - Parameters:
 ///   - path: NUL-terminated file path.

@@ -74,6 +74,7 @@
     /* test_file.c */                                 \
     X(file_save_and_load)                             \
     X(file_load_errors)                               \
+    X(file_checkpoint_resumes_training_exactly)       \
     /* test_errors.c */                               \
     X(errors_null_pointers)                           \
     X(errors_wrong_handle_kinds)                      \

@@ -613,6 +613,11 @@ static seq_status h_model_save(void *h) {
     snprintf(path, sizeof path, "%s/handle-case.safetensors", scratch);
     return seq_model_save(h, path);
 }
+static seq_status h_model_save_checkpoint(void *h) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/handle-case.ckpt.safetensors", scratch);
+    return seq_model_save_checkpoint(h, path);
+}
 static seq_status h_model_set_onnx_tensor(void *h) { return seq_model_set_onnx_tensor(h, "rnn", 0, "W", values, 48); }
 static void f_config_free(void *h) { seq_config_free(h); }
 static void f_model_free(void *h) { seq_model_free(h); }
@@ -664,6 +669,7 @@ static const struct handle_call handle_calls[] = {
     {"seq_stream_get_state", STREAM, h_stream_get_state, NULL},
     {"seq_stream_set_state", STREAM, h_stream_set_state, NULL},
     {"seq_model_save", MODEL, h_model_save, NULL},
+    {"seq_model_save_checkpoint", MODEL, h_model_save_checkpoint, NULL},
     {"seq_model_set_onnx_tensor", MODEL, h_model_set_onnx_tensor, NULL},
 };
 
@@ -1562,6 +1568,14 @@ static void file_cases(void) {
     memset(long_path, 'a', 5000);
     long_path[5000] = 0;
     CASE(seq_model_save, "a file name of 5000 characters", SEQ_ERR_IO, seq_model_save(tagger, long_path));
+
+    CASE(seq_model_save_checkpoint, "path NULL", SEQ_ERR_NULL_POINTER, seq_model_save_checkpoint(tagger, NULL));
+    CASE(seq_model_save_checkpoint, "path \"\"", EXPECT_ERROR, seq_model_save_checkpoint(tagger, ""));
+    CASE(seq_model_save_checkpoint, "path names a directory (the scratch directory)", EXPECT_ERROR,
+         seq_model_save_checkpoint(tagger, scratch));
+    CASE(seq_model_save_checkpoint, "path /dev/null (a device, not replaced)", SEQ_ERR_IO,
+         seq_model_save_checkpoint(tagger, "/dev/null"));
+    CASE(seq_model_save_checkpoint, "a file name of 5000 characters", SEQ_ERR_IO, seq_model_save_checkpoint(tagger, long_path));
 
     CASE(seq_model_load, "path NULL", SEQ_ERR_NULL_POINTER, seq_model_load(NULL, &loaded));
     CASE(seq_model_load, "out NULL", SEQ_ERR_NULL_POINTER, seq_model_load(good_path, NULL));
