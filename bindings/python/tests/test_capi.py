@@ -204,6 +204,21 @@ def test_scalar_arguments_are_range_checked_not_wrapped():
         _capi.seq_config_free(config)
 
 
+def test_string_arguments_with_a_nul_byte_never_reach_c():
+    """The last guard under the checks of the Python API: C would read b"hidden_size\\0x" as
+    "hidden_size"."""
+    config = ctypes.POINTER(_capi.seq_config)()
+    _capi.seq_config_create(ctypes.byref(config))
+    try:
+        with pytest.raises(errors.InvalidArgument, match="seq_config_set_int: argument 'key': .*NUL"):
+            _capi.seq_config_set_int(config, b"hidden_size\0x", 4)
+        with pytest.raises(errors.InvalidArgument, match="seq_config_set_string: argument 'value': .*NUL"):
+            _capi.seq_config_set_string(config, b"cell", b"gru\0x")
+        _capi.seq_config_set_string(config, b"cell", b"gru")
+    finally:
+        _capi.seq_config_free(config)
+
+
 def test_handles_are_typed_and_free_null_is_harmless():
     config = ctypes.POINTER(_capi.seq_config)()
     _capi.seq_config_create(ctypes.byref(config))
@@ -263,5 +278,9 @@ def test_threads_setting():
             seqcore.set_num_threads(0)
         with pytest.raises(errors.InvalidType):
             seqcore.set_num_threads(1.5)  # type: ignore[arg-type]
+        seqcore.set_num_threads(np.int64(1))  # numpy integers, as every other integer argument
+        assert seqcore.get_num_threads() == 1
+        with pytest.raises(errors.InvalidArgument, match="count"):
+            seqcore.set_num_threads(np.int32(0))
     finally:
         seqcore.set_num_threads(before)

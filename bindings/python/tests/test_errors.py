@@ -204,6 +204,32 @@ def test_fit_arguments(feature_tagger):
         feature_tagger.fit(X, y, validation_data=[X, y], verbose=0)
 
 
+def test_bad_validation_data_fails_before_any_training(rng):
+    """Validation data is checked whole before the first epoch (its values too, which the library
+    checks only when it reads them), and the error names validation_data."""
+    x = rng.standard_normal((8, 6, 2)).astype(np.float32)
+    y = rng.integers(0, 3, (8, 6))
+    model = seqcore.SequenceTagger(seqcore.GRU(2, 6), output_size=3)
+    before = model.state_dict()
+    bad_y = y.copy()
+    bad_y[0, 0] = 7
+    nan_x = x.copy()
+    nan_x[1, 2, 0] = np.nan
+    cases = [((x, bad_y), r"validation_data: seq_model_evaluate: argument 'target_ids'"),
+             ((nan_x, y), r"validation_data: seq_model_evaluate: argument 'features': expected finite"),
+             ((x[:, :, :1], y), r"validation_data: x: .*I = 2"),
+             ((x, y[:, :4]), r"validation_data: y: "),
+             ((x, y, [7] * 8), r"validation_data: lengths: ")]
+    for data, match in cases:
+        with pytest.raises(errors.InvalidArgument, match=match):
+            model.fit(x, y, epochs=2, validation_data=data, verbose=0)
+    for name, value in model.state_dict().items():
+        assert np.array_equal(value, before[name]), f"{name}: trained before the validation data was refused"
+    lm = seqcore.LanguageModel(seqcore.GRU(3, 4), vocab_size=6)
+    with pytest.raises(errors.InvalidArgument, match=r"validation_data: seq_model_evaluate: .*tokens"):
+        lm.fit([[1, 2, 3]] * 4, validation_data=[[1, 9, 2]], verbose=0)
+
+
 # --- NaN and numeric failures -----------------------------------------------------------------
 
 def test_nan_inputs_are_refused_by_the_library(feature_tagger):
@@ -293,9 +319,9 @@ def test_closed_objects_refuse_use(feature_tagger):
     layer = seqcore.GRU(2, 3)
     with layer:
         layer(np.ones((2, 1, 2)))
-    with pytest.raises(errors.ClosedError):
+    with pytest.raises(errors.ClosedError, match="this GRU layer is closed"):
         layer(np.ones((2, 1, 2)))
-    with pytest.raises(errors.ClosedError):
+    with pytest.raises(errors.ClosedError, match="this GRU layer is closed"):
         layer.state_dict()
     with pytest.raises(errors.ClosedError):
         seqcore.SequenceTagger(layer, output_size=1)
@@ -331,6 +357,83 @@ def test_bad_files(tmp_path, feature_tagger):
     with pytest.raises(errors.InvalidType, match="path"):
         feature_tagger.save(42)  # type: ignore[arg-type]
     assert seqcore.load(good).config["output"] == "regression"
+
+
+# --- Strings for C ------------------------------------------------------------------------------
+
+def test_nul_bytes_and_unencodable_strings_are_refused_not_cut(tmp_path, feature_tagger):
+    """A C string ends at its first NUL: "model.st\\0.new" would write model.st, "sgd\\0junk" would
+    be "sgd". Every string bound for C is refused instead, naming the argument; so is text that
+    cannot be encoded (a lone surrogate), which used to escape as a UnicodeEncodeError."""
+    with pytest.raises(errors.InvalidArgument, match=r"path: expected a path without NUL bytes"):
+        feature_tagger.save(str(tmp_path / "model.st\0.new"))
+    assert list(tmp_path.iterdir()) == [], "nothing was written under a cut name"
+    with pytest.raises(errors.InvalidArgument, match="path: .*NUL"):
+        seqcore.load("x\0y")
+    with pytest.raises(errors.InvalidArgument, match="path: .*encod"):
+        seqcore.load("\ud800.safetensors")
+    with pytest.raises(errors.InvalidArgument, match="optimizer: .*NUL"):
+        seqcore.SequenceTagger(seqcore.LSTM(2, 4), output_size=2, optimizer="sgd\0junk")
+    with pytest.raises(errors.InvalidArgument, match="optimizer: .*UTF-8"):
+        seqcore.SequenceTagger(seqcore.LSTM(2, 4), output_size=2, optimizer="\udcff")
+    with pytest.raises(errors.InvalidArgument, match="initialization: .*NUL"):
+        seqcore.LSTM(2, 4, initialization="xavier\0")
+    with pytest.raises(errors.InvalidArgument, match="reduction: .*NUL"):
+        seqcore.SequenceTagger(seqcore.LSTM(2, 4), output_size=2, reduction="sum\0")
+
+
+# --- Arguments named in every error --------------------------------------------------------------
+
+def test_scalar_arguments_are_checked_and_named(feature_tagger):
+    for bad, error in (("fast", errors.InvalidType), (None, errors.InvalidType)):
+        with pytest.raises(error, match="learning_rate"):
+            feature_tagger.learning_rate = bad
+    for bad in ("a", None, 1.7):
+        with pytest.raises(errors.InvalidType, match="seed: expected an integer"):
+            seqcore.LSTM(2, 4, seed=bad)
+    assert seqcore.LSTM(2, 4, seed=np.int64(3)).seed == 3
+    for make in (lambda: seqcore.SequenceTagger(seqcore.LSTM(2, 4), output_size=2, seed=2**64),
+                 lambda: seqcore.LSTM(2, 4, seed=2**64)):
+        with pytest.raises(errors.InvalidArgument, match="seed: expected a 64-bit integer") as info:
+            make()
+        assert "'value'" not in str(info.value)
+    with pytest.raises(errors.InvalidArgument, match="verbose: expected 0 .*, 1 .* or 2"):
+        feature_tagger.fit(X, np.zeros((2, 3, 1)), verbose=5)
+
+
+def test_base_classes_and_streams_cannot_be_made_directly():
+    with pytest.raises(errors.InvalidType, match="SequenceModel is the base class.*SequenceTagger"):
+        seqcore.SequenceModel()
+    with pytest.raises(errors.InvalidType, match="RecurrentLayer is the base class of RNN, GRU and LSTM"):
+        seqcore.RecurrentLayer(2, 4)
+    with pytest.raises(errors.InvalidType, match=r"model: .*model\.stream"):
+        seqcore.Stream("x")  # type: ignore[arg-type]
+
+
+def test_embedding_options_without_a_vocabulary_are_refused_not_ignored():
+    with pytest.raises(errors.InvalidArgument, match="embedding_size: .*vocab_size"):
+        seqcore.SequenceTagger(seqcore.LSTM(2, 4), output_size=2, embedding_size=7)
+    with pytest.raises(errors.InvalidArgument, match="padding_index: .*vocab_size"):
+        seqcore.SequenceClassifier(seqcore.LSTM(2, 4), output_size=2, padding_index=0)
+    with pytest.raises(errors.InvalidArgument, match="padding_index: .*vocab_size"):
+        seqcore.Seq2Seq(seqcore.LSTM(2, 4), target_vocab_size=4, padding_index=0)
+    # The decoder's embedding size needs no source vocabulary.
+    assert seqcore.Seq2Seq(seqcore.LSTM(2, 4), target_vocab_size=4, embedding_size=3).config["embedding_size"] == 3
+
+
+def test_float64_values_beyond_float32_are_named_without_a_warning(feature_tagger):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow RuntimeWarning would fail here
+        with pytest.raises(errors.InvalidArgument, match=r"x: values out of float32 range \(largest magnitude 1e\+300"):
+            feature_tagger.predict(np.full((1, 2, 2), 1e300))
+        with pytest.raises(errors.InvalidArgument, match=r"state_dict\['head.bias'\]: values out of float32 range"):
+            feature_tagger.load_state_dict({"head.bias": np.array([-1e39])}, strict=False)
+        # Infinity and NaN themselves still reach the library's finiteness check.
+        with pytest.raises(errors.InvalidArgument, match="seq_model_predict.*finite"):
+            feature_tagger.predict(np.full((1, 2, 2), np.inf))
+        assert feature_tagger.predict(np.full((1, 2, 2), 3e38)).shape == (1, 2, 1)
 
 
 # --- No crash on any malformed argument -------------------------------------------------------

@@ -244,3 +244,68 @@ def test_layer_dropout_is_inference_only(rng):
     a, _ = layer(x)
     b, _ = layer(x)
     assert np.array_equal(a, b), "a layer's forward is deterministic (evaluation mode)"
+
+
+def test_gru_from_onnx_takes_linear_before_reset_0_or_1_only():
+    W, R = np.zeros((1, 12, 3)), np.zeros((1, 12, 4))
+    for bad in (2, -1, "yes", 0.5):
+        with pytest.raises(errors.InvalidArgument, match="linear_before_reset: expected 0 or 1"):
+            seqcore.GRU.from_onnx(W, R, linear_before_reset=bad)
+    assert seqcore.GRU.from_onnx(W, R, linear_before_reset=np.int64(1)).variant == "linear_before_reset"
+    assert seqcore.GRU.from_onnx(W, R, linear_before_reset=False).variant == "classic"
+
+
+def test_layer_configuration_is_read_only(rng):
+    """An assigned direction (or size, cell option ...) would leave the weights of another
+    configuration behind it: refused, and the layer keeps working."""
+    layer = seqcore.LSTM(2, 4, proj_size=3)
+    x = rng.standard_normal((3, 1, 2)).astype(np.float32)
+    before = layer(x)[0]
+    for name, value in (("direction", "bidirectional"), ("hidden_size", 8), ("num_layers", 2), ("bias", False),
+                        ("merge", "sum"), ("batch_first", True), ("proj_size", 0), ("peepholes", True),
+                        ("seed", 1), ("input_size", 3), ("dropout", 0.5), ("initialization", "xavier"),
+                        ("forget_bias", 1.0)):
+        with pytest.raises(AttributeError, match=f"{name}: a layer's configuration is fixed"):
+            setattr(layer, name, value)
+    with pytest.raises(AttributeError, match="variant"):
+        seqcore.GRU(2, 3).variant = "classic"
+    with pytest.raises(AttributeError, match="nonlinearity"):
+        seqcore.RNN(2, 3).nonlinearity = "relu"
+    assert layer.direction == "forward" and layer.hidden_size == 4
+    assert np.array_equal(layer(x)[0], before)
+
+
+LAYER_VARIETY = [
+    lambda: seqcore.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2, batch_first=True, seed=3,
+                         forget_bias=1.0),
+    lambda: seqcore.LSTM(3, 4, peepholes=True, direction="reverse", initialization="xavier"),
+    lambda: seqcore.GRU(3, 4, num_layers=2, bidirectional=True, variant="classic", merge="sum", dropout=0.25),
+    lambda: seqcore.RNN(3, 4, nonlinearity="relu", bias=False, seed=9),
+]
+
+
+@pytest.mark.parametrize("make", LAYER_VARIETY, ids=["lstm", "lstm-peep", "gru", "rnn"])
+def test_layer_copies_and_pickles_are_independent_layers(make, rng):
+    import copy
+    import gc
+    import pickle
+
+    layer = make()
+    state = {k: v + 0.01 * rng.standard_normal(v.shape).astype(np.float32) for k, v in layer.state_dict().items()}
+    layer.load_state_dict(state)
+    x = rng.standard_normal((4, 2, 3)).astype(np.float32)
+    expected = layer(x)[0]
+    for clone in (copy.copy(layer), copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert type(clone) is type(layer) and repr(clone) == repr(layer)
+        assert clone._args == layer._args
+        assert np.array_equal(clone(x)[0], expected)
+        clone.load_state_dict({k: np.zeros_like(v) for k, v in state.items()})
+        clone.close()
+        del clone
+        gc.collect()
+        # The original is untouched by what happens to a copy (a shallow copy used to share its
+        # sub-models, closed when the copy was dropped).
+        assert not layer.closed and np.array_equal(layer(x)[0], expected)
+    layer.close()
+    with pytest.raises(errors.ClosedError, match="layer is closed"):
+        copy.deepcopy(layer)

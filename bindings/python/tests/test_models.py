@@ -371,3 +371,62 @@ def test_compute_gradients_matches_finite_differences_and_leaves_weights(rng):
     model.load_state_dict({**before, name: w})
     minus = model.evaluate(x, y)
     assert grads[name][1, 2] == pytest.approx((plus - minus) / (2 * eps), rel=2e-2, abs=1e-4)
+
+
+MODEL_VARIETY = [
+    lambda: seqcore.SequenceTagger(seqcore.GRU(3, 4, bidirectional=True), output_size=2, output="binary",
+                                   vocab_size=6, padding_index=0, optimizer="sgd", momentum=0.5),
+    lambda: seqcore.SequenceClassifier(seqcore.LSTM(2, 4, proj_size=3), output_size=3, batch_first=False,
+                                       clip_norm=1.0),
+    lambda: seqcore.LanguageModel(seqcore.RNN(3, 5), vocab_size=6, learning_rate=0.05, seed=4),
+    lambda: seqcore.Seq2Seq(seqcore.LSTM(2, 4), target_vocab_size=5, embedding_size=3, start_token=2, stop_token=3),
+]
+
+
+def _sample_batch(model, rng):
+    if model.uses_tokens:
+        x = rng.integers(0, 6, size=(2, 4))
+    else:
+        x = rng.standard_normal((2, 4, 2)).astype(np.float32)
+    return x if model.batch_first else np.swapaxes(x, 0, 1).copy()
+
+
+def _outputs(model, x):
+    if isinstance(model, seqcore.Seq2Seq):
+        return np.concatenate(model.decode(x, max_length=4))
+    return model.predict(x)
+
+
+@pytest.mark.parametrize("make", MODEL_VARIETY, ids=["tagger", "classifier", "language_model", "seq2seq"])
+def test_model_copies_and_pickles_are_independent_models(make, rng):
+    """copy.copy, copy.deepcopy and pickle give a new model: same class, configuration, weights
+    and batch_first (and training state: see test_optim); training or closing one leaves the
+    other alone."""
+    import copy
+    import pickle
+
+    model = make()
+    model.learning_rate = 0.125
+    x = _sample_batch(model, rng)
+    expected = _outputs(model, x)
+    for clone in (copy.copy(model), copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert type(clone) is type(model) and clone.batch_first == model.batch_first
+        assert clone.config == model.config and clone.learning_rate == pytest.approx(0.125)
+        assert clone._handle is not model._handle
+        assert np.array_equal(_outputs(clone, x), expected)
+        clone.load_state_dict({k: np.zeros_like(v) for k, v in clone.state_dict().items()})
+        clone.close()
+        assert not model.closed and np.array_equal(_outputs(model, x), expected)
+    model.close()
+    with pytest.raises(errors.ClosedError, match="this model is closed"):
+        pickle.dumps(model)
+
+
+def test_a_model_copy_keeps_a_subclass(rng):
+    import copy
+
+    class Tagger(seqcore.SequenceTagger):
+        pass
+
+    model = Tagger(seqcore.GRU(2, 3), output_size=2)
+    assert type(copy.deepcopy(model)) is Tagger

@@ -187,3 +187,16 @@ def test_dropped_objects_are_freed_without_the_cycle_collector():
         assert [h() for h in handles] == [None, None]
     finally:
         gc.enable()
+
+
+def test_a_stream_cannot_be_copied_or_pickled():
+    import copy
+    import pickle
+
+    with feature_tagger().stream() as s:
+        for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(errors.InvalidType, match=r"a Stream cannot be copied or pickled: .*\.state"):
+                attempt(s)
+        s.step(np.ones(4, np.float32))  # still usable
+    with pytest.raises(errors.InvalidType, match="cannot be copied"):
+        copy.copy(feature_tagger()._handle)  # a handle copy would free its C object twice

@@ -17,7 +17,8 @@ What is here:
   ``from_onnx``/``import_onnx`` for ONNX-layout W, R, B, P);
 - the four architectures with ``fit``/``predict``/``evaluate``: :class:`SequenceTagger`,
   :class:`SequenceClassifier`, :class:`LanguageModel` (``generate``), :class:`Seq2Seq`
-  (``decode``); ``save``/:func:`load`; streaming sessions (``model.stream()``, :class:`Stream`);
+  (``decode``); :mod:`seqcore.optim` (torch.optim's optimizers and their options, learning-rate
+  schedules with warm-up); ``save``/:func:`load`; streaming sessions (``model.stream()``, :class:`Stream`);
   the per-step gradient-norm diagnostic (``model.gradient_norms``);
 - exceptions: every error is a :class:`SeqcoreError` (see :mod:`seqcore.errors`).
 
@@ -42,7 +43,8 @@ of ``seqcore.h`` (both for development against a build tree).
 
 from __future__ import annotations
 
-from . import _capi
+from . import _capi, optim
+from ._arrays import check_int as _check_int
 from ._header import load_header as _load_header
 from ._lib import library_path
 from .errors import (ClosedError, FileError, FormatError, InternalError, InvalidArgument, InvalidType, LibraryError,
@@ -57,7 +59,7 @@ __version__: str = _load_header().version_string
 __all__ = [
     "RNN", "GRU", "LSTM", "RecurrentLayer", "from_torch",
     "SequenceModel", "SequenceTagger", "SequenceClassifier", "LanguageModel", "Seq2Seq", "load",
-    "Stream", "History",
+    "Stream", "History", "optim",
     "SeqcoreError", "InvalidArgument", "InvalidType", "FileError", "FormatError", "NumericError", "ResourceLimit",
     "StateError", "NotFound", "ClosedError", "InternalError", "NotSupported", "LibraryError", "MissingDependency",
     "version", "library_version", "library_path", "set_num_threads", "get_num_threads", "has_gradient_norms",
@@ -79,10 +81,7 @@ def set_num_threads(count: int) -> None:
     """Sets how many threads the kernels use (1, or 2 = the maximum), for every model of the
     process. Results are bit-identical for every setting. With 2, a persistent worker thread
     shares the work and polls for the next call for 2 ms after each one before it sleeps."""
-    if isinstance(count, bool) or not isinstance(count, int):
-        raise InvalidType(f"count: expected an integer, got {type(count).__name__}")
-    if count < 1:
-        raise InvalidArgument(f"count: expected an integer >= 1, got {count}")
+    count = _check_int(count, "count", 1)
     _capi.seq_set_num_threads(min(count, 2**31 - 1))
 
 

@@ -27,7 +27,8 @@ import numpy as np
 from . import _capi
 from .errors import InvalidArgument, InvalidType
 
-__all__ = ["check_int", "check_float", "Inputs", "features_array", "tokens_array", "prepare_inputs", "prepare_lengths", "is_ragged"]
+__all__ = ["check_int", "check_float", "c_string", "Inputs", "features_array", "tokens_array", "prepare_inputs",
+           "prepare_lengths", "is_ragged"]
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -45,7 +46,25 @@ def check_float(value: Any, name: str) -> float:
     """A real-number argument (the C library checks its range)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise InvalidType(f"{name}: expected a number, got {type(value).__name__} {value!r}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an int past float's range
+        raise InvalidArgument(f"{name}: expected a number within float range, got {value}") from None
+
+
+def c_string(value: Any, name: str) -> bytes:
+    """A str as the UTF-8 bytes of a NUL-terminated C string. A NUL inside would end the string
+    early in C (``"sgd\\0junk"`` read as ``"sgd"``), so it is refused, as is text UTF-8 cannot
+    encode (a lone surrogate)."""
+    if not isinstance(value, str):
+        raise InvalidType(f"{name}: expected a string, got {type(value).__name__} {value!r}")
+    if "\0" in value:
+        raise InvalidArgument(f"{name}: expected a string without NUL bytes (C would cut it at the first), "
+                              f"got {value!r}")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidArgument(f"{name}: expected text that UTF-8 can encode, got {value!r} ({error.reason})") from None
 
 
 def _to_numpy(x: Any) -> Any:
@@ -72,7 +91,20 @@ def features_array(x: Any, name: str = "x") -> np.ndarray:
         return a
     if a.dtype.kind not in "fiu":
         raise InvalidType(f"{name}: expected real numbers (a float array), got an array of dtype {a.dtype}")
-    return np.asarray(a, dtype=np.float32, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
+    if a.dtype.kind != "f" or a.dtype.itemsize <= 4:
+        return np.asarray(a, dtype=np.float32, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
+    # A finite float64 beyond float32's range would become infinity, and C would then report an
+    # infinite value the caller never passed: refused here, naming the real cause, without
+    # numpy's overflow warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(a, dtype=np.float32, order="C")
+    if not np.all(np.isfinite(out)):
+        finite = np.isfinite(a)
+        if np.any(np.isinf(out) & finite):
+            largest = float(np.max(np.abs(a[finite])))
+            raise InvalidArgument(f"{name}: values out of float32 range (largest magnitude {largest:.3g}; "
+                                  f"float32 holds up to {float(np.finfo(np.float32).max):.3g})")
+    return out
 
 
 def tokens_array(x: Any, name: str = "tokens") -> np.ndarray:

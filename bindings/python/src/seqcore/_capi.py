@@ -154,11 +154,21 @@ def _checked_double_from_param(cls: type, value: Any) -> Any:
     return c_double(float(value))
 
 
+def _c_string_from_param(cls: type, value: Any) -> Any:
+    # The callers pass checked strings (_arrays.c_string names the argument); this is the last
+    # guard: bytes with a NUL would reach C cut short, a silently different string.
+    if isinstance(value, bytes) and b"\0" in value:
+        raise ValueError(f"expected a string without NUL bytes (C would cut it at the first), got {value!r}")
+    return c_char_p.from_param(value)
+
+
 Int32Arg = _checked_integer("Int32Arg", c_int32, 32)
 Int64Arg = _checked_integer("Int64Arg", c_int64, 64)
 DoubleArg = type("DoubleArg", (c_double,), {"from_param": classmethod(_checked_double_from_param)})
 # typedef int32_t seq_layout;
 seq_layout = _checked_integer("seq_layout", c_int32, 32)
+# const char * as an argument: c_char_p that refuses an embedded NUL.
+CString = type("CString", (c_char_p,), {"from_param": classmethod(_c_string_from_param)})
 
 
 # The ctypes type of each C type of the header, as an argument (CTYPE_OF) and as a result
@@ -175,7 +185,7 @@ CTYPE_OF: Dict[str, Any] = {
     "double": DoubleArg,
     "seq_status": Int32Arg,
     "seq_layout": seq_layout,
-    "const char *": c_char_p,
+    "const char *": CString,
     "char *": POINTER(c_char),
     "void *": c_void_p,
     "double *": POINTER(c_double),
@@ -348,21 +358,21 @@ seq_config_create = _declare("seq_config_create", seq_status, [POINTER(_config_p
 # void seq_config_free(seq_config *config);
 seq_config_free = _declare("seq_config_free", None, [_config_p])
 # seq_status seq_config_set_int(seq_config *config, const char *key, int64_t value);
-seq_config_set_int = _declare("seq_config_set_int", seq_status, [_config_p, c_char_p, Int64Arg])
+seq_config_set_int = _declare("seq_config_set_int", seq_status, [_config_p, CString, Int64Arg])
 # seq_status seq_config_set_float(seq_config *config, const char *key, double value);
-seq_config_set_float = _declare("seq_config_set_float", seq_status, [_config_p, c_char_p, DoubleArg])
+seq_config_set_float = _declare("seq_config_set_float", seq_status, [_config_p, CString, DoubleArg])
 # seq_status seq_config_set_string(seq_config *config, const char *key, const char *value);
-seq_config_set_string = _declare("seq_config_set_string", seq_status, [_config_p, c_char_p, c_char_p])
+seq_config_set_string = _declare("seq_config_set_string", seq_status, [_config_p, CString, CString])
 # seq_status seq_config_unset(seq_config *config, const char *key);
-seq_config_unset = _declare("seq_config_unset", seq_status, [_config_p, c_char_p])
+seq_config_unset = _declare("seq_config_unset", seq_status, [_config_p, CString])
 # seq_status seq_config_get_int(seq_config *config, const char *key, int64_t *out);
-seq_config_get_int = _declare("seq_config_get_int", seq_status, [_config_p, c_char_p, _i64_p])
+seq_config_get_int = _declare("seq_config_get_int", seq_status, [_config_p, CString, _i64_p])
 # seq_status seq_config_get_float(seq_config *config, const char *key, double *out);
-seq_config_get_float = _declare("seq_config_get_float", seq_status, [_config_p, c_char_p, _f64_p])
+seq_config_get_float = _declare("seq_config_get_float", seq_status, [_config_p, CString, _f64_p])
 # seq_status seq_config_get_string(seq_config *config, const char *key, char *buffer, int64_t capacity,
 #                                  int64_t *length);
 seq_config_get_string = _declare(
-    "seq_config_get_string", seq_status, [_config_p, c_char_p, POINTER(c_char), Int64Arg, _i64_p]
+    "seq_config_get_string", seq_status, [_config_p, CString, POINTER(c_char), Int64Arg, _i64_p]
 )
 
 # --- Models ----------------------------------------------------------------------------------
@@ -480,25 +490,25 @@ seq_model_parameter_name = _declare(
 # seq_status seq_model_parameter_shape(seq_model *model, const char *name, int64_t *dims, int64_t capacity,
 #                                      int64_t *rank, int64_t *count);
 seq_model_parameter_shape = _declare(
-    "seq_model_parameter_shape", seq_status, [_model_p, c_char_p, Int64Array, Int64Arg, _i64_p, _i64_p]
+    "seq_model_parameter_shape", seq_status, [_model_p, CString, Int64Array, Int64Arg, _i64_p, _i64_p]
 )
 # seq_status seq_model_get_parameter(seq_model *model, const char *name, float *buffer, int64_t capacity,
 #                                    int64_t *count);
 seq_model_get_parameter = _declare(
-    "seq_model_get_parameter", seq_status, [_model_p, c_char_p, FloatArray, Int64Arg, _i64_p]
+    "seq_model_get_parameter", seq_status, [_model_p, CString, FloatArray, Int64Arg, _i64_p]
 )
 # seq_status seq_model_set_parameter(seq_model *model, const char *name, const float *values, int64_t count);
 seq_model_set_parameter = _declare(
-    "seq_model_set_parameter", seq_status, [_model_p, c_char_p, ConstFloatArray, Int64Arg]
+    "seq_model_set_parameter", seq_status, [_model_p, CString, ConstFloatArray, Int64Arg]
 )
 # seq_status seq_model_get_gradient(seq_model *model, const char *name, float *buffer, int64_t capacity,
 #                                   int64_t *count);
 seq_model_get_gradient = _declare(
-    "seq_model_get_gradient", seq_status, [_model_p, c_char_p, FloatArray, Int64Arg, _i64_p]
+    "seq_model_get_gradient", seq_status, [_model_p, CString, FloatArray, Int64Arg, _i64_p]
 )
 # seq_status seq_model_set_gradient(seq_model *model, const char *name, const float *gradients, int64_t count);
 seq_model_set_gradient = _declare(
-    "seq_model_set_gradient", seq_status, [_model_p, c_char_p, ConstFloatArray, Int64Arg]
+    "seq_model_set_gradient", seq_status, [_model_p, CString, ConstFloatArray, Int64Arg]
 )
 
 # --- Streaming -------------------------------------------------------------------------------
@@ -541,14 +551,16 @@ seq_stream_set_state = _declare(
 # --- Model files -----------------------------------------------------------------------------
 
 # seq_status seq_model_save(seq_model *model, const char *path);
-seq_model_save = _declare("seq_model_save", seq_status, [_model_p, c_char_p])
+seq_model_save = _declare("seq_model_save", seq_status, [_model_p, CString])
+# seq_status seq_model_save_checkpoint(seq_model *model, const char *path);
+seq_model_save_checkpoint = _declare("seq_model_save_checkpoint", seq_status, [_model_p, CString])
 # seq_status seq_model_load(const char *path, seq_model **out);
-seq_model_load = _declare("seq_model_load", seq_status, [c_char_p, POINTER(_model_p)])
+seq_model_load = _declare("seq_model_load", seq_status, [CString, POINTER(_model_p)])
 
 # --- ONNX import -----------------------------------------------------------------------------
 
 # seq_status seq_model_set_onnx_tensor(seq_model *model, const char *stack, int64_t layer, const char *tensor,
 #                                      const float *data, int64_t count);
 seq_model_set_onnx_tensor = _declare(
-    "seq_model_set_onnx_tensor", seq_status, [_model_p, c_char_p, Int64Arg, c_char_p, ConstFloatArray, Int64Arg]
+    "seq_model_set_onnx_tensor", seq_status, [_model_p, CString, Int64Arg, CString, ConstFloatArray, Int64Arg]
 )

@@ -14,9 +14,12 @@ import numpy as np
 
 from . import _capi
 from ._handle import Handle, out_pointer
-from .errors import InvalidType, NotFound
+from ._arrays import c_string, check_float
+from .errors import InvalidArgument, InvalidType, NotFound
 
 __all__ = ["Config", "config_to_dict"]
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class Config(Handle):
@@ -39,28 +42,33 @@ class Config(Handle):
                 kind = "int"
             else:
                 kind = "float"
-        with self._use() as h:
-            k = key.encode()
-            if kind == "string":
-                if not isinstance(value, str):
-                    raise InvalidType(f"option {key!r}: expected a string, got {type(value).__name__} {value!r}")
-                _capi.seq_config_set_string(h, k, value.encode())
-            elif kind == "int":
-                if isinstance(value, (float, np.floating)) and float(value).is_integer():
-                    value = int(value)
-                if not isinstance(value, (bool, int, np.integer)):
-                    raise InvalidType(f"option {key!r}: expected an integer, got {type(value).__name__} {value!r}")
+        # Errors name the option as the caller knows it (its key), not the C parameter ("value").
+        k = c_string(key, "option name")
+        if kind == "string":
+            if not isinstance(value, str):
+                raise InvalidType(f"{key}: expected a string, got {type(value).__name__} {value!r}")
+            text = c_string(value, key)
+            with self._use() as h:
+                _capi.seq_config_set_string(h, k, text)
+        elif kind == "int":
+            if isinstance(value, (float, np.floating)) and float(value).is_integer():
+                value = int(value)
+            if not isinstance(value, (bool, int, np.integer)):
+                raise InvalidType(f"{key}: expected an integer, got {type(value).__name__} {value!r}")
+            if not _INT64_MIN <= int(value) <= _INT64_MAX:
+                raise InvalidArgument(f"{key}: expected a 64-bit integer, in [{_INT64_MIN}, {_INT64_MAX}], got {value}")
+            with self._use() as h:
                 _capi.seq_config_set_int(h, k, int(value))
-            else:
-                if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
-                    raise InvalidType(f"option {key!r}: expected a number, got {type(value).__name__} {value!r}")
-                _capi.seq_config_set_float(h, k, float(value))
+        else:
+            number = check_float(value, key)
+            with self._use() as h:
+                _capi.seq_config_set_float(h, k, number)
 
     def get(self, key: str) -> Optional[Any]:
         """The value of a key (its default when unset), or None for an unset key with no default."""
         kind = _capi.CONFIG_KEYS.get(key, "string")
+        k = c_string(key, "option name")
         with self._use() as h:
-            k = key.encode()
             try:
                 if kind == "int":
                     i = ctypes.c_int64()

@@ -15,7 +15,7 @@ import threading
 import weakref
 from typing import Any, Callable, Optional
 
-from .errors import ClosedError
+from .errors import ClosedError, InvalidType
 
 __all__ = ["Handle"]
 
@@ -80,6 +80,20 @@ class Handle:
             pointer, self._pointer = self._pointer, None
             if pointer is not None:
                 self._free(pointer)
+
+    # A copy would hold the same C pointer and free it a second time: refused. Objects built on
+    # handles (models, layers) make their copies from their weights instead.
+    def _refuse_copy(self) -> Any:
+        raise InvalidType(f"{self._describe()} holds a C object and cannot be copied or pickled")
+
+    def __copy__(self) -> Any:
+        return self._refuse_copy()
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self._refuse_copy()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return self._refuse_copy()
 
     def __enter__(self) -> Any:
         return self

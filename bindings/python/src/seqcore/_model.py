@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -18,7 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from . import _capi
-from ._arrays import Inputs, _to_numpy, features_array
+from ._arrays import Inputs, _to_numpy, c_string, check_float, features_array
 from ._config import Config, config_to_dict
 from ._handle import Handle, out_pointer
 from .errors import ClosedError, InvalidArgument, InvalidType, NotFound, ResourceLimit
@@ -51,28 +52,37 @@ def _empty(shape: Any, dtype: Any, what: str) -> np.ndarray:
 
 def _path_bytes(path: Any, name: str = "path") -> bytes:
     try:
-        return os.fsencode(os.fspath(path))
+        encoded = os.fsencode(os.fspath(path))
     except TypeError:
         raise InvalidType(f"{name}: expected a str or os.PathLike, got {type(path).__name__}") from None
+    except UnicodeEncodeError as error:
+        raise InvalidArgument(f"{name}: expected a path the file system encoding can encode, got {path!r} "
+                              f"({error.reason})") from None
+    # C would end the path at the NUL: "model.st\0.new" would write "model.st".
+    if b"\0" in encoded:
+        raise InvalidArgument(f"{name}: expected a path without NUL bytes, got {os.fspath(path)!r}")
+    return encoded
 
 
 class ModelHandle(Handle):
-    """Owns a ``seq_model``."""
+    """Owns a ``seq_model``. ``what`` names the owner in errors ("this model is closed"; a layer's
+    weights live in a model too, but its user knows it as a layer)."""
 
-    def __init__(self, pointer: Any) -> None:
+    def __init__(self, pointer: Any, what: str = "model") -> None:
         super().__init__(pointer, _capi.seq_model_free)
+        self._what = what
         self._names: Optional[List[str]] = None
         self._shapes: Dict[str, Tuple[int, ...]] = {}
 
     def _describe(self) -> str:
-        return "this model"
+        return f"this {self._what}"
 
     @classmethod
-    def create(cls, options: Mapping[str, Any]) -> "ModelHandle":
+    def create(cls, options: Mapping[str, Any], what: str = "model") -> "ModelHandle":
         with Config(options) as config, config._use() as c:
             pointer = out_pointer(_capi.seq_model)
             _capi.seq_model_create(c, ctypes.byref(pointer))
-        return cls(pointer)
+        return cls(pointer, what)
 
     @classmethod
     def load(cls, path: Any) -> "ModelHandle":
@@ -80,9 +90,32 @@ class ModelHandle(Handle):
         _capi.seq_model_load(_path_bytes(path), ctypes.byref(pointer))
         return cls(pointer)
 
-    def save(self, path: Any) -> None:
+    def save(self, path: Any, checkpoint: bool = False) -> None:
+        encoded = _path_bytes(path)
         with self._use() as h:
-            _capi.seq_model_save(h, _path_bytes(path))
+            (_capi.seq_model_save_checkpoint if checkpoint else _capi.seq_model_save)(h, encoded)
+
+    def to_bytes(self) -> bytes:
+        """The model as a checkpoint file (configuration, weights and training state, as
+        ``save(checkpoint=True)`` writes it). The C API has no other way to give back the
+        configuration exactly as set: ``seq_model_get_config`` adds every default, and some
+        defaults may not be set again (``merge`` of a one-direction stack)."""
+        with tempfile.TemporaryDirectory(prefix="seqcore-") as directory:
+            path = os.path.join(directory, "model.safetensors")
+            self.save(path, checkpoint=True)
+            with open(path, "rb") as f:
+                return f.read()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "ModelHandle":
+        """A model from the bytes of a model or checkpoint file (see :meth:`to_bytes`)."""
+        if not isinstance(data, (bytes, bytearray)):
+            raise InvalidType(f"data: expected the bytes of a model file, got {type(data).__name__}")
+        with tempfile.TemporaryDirectory(prefix="seqcore-") as directory:
+            path = os.path.join(directory, "model.safetensors")
+            with open(path, "wb") as f:
+                f.write(data)
+            return cls.load(path)
 
     def config(self) -> Dict[str, Any]:
         with self._use() as h:
@@ -117,10 +150,11 @@ class ModelHandle(Handle):
             with self._use() as h:
                 rank = ctypes.c_int64()
                 dims = np.zeros(8, dtype=np.int64)
-                _capi.seq_model_parameter_shape(h, name.encode(), None, 0, ctypes.byref(rank), None)
+                key = c_string(name, "name")
+                _capi.seq_model_parameter_shape(h, key, None, 0, ctypes.byref(rank), None)
                 if rank.value > dims.size:
                     dims = np.zeros(rank.value, dtype=np.int64)
-                _capi.seq_model_parameter_shape(h, name.encode(), dims, dims.size, None, None)
+                _capi.seq_model_parameter_shape(h, key, dims, dims.size, None, None)
             shape = self._shapes[name] = tuple(int(d) for d in dims[: rank.value])
         return shape
 
@@ -129,23 +163,32 @@ class ModelHandle(Handle):
         out = _empty(shape, np.float32, "output")
         read = _capi.seq_model_get_gradient if gradient else _capi.seq_model_get_parameter
         with self._use() as h:
-            read(h, name.encode(), out, out.size, None)
+            read(h, c_string(name, "name"), out, out.size, None)
         return out
 
     def set_parameter(self, name: str, values: np.ndarray) -> None:
         with self._use() as h:
-            _capi.seq_model_set_parameter(h, name.encode(), values, values.size)
+            _capi.seq_model_set_parameter(h, c_string(name, "name"), values, values.size)
 
-    def state_dict(self, prefix: str = "", strip: bool = True) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self, prefix: str = "", strip: bool = True,
+                   gradients: bool = False) -> "OrderedDict[str, np.ndarray]":
+        """One snapshot: the lock is held over every parameter, so a concurrent load_state_dict or
+        training step is seen whole or not at all, never half."""
         out: "OrderedDict[str, np.ndarray]" = OrderedDict()
-        for name in self.parameter_names():
-            if name.startswith(prefix):
-                out[name[len(prefix) :] if strip else name] = self.get_parameter(name)
+        with self._use():
+            for name in self.parameter_names():
+                if name.startswith(prefix):
+                    out[name[len(prefix) :] if strip else name] = self.get_parameter(name, gradients)
         return out
 
     def load_state_dict(self, state: Mapping[str, Any], prefix: str = "", strict: bool = True) -> None:
         """Checks every entry (known name, exact shape, finite values) before writing any, so a
-        failing call leaves the model unchanged."""
+        failing call leaves the model unchanged; the lock is held for the whole call, so no other
+        call on the model sees some parameters written and others not."""
+        with self._use():
+            self._load_state_dict(state, prefix, strict)
+
+    def _load_state_dict(self, state: Mapping[str, Any], prefix: str, strict: bool) -> None:
         if not isinstance(state, Mapping):
             raise InvalidType(f"state_dict: expected a mapping of names to arrays, got {type(state).__name__}")
         names = [n for n in self.parameter_names() if n.startswith(prefix)]
@@ -247,12 +290,14 @@ class ModelHandle(Handle):
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
+        value = check_float(value, "learning_rate")
         with self._use() as h:
-            _capi.seq_model_set_learning_rate(h, float(value))
+            _capi.seq_model_set_learning_rate(h, value)
 
     def set_onnx_tensor(self, stack: str, layer: int, tensor: str, data: np.ndarray) -> None:
         with self._use() as h:
-            _capi.seq_model_set_onnx_tensor(h, stack.encode(), layer, tensor.encode(), data, data.size)
+            _capi.seq_model_set_onnx_tensor(h, c_string(stack, "stack"), layer, c_string(tensor, "tensor"), data,
+                                            data.size)
 
     def stream(self, batch: int, *, uses_tokens: bool, input_size: int) -> "StreamHandle":
         """A stream of ``batch`` sequences; ``input_size`` is the model's (1 for token ids)."""

@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import numpy as np
 
 from . import _capi
-from ._arrays import Inputs, _to_numpy, features_array, is_ragged, prepare_inputs
+from ._arrays import Inputs, _to_numpy, check_int, features_array, is_ragged, prepare_inputs
 from ._model import ModelHandle
 from .errors import InvalidArgument, InvalidType, MissingDependency, NotSupported
 
@@ -48,6 +48,32 @@ def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def _fixed(name: str, doc: str) -> property:
+    """A configuration attribute: read-only, since the weights in the library were made for it
+    (an assigned ``direction`` would leave the layer without the reverse weights it then needs)."""
+
+    def get(self: "RecurrentLayer") -> Any:
+        return self._args[name]
+
+    def refuse(self: "RecurrentLayer", value: Any) -> None:
+        raise AttributeError(f"{name}: a layer's configuration is fixed when it is made (its weights are shaped "
+                             f"by it); make a new {type(self).__name__} with {name}={value!r} and copy weights "
+                             f"with load_state_dict")
+
+    return property(get, refuse, doc=doc)
+
+
+def _rebuild_layer(cls: type, args: Dict[str, Any], state: Mapping[str, np.ndarray]) -> "RecurrentLayer":
+    """A layer of class ``cls`` from its constructor arguments and weights (copies and unpickling)."""
+    layer = cls(**args)
+    try:
+        layer.load_state_dict(state)
+    except BaseException:
+        layer.close()
+        raise
+    return layer
+
+
 def _reverse_within(a: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Reverses each sequence b of a time-major [T, B, F] array within its first lengths[b] steps
     (padding stays in place)."""
@@ -58,9 +84,27 @@ def _reverse_within(a: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 class RecurrentLayer:
-    """Base of :class:`RNN`, :class:`GRU` and :class:`LSTM` (see the module docstring)."""
+    """Base of :class:`RNN`, :class:`GRU` and :class:`LSTM` (see the module docstring).
+
+    The configuration attributes (``input_size``, ``hidden_size``, ``direction``, ...) are
+    read-only. Calls on one layer are serialised by a lock held for the whole call (a forward
+    sees the weights of one ``load_state_dict`` or the next, never a mix; ``close()`` waits for
+    a call in progress). ``copy.copy``, ``copy.deepcopy`` and ``pickle`` give an independent layer
+    with the same configuration and weights."""
 
     _kind = ""  # "rnn", "gru", "lstm"
+    _args: Dict[str, Any]
+
+    input_size = _fixed("input_size", "I: input features per step.")
+    hidden_size = _fixed("hidden_size", "H: hidden units per layer and direction.")
+    num_layers = _fixed("num_layers", "L: stacked layers.")
+    bias = _fixed("bias", "Whether the layers have bias vectors.")
+    batch_first = _fixed("batch_first", "Whether inputs and outputs are [B, T, ...] rather than [T, B, ...].")
+    dropout = _fixed("dropout", "Dropout between layers, when a model trains the stack.")
+    direction = _fixed("direction", '"forward", "reverse" or "bidirectional".')
+    merge = _fixed("merge", 'How the two directions are combined: "concat" or "sum".')
+    seed = _fixed("seed", "The seed of the initial weights.")
+    initialization = _fixed("initialization", 'The initial weights\' scheme: "pytorch", "xavier" or "orthogonal".')
 
     def __init__(
         self,
@@ -77,31 +121,42 @@ class RecurrentLayer:
         seed: int = 0,
         initialization: str = "pytorch",
     ) -> None:
-        self.input_size = _positive_int(input_size, "input_size")
-        self.hidden_size = _positive_int(hidden_size, "hidden_size")
-        self.num_layers = _positive_int(num_layers, "num_layers")
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
+        if not self._kind:
+            raise InvalidType("RecurrentLayer is the base class of RNN, GRU and LSTM: build one of those, "
+                              "e.g. seqcore.LSTM(input_size, hidden_size)")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.integer, np.floating)):
             raise InvalidType(f"dropout: expected a number, got {type(dropout).__name__}")
-        self.dropout = float(dropout)
         if direction is None:
             direction = "bidirectional" if bidirectional else "forward"
         elif direction not in _DIRECTIONS:
             raise InvalidArgument(f"direction: expected one of {list(_DIRECTIONS)}, got {direction!r}")
         elif bidirectional and direction != "bidirectional":
             raise InvalidArgument(f"bidirectional=True contradicts direction={direction!r}")
-        self.direction = direction
         if merge not in ("concat", "sum"):
             raise InvalidArgument(f"merge: expected 'concat' or 'sum', got {merge!r}")
-        self.merge = merge
-        self.seed = int(seed)
-        self.initialization = initialization
+        # The constructor's arguments, normalised: the configuration attributes read them, and a
+        # copy is made from them. A subclass puts its own (variant, ...) there first.
+        self._args = dict(
+            getattr(self, "_args", {}),
+            input_size=_positive_int(input_size, "input_size"),
+            hidden_size=_positive_int(hidden_size, "hidden_size"),
+            num_layers=_positive_int(num_layers, "num_layers"),
+            bias=bool(bias),
+            batch_first=bool(batch_first),
+            dropout=float(dropout),
+            direction=direction,
+            merge=merge,
+            seed=check_int(seed, "seed"),
+            initialization=initialization,
+        )
         self._version = 0
         self._subs: Optional[List[Tuple[ModelHandle, bool]]] = None
         self._subs_version = -1
-        self._handle = ModelHandle.create(self._model_options())
+        self._handle = ModelHandle.create(self._model_options(), what=self._what())
         self._set_identity_head()
+
+    def _what(self) -> str:
+        return f"{type(self).__name__} layer"
 
     # --- Configuration ---------------------------------------------------------------------
 
@@ -129,7 +184,7 @@ class RecurrentLayer:
         return self.state_size * (self.num_directions if self.merge == "concat" else 1)
 
     def _cell(self) -> str:
-        raise NotImplementedError
+        raise NotSupported(f"{type(self).__name__}: a recurrent layer names its cell (RNN, GRU and LSTM do)")
 
     def _cell_options(self) -> Dict[str, Any]:
         """The configuration keys of the cell itself (cell, variant, projection, peepholes)."""
@@ -217,7 +272,7 @@ class RecurrentLayer:
         float32 arrays: ``weight_ih_l{k}`` [G·H, I or D·Hout], ``weight_hh_l{k}`` [G·H, Hout],
         ``bias_ih_l{k}``/``bias_hh_l{k}`` [G·H], ``weight_hr_l{k}`` [Hout, H] (projection),
         ``peephole_l{k}`` [3, H] (peepholes, rows i, f, o); G = 1, 3, 4 for RNN, GRU, LSTM."""
-        return self._handle.state_dict(prefix="rnn.")
+        return self._handle.state_dict(prefix="rnn.")  # one lock hold: one consistent snapshot
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
         """Sets weights from a mapping of PyTorch names to arrays (numpy, torch tensors, lists).
@@ -229,8 +284,9 @@ class RecurrentLayer:
             NotFound: an unknown name, or a missing one with ``strict``.
             InvalidArgument: a wrong shape, NaN or infinity.
         """
-        self._handle.load_state_dict(state_dict, prefix="rnn.", strict=strict)
-        self._version += 1
+        with self._handle._use():
+            self._handle.load_state_dict(state_dict, prefix="rnn.", strict=strict)
+            self._version += 1
 
     @property
     def num_parameters(self) -> int:
@@ -246,7 +302,8 @@ class RecurrentLayer:
     def _sub_models(self) -> List[Tuple[ModelHandle, bool]]:
         """One single-layer, forward-direction model per (layer, direction), with that slice of the
         weights: the forward pass runs each on a stream, which takes h0 and c0 (the C library has
-        no whole-stack call with an initial state), reversing sequences for reverse directions."""
+        no whole-stack call with an initial state), reversing sequences for reverse directions.
+        Called with the layer's lock held (they are rebuilt after a load_state_dict)."""
         if self._subs is not None and self._subs_version == self._version:
             return self._subs
         self._close_subs()
@@ -267,7 +324,7 @@ class RecurrentLayer:
                     output="regression",
                     output_size=1,
                 )
-                sub = ModelHandle.create(options)
+                sub = ModelHandle.create(options, what=self._what())
                 for base in _PARAMETER_BASES:
                     if base + suffix in state:
                         sub.set_parameter(f"rnn.{base}_l0", state[base + suffix])
@@ -336,6 +393,13 @@ class RecurrentLayer:
         return a.reshape(k, batch, width)
 
     def _forward(self, x: Any, h0: Any, c0: Any, lengths: Any) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        # The whole forward under the layer's lock: the sub-models are rebuilt by the first call
+        # after a load_state_dict, and close() must wait for a forward in progress.
+        with self._handle._use():
+            return self._forward_locked(x, h0, c0, lengths)
+
+    def _forward_locked(self, x: Any, h0: Any, c0: Any,
+                        lengths: Any) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         unbatched = False
         if not is_ragged(x):
             x = features_array(x, "x")
@@ -388,9 +452,14 @@ class RecurrentLayer:
         return output, h_n, c_n
 
     def close(self) -> None:
-        """Frees the weights held by the C library. Later use raises ClosedError."""
-        self._close_subs()
-        self._handle.close()
+        """Frees the weights held by the C library (after a call in progress on another thread).
+        Later use raises ClosedError."""
+        handle = getattr(self, "_handle", None)
+        if handle is None:  # __init__ failed before the handle was made
+            return
+        with handle._lock:
+            self._close_subs()
+            handle.close()
 
     @property
     def closed(self) -> bool:
@@ -402,11 +471,19 @@ class RecurrentLayer:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        try:
-            self._close_subs()
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
+    # The sub-models need no __del__ here: each is a Handle that frees itself when dropped with
+    # the layer, and a __del__ closing them would also close those of any object sharing them.
+
+    def __copy__(self) -> "RecurrentLayer":
+        # A copy sharing the handle would share the weights and close with the original: a copy
+        # is always a new layer with the same configuration and weights.
+        return _rebuild_layer(type(self), dict(self._args), self.state_dict())
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "RecurrentLayer":
+        return self.__copy__()
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_rebuild_layer, (type(self), dict(self._args), self.state_dict()))
 
     # --- PyTorch ---------------------------------------------------------------------------
 
@@ -475,8 +552,9 @@ class RecurrentLayer:
         The direction count D and the cell must match the layer; a GRU's ``variant`` must match
         the node's ``linear_before_reset`` (1: "linear_before_reset", 0: "classic").
         """
-        import_onnx_into(self._handle, "rnn", self, W, R, B, P, layer)
-        self._version += 1
+        with self._handle._use():
+            import_onnx_into(self._handle, "rnn", self, W, R, B, P, layer)
+            self._version += 1
 
     @classmethod
     def from_onnx(cls, W: Any, R: Any, B: Any = None, P: Any = None, *, direction: str = "forward",
@@ -493,6 +571,8 @@ class RecurrentLayer:
         hidden, inputs = r.shape[2], w.shape[2]
         if cls is GRU:
             lbr = options.pop("linear_before_reset", 0)
+            if not isinstance(lbr, (bool, int, np.integer)) or lbr not in (0, 1):
+                raise InvalidArgument(f"linear_before_reset: expected 0 or 1 (the ONNX attribute), got {lbr!r}")
             options["variant"] = "linear_before_reset" if lbr else "classic"
         if cls is LSTM:
             options.setdefault("peepholes", P is not None)
@@ -546,13 +626,15 @@ def import_onnx_into(handle: ModelHandle, stack: str, layer_spec: RecurrentLayer
         if not np.all(np.isfinite(array)):
             raise InvalidArgument(f"{name}: expected finite values, got NaN or infinity")
         tensors.append((name, array))
-    before = handle.state_dict(prefix=f"{stack}.", strip=False)
-    try:
-        for name, array in tensors:
-            handle.set_onnx_tensor(stack, layer, name, array)
-    except BaseException:
-        handle.load_state_dict(before, strict=False)
-        raise
+    # One lock hold for the snapshot, the writes and any rollback: no other call sees a half import.
+    with handle._use():
+        before = handle.state_dict(prefix=f"{stack}.", strip=False)
+        try:
+            for name, array in tensors:
+                handle.set_onnx_tensor(stack, layer, name, array)
+        except BaseException:
+            handle.load_state_dict(before, strict=False)
+            raise
 
 
 class RNN(RecurrentLayer):
@@ -568,13 +650,14 @@ class RNN(RecurrentLayer):
     """
 
     _kind = "rnn"
+    nonlinearity = _fixed("nonlinearity", '"tanh" or "relu".')
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  **options: Any) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise InvalidArgument(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
+        self._args = {"nonlinearity": nonlinearity}
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, **options)
 
     def _cell(self) -> str:
@@ -607,13 +690,14 @@ class GRU(RecurrentLayer):
     """
 
     _kind = "gru"
+    variant = _fixed("variant", '"linear_before_reset", "classic" or "simplified".')
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, *,
                  variant: str = "linear_before_reset", **options: Any) -> None:
         if variant not in ("linear_before_reset", "classic", "simplified"):
             raise InvalidArgument(f"variant: expected 'linear_before_reset', 'classic' or 'simplified', got {variant!r}")
-        self.variant = variant
+        self._args = {"variant": variant}
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, **options)
 
     def _cell(self) -> str:
@@ -654,33 +738,32 @@ class LSTM(RecurrentLayer):
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  proj_size: int = 0, *, peepholes: bool = False, forget_bias: Optional[float] = None,
                  **options: Any) -> None:
-        self._proj_size = _positive_int(proj_size, "proj_size", minimum=0)
-        self.peepholes = bool(peepholes)
-        self.forget_bias = forget_bias
+        self._args = {"proj_size": _positive_int(proj_size, "proj_size", minimum=0), "peepholes": bool(peepholes),
+                      "forget_bias": forget_bias}
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, **options)
 
-    @property
-    def proj_size(self) -> int:
-        return self._proj_size
+    proj_size = _fixed("proj_size", "Hout when > 0: the projection of h<t> (0: none).")
+    peepholes = _fixed("peepholes", "Whether the gates see the memory cell (ONNX's P).")
+    forget_bias = _fixed("forget_bias", "The initial forget-gate bias, or None.")
 
     def _cell(self) -> str:
         return "lstm"
 
     def _cell_options(self) -> Dict[str, Any]:
-        return {"cell": "lstm", "proj_size": self._proj_size, "peepholes": int(self.peepholes)}
+        return {"cell": "lstm", "proj_size": self.proj_size, "peepholes": int(self.peepholes)}
 
     def recurrent_options(self) -> Dict[str, Any]:
         """The ``seq_config`` keys of this stack, with the LSTM's ``forget_bias``."""
         return dict(super().recurrent_options(), forget_bias=self.forget_bias)
 
     def _extra_repr(self) -> List[str]:
-        parts = [f"proj_size={self._proj_size}"] if self._proj_size else []
+        parts = [f"proj_size={self.proj_size}"] if self.proj_size else []
         return parts + (["peepholes=True"] if self.peepholes else [])
 
     def _torch_kwargs(self) -> Dict[str, Any]:
         if self.peepholes:
             raise NotSupported("torch.nn.LSTM has no peepholes")
-        return dict(super()._torch_kwargs(), proj_size=self._proj_size)
+        return dict(super()._torch_kwargs(), proj_size=self.proj_size)
 
     def forward(self, x: Any, hx: Optional[Tuple[Any, Any]] = None,
                 lengths: Any = None) -> Tuple[np.ndarray, Tuple[np.ndarray, np.ndarray]]:

@@ -40,8 +40,9 @@ from ._arrays import (Inputs, check_float, check_int, features_array, is_ragged,
                       prepare_lengths, tokens_array)
 from ._handle import Handle, out_pointer
 from ._model import ModelHandle, Targets
-from .errors import InvalidArgument, InvalidType, NumericError
+from .errors import FormatError, InvalidArgument, InvalidType, NotFound, NumericError
 from .layers import RecurrentLayer, import_onnx_into
+from .optim import LRSchedule, Optimizer
 from .streaming import Stream
 from .training import History, ProgressBar
 
@@ -65,29 +66,57 @@ class _Dataset(Handle):
                                           targets.lengths, inputs.layout)
 
 
-def _training_options(optimizer: str, learning_rate: float, momentum: Optional[float], weight_decay: Optional[float],
-                      betas: Optional[Tuple[float, float]], eps: Optional[float], clip_norm: Optional[float],
-                      clip_value: Optional[float]) -> Dict[str, Any]:
-    if betas is not None and (not isinstance(betas, (tuple, list)) or len(betas) != 2):
-        raise InvalidType(f"betas: expected a pair (beta1, beta2), got {betas!r}")
-    return {
-        "optimizer": optimizer,
-        "learning_rate": learning_rate,
-        "momentum": momentum,
-        "weight_decay": weight_decay,
-        "beta1": None if betas is None else betas[0],
-        "beta2": None if betas is None else betas[1],
-        "epsilon": eps,
-        "clip_norm": clip_norm,
-        "clip_value": clip_value,
-    }
+def _training_options(optimizer: Union[str, Optimizer], learning_rate: Optional[float], momentum: Optional[float],
+                      weight_decay: Optional[float], betas: Optional[Tuple[float, float]], eps: Optional[float],
+                      clip_norm: Optional[float], clip_value: Optional[float],
+                      lr_schedule: Optional[LRSchedule]) -> Dict[str, Any]:
+    if isinstance(optimizer, Optimizer):
+        given = [name for name, value in (("learning_rate", learning_rate), ("momentum", momentum),
+                                          ("weight_decay", weight_decay), ("betas", betas), ("eps", eps))
+                 if value is not None]
+        if given:
+            raise InvalidArgument(f"{given[0]}: set it in optimizer={optimizer!r} instead (its own argument), "
+                                  f"got {given[0]}={locals()[given[0]]!r} as well")
+        options = optimizer.options()
+    elif isinstance(optimizer, str):
+        if betas is not None and (not isinstance(betas, (tuple, list)) or len(betas) != 2):
+            raise InvalidType(f"betas: expected a pair (beta1, beta2), got {betas!r}")
+        options = {
+            "optimizer": optimizer,
+            "learning_rate": 1e-3 if learning_rate is None else learning_rate,
+            "momentum": momentum,
+            "weight_decay": weight_decay,
+            "beta1": None if betas is None else betas[0],
+            "beta2": None if betas is None else betas[1],
+            "epsilon": eps,
+        }
+    else:
+        raise InvalidType(f"optimizer: expected \"adam\", \"adamw\", \"sgd\", \"rmsprop\" or a seqcore.optim "
+                          f"optimizer (SGD, Adam, AdamW, RMSprop), got {type(optimizer).__name__} {optimizer!r}")
+    if lr_schedule is not None:
+        if not isinstance(lr_schedule, LRSchedule):
+            raise InvalidType(f"lr_schedule: expected a seqcore.optim.LRSchedule, got {type(lr_schedule).__name__} "
+                              f"{lr_schedule!r}")
+        options.update(lr_schedule.options())
+    options.update(clip_norm=clip_norm, clip_value=clip_value)
+    return options
 
 
 class SequenceModel:
     """Base of the four architectures: everything but the constructor and the architecture's own
-    methods (``generate``, ``decode``). Build one of the subclasses, or :func:`load` a file."""
+    methods (``generate``, ``decode``). Build one of the subclasses, or :func:`load` a file.
+
+    ``copy.copy``, ``copy.deepcopy`` and ``pickle`` give an independent model with the same
+    configuration, weights, training state and ``batch_first``, as ``save(path,
+    include_optimizer=True)`` and :func:`load` do: the copy trains on exactly as the original
+    would (optimizer moments, step count, schedule position, dropout generators); its gradients
+    are not copied."""
 
     _architecture = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise InvalidType("SequenceModel is the base class of the four architectures: build a SequenceTagger, "
+                          "SequenceClassifier, LanguageModel or Seq2Seq, or read a file with seqcore.load(path)")
 
     def _build(self, rnn: RecurrentLayer, options: Dict[str, Any], batch_first: bool, seed: Optional[int]) -> None:
         if not isinstance(rnn, RecurrentLayer):
@@ -136,12 +165,16 @@ class SequenceModel:
 
     @property
     def learning_rate(self) -> float:
-        """The learning rate of the next step; assign to change it (the optimizer state is kept)."""
+        """The learning rate of the next step; assign to change it (the optimizer state is kept).
+        With an ``lr_schedule``, reads the schedule's rate for the next step and assigns its base."""
         return self._handle.learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value: float) -> None:
-        self._handle.learning_rate = value
+        value = check_float(value, "learning_rate")
+        with self._handle._use():
+            self._handle.learning_rate = value
+            self._config = self._handle.config()  # "learning_rate" follows
 
     @property
     def rnn(self) -> RecurrentLayer:
@@ -214,14 +247,31 @@ class SequenceModel:
         return inputs, self._targets(y, inputs, target_lengths)
 
     def _validation(self, validation_data: Any) -> Optional[Tuple[Inputs, Targets]]:
+        """fit's validation data, checked completely before training: shapes here, and values
+        (class ids in range, finite numbers) by one evaluation, since the library checks those
+        only when it reads them. Errors name ``validation_data``."""
         if validation_data is None:
             return None
+        try:
+            validation = self._validation_arrays(validation_data)
+            try:
+                self._handle.evaluate(*validation)
+            except NumericError:
+                pass  # an infinite loss is no fault of the data: the per-epoch evaluation reports it
+        except (InvalidArgument, InvalidType, NotFound) as error:
+            if error.message.startswith("validation_data"):
+                raise
+            raise type(error)(f"validation_data: {error.message}", status=error.status, code=error.code) from None
+        return validation
+
+    def _validation_arrays(self, validation_data: Any) -> Tuple[Inputs, Targets]:
         if not isinstance(validation_data, tuple) or not 2 <= len(validation_data) <= 4:
-            raise InvalidType("validation_data: expected a tuple (x, y), (x, y, lengths) or (x, y, lengths, target_lengths)")
+            raise InvalidType("validation_data: expected a tuple (x, y), (x, y, lengths) or (x, y, lengths, "
+                              f"target_lengths), got {type(validation_data).__name__}")
         x, y, *rest = validation_data
         lengths = rest[0] if rest else None
         target_lengths = rest[1] if len(rest) > 1 else None
-        return self._fit_data(x, y, lengths, target_lengths, name="validation x")
+        return self._fit_data(x, y, lengths, target_lengths)
 
     # --- Inference -------------------------------------------------------------------------
 
@@ -337,6 +387,9 @@ class SequenceModel:
         epochs = check_int(epochs, "epochs", 1)
         batch_size = check_int(batch_size, "batch_size", 1)
         verbose = check_int(verbose, "verbose", 0)
+        if verbose not in (0, 1, 2):
+            raise InvalidArgument(f"verbose: expected 0 (silent), 1 (a progress bar) or 2 (a line per epoch), "
+                                  f"got {verbose}")
         if patience is not None:
             patience = check_int(patience, "patience", 1)
         inputs, targets = self._fit_data(x, y, lengths, target_lengths)
@@ -379,20 +432,23 @@ class SequenceModel:
                 return 1
 
         callback = _capi.seq_progress_callback(on_progress)
-        try:
-            with _Dataset(inputs, targets) as dataset, self._handle._use() as h, dataset._use() as d:
-                _capi.seq_model_fit(h, d, int(epochs), int(batch_size), callback, None)
-        except NumericError as error:
-            error.history = history  # type: ignore[attr-defined]
-            raise
-        finally:
-            progress.close()
-        if tracker["error"] is not None:
-            raise tracker["error"]
-        if restore_best and tracker["best_state"] is not None and history.best_epoch != history.epochs:
-            self._handle.load_state_dict(tracker["best_state"])
-        elif patience is None or not restore_best:
-            history.best_epoch = None
+        # The lock is held until the best weights are back, so no other call sees the last
+        # epoch's weights in between.
+        with self._handle._use() as h:
+            try:
+                with _Dataset(inputs, targets) as dataset, dataset._use() as d:
+                    _capi.seq_model_fit(h, d, int(epochs), int(batch_size), callback, None)
+            except NumericError as error:
+                error.history = history  # type: ignore[attr-defined]
+                raise
+            finally:
+                progress.close()
+            if tracker["error"] is not None:
+                raise tracker["error"]
+            if restore_best and tracker["best_state"] is not None and history.best_epoch != history.epochs:
+                self._handle.load_state_dict(tracker["best_state"])
+            elif patience is None or not restore_best:
+                history.best_epoch = None
         return history
 
     # --- Weights and files -----------------------------------------------------------------
@@ -411,7 +467,7 @@ class SequenceModel:
     def gradients(self) -> "OrderedDict[str, np.ndarray]":
         """The gradients dL/dparameter left by the last :meth:`compute_gradients`, :meth:`train_step`
         or :meth:`fit` step, by parameter name."""
-        return OrderedDict((n, self._handle.get_parameter(n, gradient=True)) for n in self._handle.parameter_names())
+        return self._handle.state_dict(gradients=True)
 
     def import_onnx(self, W: Any, R: Any, B: Any = None, P: Any = None, *, layer: int = 0,
                     stack: str = "rnn") -> None:
@@ -431,16 +487,29 @@ class SequenceModel:
         shape = self._handle.parameter_shape("decoder.weight_ih_l0")
         return dict(self._config, input_size=shape[1], direction="forward", merge="concat")
 
-    def save(self, path: Any) -> None:
-        """Writes the model (configuration and weights, not the optimizer state) to a safetensors
-        file that ``safetensors.torch.load_file`` also reads; atomically (a crash never leaves a
-        half-written file)."""
-        self._handle.save(path)
+    def save(self, path: Any, *, include_optimizer: bool = False) -> None:
+        """Writes the model (configuration and weights) to a safetensors file that
+        ``safetensors.torch.load_file`` also reads (parameters under their PyTorch names);
+        atomically: a crash never leaves a half-written file, and a failed save leaves the old one.
+        Through a symbolic link, the file it names is replaced.
+
+        ``include_optimizer=True`` also writes the training state: the optimizer's step count and
+        buffers (moments, momentum) and the dropout generators, so that :func:`load` gives a model
+        that trains on exactly where this one stopped (same losses and weights, bit for bit; a
+        learning-rate schedule continues). The file is then a seqcore checkpoint, larger by the
+        optimizer's buffers, whose parameters are named ``model.<name>``. Without it, a loaded
+        model's optimizer starts afresh.
+        """
+        if not isinstance(include_optimizer, bool):
+            raise InvalidType(f"include_optimizer: expected True or False, got {type(include_optimizer).__name__} "
+                              f"{include_optimizer!r}")
+        self._handle.save(path, checkpoint=include_optimizer)
 
     @classmethod
     def load(cls, path: Any, *, batch_first: bool = True) -> "SequenceModel":
-        """Reads a model written by :meth:`save`: an instance of the architecture in the file
-        (which must be ``cls`` or a subclass when called on a subclass).
+        """Reads a model written by :meth:`save` (with its training state when saved with
+        ``include_optimizer=True``): an instance of the architecture in the file (which must be
+        ``cls`` or a subclass when called on a subclass).
 
         Raises:
             FileError: the file cannot be read (an OSError).
@@ -474,6 +543,35 @@ class SequenceModel:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    # --- Copies and pickling ---------------------------------------------------------------
+
+    def __copy__(self) -> "SequenceModel":
+        # A copy sharing the handle would share the weights, and close() on either would close
+        # both: a copy is always a new model (see the class docstring).
+        return _rebuild_model(type(self), self._handle.to_bytes(), self.batch_first)
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "SequenceModel":
+        return self.__copy__()
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_rebuild_model, (type(self), self._handle.to_bytes(), self.batch_first))
+
+
+def _rebuild_model(cls: Type["SequenceModel"], data: bytes, batch_first: bool) -> "SequenceModel":
+    """A model of class ``cls`` from the bytes of its model file (copies and unpickling)."""
+    handle = ModelHandle.from_bytes(data)
+    try:
+        architecture = handle.config()["architecture"]
+        target = _ARCHITECTURES.get(architecture)
+        if target is None or not issubclass(cls, target):
+            raise FormatError(f"data: holds a {architecture} model, not a {cls.__name__}")
+    except BaseException:
+        handle.close()
+        raise
+    model = cls.__new__(cls)
+    model._attach(handle, batch_first)
+    return model
+
 
 class _ConfigView:
     """Just enough of a layer, built from a model configuration, for RecurrentLayer.__repr__."""
@@ -505,8 +603,10 @@ class _ConfigView:
 def _embedding_options(rnn: RecurrentLayer, vocab_size: int, embedding_size: Optional[int],
                        padding_index: Optional[int]) -> Dict[str, Any]:
     if not vocab_size:
-        if padding_index is not None:
-            raise InvalidArgument("padding_index: only token models (vocab_size > 0) have an embedding")
+        for name, value in (("padding_index", padding_index), ("embedding_size", embedding_size)):
+            if value is not None:
+                raise InvalidArgument(f"{name}: only token models (vocab_size > 0) have an embedding, got "
+                                      f"{name}={value!r} without vocab_size")
         return {}
     if embedding_size is not None and embedding_size != rnn.input_size:
         raise InvalidArgument(f"embedding_size: the embedding feeds the recurrent stack, so it must equal the "
@@ -527,9 +627,14 @@ class SequenceTagger(SequenceModel):
         padding_index: a token id whose embedding stays zero.
         reduction: "mean_over_steps" (default), "mean_over_batch" or "sum", masked by the lengths.
         ignore_index: a class label that contributes nothing to the loss.
-        optimizer: "adam" (default), "adamw", "sgd", "rmsprop"; with ``learning_rate``,
-            ``momentum``, ``weight_decay``, ``betas``, ``eps``.
+        optimizer: "adam" (default), "adamw", "sgd", "rmsprop", with ``learning_rate`` (default
+            1e-3), ``momentum``, ``weight_decay``, ``betas``, ``eps`` (torch.optim's defaults
+            otherwise); or an optimizer object, :class:`seqcore.optim.SGD` (``dampening``,
+            ``nesterov``), ``Adam``/``AdamW`` (``amsgrad``), ``RMSprop`` (``alpha``, ``centered``),
+            all with ``maximize``, which then holds the learning rate and the other values.
         clip_norm, clip_value: gradient clipping by global norm / by value (None: none).
+        lr_schedule: a :class:`seqcore.optim.LRSchedule` (step or cosine decay, linear warm-up) that
+            sets the rate of every optimizer step from the learning rate; None: constant.
         seed: seed of the embedding/head initialisation, dropout and shuffling (default: the layer's).
         batch_first: data as [B, T, ...] (default) or time-major [T, B, ...].
     """
@@ -538,15 +643,18 @@ class SequenceTagger(SequenceModel):
 
     def __init__(self, rnn: RecurrentLayer, output_size: int, *, output: str = "classes", vocab_size: int = 0,
                  embedding_size: Optional[int] = None, padding_index: Optional[int] = None,
-                 reduction: str = "mean_over_steps", ignore_index: Optional[int] = None, optimizer: str = "adam",
-                 learning_rate: float = 1e-3, momentum: Optional[float] = None, weight_decay: Optional[float] = None,
+                 reduction: str = "mean_over_steps", ignore_index: Optional[int] = None,
+                 optimizer: Union[str, Optimizer] = "adam", learning_rate: Optional[float] = None,
+                 momentum: Optional[float] = None, weight_decay: Optional[float] = None,
                  betas: Optional[Tuple[float, float]] = None, eps: Optional[float] = None,
-                 clip_norm: Optional[float] = None, clip_value: Optional[float] = None, seed: Optional[int] = None,
+                 clip_norm: Optional[float] = None, clip_value: Optional[float] = None,
+                 lr_schedule: Optional[LRSchedule] = None, seed: Optional[int] = None,
                  batch_first: bool = True) -> None:
         options = dict(
             _embedding_options(rnn, vocab_size, embedding_size, padding_index),
             output_size=output_size, output=output, reduction=reduction, ignore_index=ignore_index,
-            **_training_options(optimizer, learning_rate, momentum, weight_decay, betas, eps, clip_norm, clip_value),
+            **_training_options(optimizer, learning_rate, momentum, weight_decay, betas, eps, clip_norm, clip_value,
+                                lr_schedule),
         )
         self._build(rnn, options, batch_first, seed)
 
@@ -563,15 +671,18 @@ class SequenceClassifier(SequenceModel):
 
     def __init__(self, rnn: RecurrentLayer, output_size: int, *, output: str = "classes", vocab_size: int = 0,
                  embedding_size: Optional[int] = None, padding_index: Optional[int] = None,
-                 reduction: str = "mean_over_steps", ignore_index: Optional[int] = None, optimizer: str = "adam",
-                 learning_rate: float = 1e-3, momentum: Optional[float] = None, weight_decay: Optional[float] = None,
+                 reduction: str = "mean_over_steps", ignore_index: Optional[int] = None,
+                 optimizer: Union[str, Optimizer] = "adam", learning_rate: Optional[float] = None,
+                 momentum: Optional[float] = None, weight_decay: Optional[float] = None,
                  betas: Optional[Tuple[float, float]] = None, eps: Optional[float] = None,
-                 clip_norm: Optional[float] = None, clip_value: Optional[float] = None, seed: Optional[int] = None,
+                 clip_norm: Optional[float] = None, clip_value: Optional[float] = None,
+                 lr_schedule: Optional[LRSchedule] = None, seed: Optional[int] = None,
                  batch_first: bool = True) -> None:
         options = dict(
             _embedding_options(rnn, vocab_size, embedding_size, padding_index),
             output_size=output_size, output=output, reduction=reduction, ignore_index=ignore_index,
-            **_training_options(optimizer, learning_rate, momentum, weight_decay, betas, eps, clip_norm, clip_value),
+            **_training_options(optimizer, learning_rate, momentum, weight_decay, betas, eps, clip_norm, clip_value,
+                                lr_schedule),
         )
         self._build(rnn, options, batch_first, seed)
 
@@ -605,16 +716,19 @@ class LanguageModel(SequenceModel):
 
     def __init__(self, rnn: RecurrentLayer, vocab_size: int, *, embedding_size: Optional[int] = None,
                  padding_index: Optional[int] = None, reduction: str = "mean_over_steps",
-                 ignore_index: Optional[int] = None, optimizer: str = "adam", learning_rate: float = 1e-3,
+                 ignore_index: Optional[int] = None,
+                 optimizer: Union[str, Optimizer] = "adam", learning_rate: Optional[float] = None,
                  momentum: Optional[float] = None, weight_decay: Optional[float] = None,
                  betas: Optional[Tuple[float, float]] = None, eps: Optional[float] = None,
-                 clip_norm: Optional[float] = None, clip_value: Optional[float] = None, seed: Optional[int] = None,
+                 clip_norm: Optional[float] = None, clip_value: Optional[float] = None,
+                 lr_schedule: Optional[LRSchedule] = None, seed: Optional[int] = None,
                  batch_first: bool = True) -> None:
         check_int(vocab_size, "vocab_size", 1)
         options = dict(
             _embedding_options(rnn, vocab_size, embedding_size, padding_index),
             output_size=vocab_size, output="classes", reduction=reduction, ignore_index=ignore_index,
-            **_training_options(optimizer, learning_rate, momentum, weight_decay, betas, eps, clip_norm, clip_value),
+            **_training_options(optimizer, learning_rate, momentum, weight_decay, betas, eps, clip_norm, clip_value,
+                                lr_schedule),
         )
         self._build(rnn, options, batch_first, seed)
 
@@ -646,10 +760,10 @@ class LanguageModel(SequenceModel):
                         lengths=np.ascontiguousarray(full - 1, dtype=np.int64), batch_first=self.batch_first)
         return inputs, Targets(ids=np.ascontiguousarray(target), values=None, steps=whole.steps - 1)
 
-    def _validation(self, validation_data: Any) -> Optional[Tuple[Inputs, Targets]]:
-        if validation_data is not None and not isinstance(validation_data, tuple):
-            return self._fit_data(validation_data, None, None, None, name="validation x")
-        return super()._validation(validation_data)
+    def _validation_arrays(self, validation_data: Any) -> Tuple[Inputs, Targets]:
+        if not isinstance(validation_data, tuple):
+            return self._fit_data(validation_data, None, None, None)
+        return super()._validation_arrays(validation_data)
 
     def generate(self, prefix: Union[int, Sequence[int], np.ndarray], count: int, *, temperature: float = 1.0,
                  top_k: int = 0, seed: int = 0, stop_token: Optional[int] = None) -> np.ndarray:
@@ -699,11 +813,16 @@ class Seq2Seq(SequenceModel):
     def __init__(self, rnn: RecurrentLayer, target_vocab_size: int, *, vocab_size: int = 0,
                  embedding_size: Optional[int] = None, padding_index: Optional[int] = None, start_token: int = 0,
                  stop_token: int = 1, reduction: str = "mean_over_steps", ignore_index: Optional[int] = None,
-                 optimizer: str = "adam", learning_rate: float = 1e-3, momentum: Optional[float] = None,
-                 weight_decay: Optional[float] = None, betas: Optional[Tuple[float, float]] = None,
-                 eps: Optional[float] = None, clip_norm: Optional[float] = None, clip_value: Optional[float] = None,
-                 seed: Optional[int] = None, batch_first: bool = True) -> None:
+                 optimizer: Union[str, Optimizer] = "adam", learning_rate: Optional[float] = None,
+                 momentum: Optional[float] = None, weight_decay: Optional[float] = None,
+                 betas: Optional[Tuple[float, float]] = None, eps: Optional[float] = None,
+                 clip_norm: Optional[float] = None, clip_value: Optional[float] = None,
+                 lr_schedule: Optional[LRSchedule] = None, seed: Optional[int] = None,
+                 batch_first: bool = True) -> None:
         embedding: Dict[str, Any] = {}
+        if not vocab_size and padding_index is not None:
+            raise InvalidArgument(f"padding_index: only token sources (vocab_size > 0) have an embedding with a "
+                                  f"padding token, got padding_index={padding_index!r} without vocab_size")
         if vocab_size:
             embedding = {"vocab_size": vocab_size, "embedding_size": rnn.input_size, "padding_index": padding_index}
             if embedding_size is not None and embedding_size != rnn.input_size:
@@ -714,7 +833,8 @@ class Seq2Seq(SequenceModel):
         options = dict(
             embedding, output_size=target_vocab_size, output="classes", reduction=reduction,
             ignore_index=ignore_index, start_token=start_token, stop_token=stop_token,
-            **_training_options(optimizer, learning_rate, momentum, weight_decay, betas, eps, clip_norm, clip_value),
+            **_training_options(optimizer, learning_rate, momentum, weight_decay, betas, eps, clip_norm, clip_value,
+                                lr_schedule),
         )
         self._build(rnn, options, batch_first, seed)
 

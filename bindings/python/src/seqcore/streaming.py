@@ -16,13 +16,14 @@ H hidden units, Hout = proj_size or H.
 
 from __future__ import annotations
 
+import reprlib
 from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
 
 import numpy as np
 
 from . import _capi
 from ._arrays import check_int, features_array, tokens_array
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidType
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models import SequenceModel
@@ -40,6 +41,11 @@ class Stream:
     model alive and uses the model's current weights at every call."""
 
     def __init__(self, model: "SequenceModel", batch: int = 1) -> None:
+        from .models import SequenceModel  # (models imports this module)
+
+        if not isinstance(model, SequenceModel):
+            raise InvalidType(f"model: expected a seqcore model (streams come from model.stream(batch)), got "
+                              f"{type(model).__name__} {reprlib.repr(model)}")
         self._model = model
         self.batch = check_int(batch, "batch", 1)
         config = model.config
@@ -184,6 +190,20 @@ class Stream:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    # A stream's state lives in the library, tied to its model's handle: it has no copy.
+    def _refuse_copy(self) -> Any:
+        raise InvalidType("a Stream cannot be copied or pickled: make another with model.stream(batch) and give "
+                          "it this one's state (new.state = stream.state), or pickle the model and the state")
+
+    def __copy__(self) -> Any:
+        return self._refuse_copy()
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self._refuse_copy()
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return self._refuse_copy()
 
     def __repr__(self) -> str:
         return f"<seqcore.Stream batch={self.batch} position={'closed' if self.closed else self.position}>"
