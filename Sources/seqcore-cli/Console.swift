@@ -74,8 +74,18 @@ enum Format {
 }
 
 enum Files {
-    /// Throws a one-line error unless `path` can be created or overwritten.
-    static func checkWritable(_ path: String) throws {
+    /// Throws a one-line error unless `path` can be created or overwritten by a model file. Checked
+    /// before training, so a bad -o costs nothing.
+    static func checkWritable(_ path: String, option: String = "-o") throws {
+        if path.isEmpty { throw CLIError("\(option): expected a file name, got an empty path") }
+        if path.hasSuffix("/") { throw CLIError("\(option) \(path): expected a file name, got a folder path (it ends with /)") }
+        var info = stat()
+        if stat(path, &info) == 0 {
+            // A folder cannot be replaced by a file; a device or FIFO must not be (saving replaces
+            // the path with a new file, which would remove /dev/null for everyone).
+            if info.st_mode & S_IFMT == S_IFDIR { throw CLIError("\(option) \(path): expected a file name, got a folder") }
+            if info.st_mode & S_IFMT != S_IFREG { throw CLIError("\(option) \(path): expected a regular file, got \(kind(info.st_mode))") }
+        }
         let folder = (path as NSString).deletingLastPathComponent
         let dir = folder.isEmpty ? "." : folder
         var isDirectory: ObjCBool = false
@@ -83,6 +93,29 @@ enum Files {
             throw CLIError("cannot write \(path): the folder \(dir) does not exist")
         }
         guard FileManager.default.isWritableFile(atPath: dir) else { throw CLIError("cannot write \(path): the folder \(dir) is not writable") }
+    }
+
+    /// Throws unless `path` is a regular file (symbolic links followed). Checked before opening:
+    /// opening a FIFO with no writer blocks for ever, and a folder or device holds no data.
+    static func checkRegularFile(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let reason = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+            throw CLIError("cannot open \(path): \(reason)")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw CLIError("cannot open \(path): expected a regular file, got \(kind(info.st_mode))")
+        }
+    }
+
+    private static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a folder"
+        case S_IFIFO: return "a FIFO (named pipe)"
+        case S_IFCHR, S_IFBLK: return "a device"
+        case S_IFSOCK: return "a socket"
+        default: return "a special file"
+        }
     }
 }
 

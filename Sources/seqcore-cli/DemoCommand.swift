@@ -23,8 +23,12 @@ struct DemoCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Parts to run, e.g. 'a' or 'bc'.", valueName: "parts"))
     var only = "abc"
 
-    @Option(help: ArgumentHelp("Sequence length T of the adding problem.", valueName: "T"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Sequence length T of the adding problem (4 to \(Self.maxLength)).", valueName: "T"))
     var length = 100
+
+    /// Longest adding problem: 100 times the demo's, already minutes of training; beyond it the
+    /// test set and the gradient norms outgrow memory (and T·100 overflows at the extreme).
+    static let maxLength = 10_000
 
     @Option(help: ArgumentHelp("Word list for the name generator (default: /usr/share/dict/words if installed, else invented names).",
                                valueName: "file"))
@@ -46,9 +50,21 @@ struct DemoCommand: ParsableCommand {
         if only.isEmpty || !only.allSatisfy({ "abc".contains($0) }) {
             throw ValidationError("--only takes letters among a, b, c (got '\(only)')")
         }
-        if length < 4 { throw ValidationError("--length must be at least 4 (got \(length))") }
-        if let words, !FileManager.default.isReadableFile(atPath: words) {
-            throw ValidationError("cannot read the word list '\(words)'")
+        try Bounds.check("--length", length, 4 ... Self.maxLength)
+        // The hidden tuning knobs: bounded too, so that no value traps (a loop 1...0, a product overflow).
+        try Bounds.check("--adding-hidden", addingHidden, 1 ... 4096)
+        try Bounds.check("--adding-batch", addingBatch, 1 ... 4096)
+        try Bounds.check("--adding-steps", addingSteps, 1 ... 1_000_000)
+        try Bounds.check("--generator-hidden", generatorHidden, 1 ... 4096)
+        try Bounds.check("--generator-steps", generatorSteps, 1 ... 1_000_000)
+        for (name, v) in [("--adding-rate", addingRate), ("--generator-rate", generatorRate)] {
+            try Bounds.checkFinite(name, v, "a finite number > 0") { $0 > 0 }
+        }
+        try Bounds.checkFinite("--temperature", temperature, "a finite number ≥ 0") { $0 >= 0 }
+        if let words {
+            // A regular file only: reading a FIFO with no writer would block for ever.
+            do { try Files.checkRegularFile(words) } catch { throw ValidationError("--words: \(error)") }
+            if !FileManager.default.isReadableFile(atPath: words) { throw ValidationError("cannot read the word list '\(words)'") }
         }
     }
 
@@ -110,7 +126,10 @@ struct DemoCommand: ParsableCommand {
                                           Format.duration($0.seconds)] }, indent: "    "))
 
         // The gradient that reaches each step, before and after training: why the RNN cannot learn.
-        let picks = [1, 10, 25, 50, 75, 100].map { min(t, max(1, ($0 * t + 50) / 100)) }
+        // Six steps spread like 1, 10, 25, 50, 75, 100 of T = 100; for a short T several land on
+        // the same step, which is shown once.
+        var picks: [Int] = []
+        for p in [1, 10, 25, 50, 75, 100].map({ min(t, max(1, ($0 * t + 50) / 100)) }) where !picks.contains(p) { picks.append(p) }
         func normCell(_ v: Double) -> String { v > 0 ? Format.sci(v) : "0" }
         print("""
 

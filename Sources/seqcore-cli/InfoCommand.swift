@@ -20,7 +20,7 @@ struct InfoCommand: ParsableCommand {
               + (c.usesTokens ? ", vocabulary \(c.vocabularySize), embedding \(c.embeddingSize)" : "")
               + ", output \(c.outputSize) (\(c.output.rawValue))")
         if !saved.vocabulary.isEmpty {
-            let shown = saved.vocabulary.prefix(60).map { $0 == "\n" ? "\\n" : $0 == " " ? "␠" : $0 }.joined()
+            let shown = saved.vocabulary.prefix(60).map(Self.escape).joined()
             print("  vocabulary     \(shown)\(saved.vocabulary.count > 60 ? "…" : "")")
         }
         print("  parameters     \(saved.model.arena.count)")
@@ -31,5 +31,21 @@ struct InfoCommand: ParsableCommand {
             print("  training")
             for (k, v) in saved.notes.sorted(by: { $0.key < $1.key }) { print("    \(Format.padRight(k, 16)) \(v)") }
         }
+    }
+
+    /// A vocabulary entry as one visible cell: line breaks, tabs and other control characters
+    /// escaped (printed raw, a "\r\n" entry would move the cursor and garble the line), a space as ␠.
+    static func escape(_ entry: String) -> String {
+        if entry == " " { return "␠" }
+        return entry.unicodeScalars.map { u -> String in
+            switch u {
+            case "\n": return "\\n"
+            case "\r": return "\\r"
+            case "\t": return "\\t"
+            default:
+                return u.properties.generalCategory == .control || u.properties.isWhitespace && u != " "
+                    ? "\\u{\(String(u.value, radix: 16))}" : String(u)
+            }
+        }.joined()
     }
 }

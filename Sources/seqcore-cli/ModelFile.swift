@@ -33,17 +33,73 @@ enum ModelFile {
     }
 
     static func load(_ path: String) throws -> SavedModel {
-        let file = try SafeTensorsFile.load(path)
-        let model = try SequenceModel<Float>(contentsOf: file)
-        guard let kindText = file.metadata["cli.kind"], let kind = SavedModel.Kind(rawValue: kindText),
-              let vocabularyText = file.metadata["cli.vocabulary"],
-              let vocabulary = try? JSONSerialization.jsonObject(with: Data(vocabularyText.utf8)) as? [String]
-        else {
-            throw CLIError("\(path) is a seqcore model but was not written by `seqcore train` (no vocabulary in its metadata)")
+        try Files.checkRegularFile(path)
+        let file = try SafeTensorsFile.load(path)   // its errors name the file
+        let expected = "expected a model saved by `seqcore train`"
+        // The library's messages about the metadata do not name the file, and for a file that is
+        // no model at all ("parameter 'model.embedding.weight' is missing") they mislead: say what
+        // the file is first.
+        if file.metadata["format"] == "seqcore", let kind = file.metadata["seqcore.kind"], kind != "model" {
+            let what = kind == "checkpoint" ? "a seqcore training checkpoint" : kind == "recurrent_layer" ? "a seqcore recurrent layer"
+                                                                                                   : "a seqcore file of kind '\(kind)'"
+            throw CLIError("\(path) is \(what), not a model file; \(expected)")
+        }
+        guard file.metadata["format"] == "seqcore", file.metadata["seqcore.config"] != nil else {
+            let what = file.metadata.isEmpty ? "no metadata: a plain safetensors file" : "no seqcore.config in its metadata"
+            throw CLIError("\(path) is not a seqcore model file (\(what)); \(expected)")
+        }
+        let model: SequenceModel<Float>
+        do {
+            model = try SequenceModel<Float>(contentsOf: file)
+        } catch let e as SeqError {
+            throw CLIError("\(path) is not a valid seqcore model file: \(e.message)")
+        }
+        guard let kindText = file.metadata["cli.kind"], let vocabularyText = file.metadata["cli.vocabulary"] else {
+            throw CLIError("\(path) is a seqcore model but was not written by `seqcore train` (no cli.kind and cli.vocabulary in its metadata)")
+        }
+        guard let kind = SavedModel.Kind(rawValue: kindText) else {
+            throw CLIError("\(path): its metadata's cli.kind is '\(kindText)', expected characters, lines or features")
+        }
+        guard let vocabulary = try? JSONSerialization.jsonObject(with: Data(vocabularyText.utf8)) as? [String] else {
+            throw CLIError("\(path): its metadata's cli.vocabulary is not a JSON list of strings")
+        }
+        // The vocabulary maps the model's token ids to characters: it must match the model, or
+        // sampling would print the wrong characters (or none) without a word.
+        let c = model.config
+        if c.architecture == .languageModel {
+            guard kind != .features else {
+                throw CLIError("\(path): its metadata says cli.kind 'features', but the model is a language model")
+            }
+            guard vocabulary.count == c.vocabularySize else {
+                throw CLIError("\(path): its vocabulary (cli.vocabulary) lists \(vocabulary.count) characters, "
+                               + "but the model has \(c.vocabularySize) token ids")
+            }
+            if let k = vocabulary.firstIndex(where: { $0.count != 1 }) {
+                throw CLIError("\(path): vocabulary entry \(k) (cli.vocabulary) is \(vocabulary[k].debugDescription), not one character")
+            }
+            if Set(vocabulary).count != vocabulary.count {
+                throw CLIError("\(path): its vocabulary (cli.vocabulary) lists a character twice")
+            }
+            if kind == .lines && vocabulary.first != "\n" {
+                throw CLIError("\(path): a lines model's vocabulary (cli.vocabulary) must start with \"\\n\" (the line boundary)")
+            }
+        } else if kind != .features || !vocabulary.isEmpty {
+            throw CLIError("\(path): its metadata (cli.kind '\(kind.rawValue)', \(vocabulary.count) vocabulary entries) "
+                           + "is for a language model, but the model is \(describe(c))")
         }
         var notes: [String: String] = [:]
         for (k, v) in file.metadata where k.hasPrefix("cli.note.") { notes[String(k.dropFirst("cli.note.".count))] = v }
         return SavedModel(model: model, kind: kind, vocabulary: vocabulary, notes: notes)
+    }
+
+    /// What a model is, in words: "a tagger", "a classifier", "a regressor", "a language model", ….
+    static func describe(_ c: ModelConfig) -> String {
+        switch c.architecture {
+        case .languageModel: return "a language model"
+        case .seq2seq: return "an encoder-decoder"
+        case .tagger: return c.output == .regression ? "a tagger (regression per step)" : "a tagger"
+        case .classifier: return c.output == .regression ? "a regressor" : "a classifier"
+        }
     }
 
     private static func json(_ object: Any) throws -> String {

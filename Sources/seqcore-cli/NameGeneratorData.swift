@@ -18,7 +18,9 @@ enum NameGeneratorData {
     static func dictionaryNames(_ path: String = dictionaryPath) -> Source? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         var seen = Set<String>(), words: [String] = []
-        for line in text.split(separator: "\n") {
+        // \n, \r\n or \r: Swift reads "\r\n" as one Character, so splitting on "\n" alone would
+        // see a Windows word list as one line.
+        for line in text.split(whereSeparator: \.isNewline) {
             let w = line.trimmingCharacters(in: .whitespaces)
             guard (3 ... 9).contains(w.count), let first = w.unicodeScalars.first, ("A" ... "Z").contains(first),
                   w.unicodeScalars.dropFirst().allSatisfy({ ("a" ... "z").contains($0) }) else { continue }

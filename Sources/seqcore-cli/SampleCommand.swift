@@ -9,28 +9,40 @@ struct SampleCommand: ParsableCommand {
         abstract: "Generate text from a saved language model (one-to-many: each sample is fed back as the next input).")
 
     @Argument(help: ArgumentHelp("A model saved by `seqcore train --text`.", valueName: "model")) var model: String
-    @Option(help: "Samples to draw.") var count = 5
-    @Option(help: "Most characters per sample.") var length = 200
-    @Option(help: "Temperature: below 1 sharper, above 1 more varied, 0 greedy.") var temperature = 0.8
-    @Option(name: .customLong("top-k"), help: "Sample among the k most likely characters only (0: all).") var topK = 0
-    @Option(help: "Random seed; sample i uses seed + i.") var seed: UInt64 = 0
+    // Numbers are parsed `.unconditional`ly so that a negative value ("--top-k -1") reaches the
+    // range checks below instead of being taken for an option ("Missing value").
+    @Option(parsing: .unconditional, help: "Samples to draw.") var count = 5
+    @Option(parsing: .unconditional, help: "Most characters per sample.") var length = 200
+    @Option(parsing: .unconditional, help: "Temperature: below 1 sharper, above 1 more varied, 0 greedy.") var temperature = 0.8
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Sample among the k most likely characters only (0: all).")
+    var topK = 0
+    @Option(parsing: .unconditional, help: "Random seed; sample i uses seed + i.") var seed: UInt64 = 0
     @Option(help: "Text to start from (primes the state; printed before the sampled part).") var prefix = ""
 
     func validate() throws {
-        if count < 1 { throw ValidationError("--count must be positive (got \(count))") }
-        if length < 1 { throw ValidationError("--length must be positive (got \(length))") }
-        if !(temperature >= 0) || !temperature.isFinite { throw ValidationError("--temperature must be a finite number ≥ 0") }
-        if topK < 0 { throw ValidationError("--top-k must be ≥ 0") }
+        try Bounds.check("--count", count, 1 ... Int.max)
+        try Bounds.check("--length", length, 1 ... Int.max)
+        try Bounds.checkFinite("--temperature", temperature, "a finite number ≥ 0") { $0 >= 0 }
+        if topK < 0 { throw ValidationError("--top-k must be ≥ 0 (got \(topK))") }
     }
 
     mutating func run() throws {
         let saved = try ModelFile.load(model)
         guard saved.model.config.architecture == .languageModel, saved.kind != .features else {
-            throw CLIError("\(model) is a \(saved.model.config.architecture.rawValue), not a language model: nothing to sample")
+            throw CLIError("\(model) is \(ModelFile.describe(saved.model.config)), not a language model: nothing to sample")
+        }
+        let characters = saved.vocabulary.count
+        if topK > characters {
+            throw ValidationError("--top-k must be at most \(characters), the characters \(model) knows (got \(topK))")
         }
         var corpus = try TextCorpus("", vocabulary: saved.vocabulary, kind: saved.kind)
         let prefixIDs = corpus.encode(prefix)
-        if corpus.skipped > 0 { throw CLIError("--prefix holds characters the model never saw") }
+        if corpus.skipped > 0 {
+            var seen = Set<Character>()
+            let unknown = prefix.filter { !saved.vocabulary.contains(String($0)) && seen.insert($0).inserted }
+            throw CLIError("--prefix holds characters the model never saw: "
+                           + unknown.map { InfoCommand.escape(String($0)) }.joined(separator: ", "))
+        }
         let boundary: Int? = saved.kind == .lines ? 0 : nil
         var start = prefixIDs
         if let boundary { start = [boundary] + start }

@@ -15,6 +15,15 @@ struct SeqcoreCommand: ParsableCommand {
     /// Parses and runs; every failure becomes one line on stderr and a non-zero exit status.
     /// (ArgumentParser's own `main` would add the usage text under a parse error.)
     static func main() {
+        // `seqcore help NAME` with an unknown NAME would print the general help and succeed.
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.count >= 2, arguments[0] == "help" {
+            let names = configuration.subcommands.compactMap { $0.configuration.commandName }
+            if !names.contains(arguments[1]) && arguments[1] != "help" {
+                Console.error("seqcore: unknown subcommand '\(arguments[1])' for help (expected \(names.joined(separator: ", "))) (see seqcore --help)\n")
+                Foundation.exit(ExitCode.validationFailure.rawValue)
+            }
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -41,7 +50,7 @@ struct CommonOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "No progress bars on stderr.")
     var quiet = false
 
-    @Option(help: "Threads for the kernels (1 or 2).")
+    @Option(parsing: .unconditional, help: "Threads for the kernels (1 or 2).")
     var threads: Int?
 
     func apply() throws {

@@ -14,7 +14,8 @@ struct TextCorpus {
     /// Builds the vocabulary from `text`.
     init(training text: String, lines: Bool) throws {
         kind = lines ? .lines : .characters
-        let characters = Set(text.map(String.init)).subtracting(lines ? ["\n", "\r\n"] : [])
+        // In lines mode every line break (\n, \r\n, \r, …) only separates lines: none is a character.
+        let characters = Set(text.filter { !lines || !$0.isNewline }.map(String.init))
         vocabulary = (lines ? ["\n"] : []) + characters.sorted()
         index = Dictionary(uniqueKeysWithValues: vocabulary.enumerated().map { ($1, $0) })
         try load(text)
@@ -54,18 +55,19 @@ struct TextCorpus {
     }
 
     /// Splits off `fraction` for validation: the end of the text, or random lines (a word list is
-    /// often sorted, and its last lines would not be typical).
-    func split(_ fraction: Double, seed: UInt64) -> (training: TextCorpus, validation: TextCorpus) {
+    /// often sorted, and its last lines would not be typical). No validation part when the corpus
+    /// is too small to spare one.
+    func split(_ fraction: Double, seed: UInt64) -> (training: TextCorpus, validation: TextCorpus?) {
         var a = self, b = self
         if kind == .lines {
             let n = max(1, Int(Double(lines.count) * fraction))
-            guard lines.count > n else { return (a, b) }
+            guard lines.count > n else { return (a, nil) }
             var rng = SeqRandom(seed: seed)
             let shuffled = lines.shuffled(using: &rng)
             a.lines = Array(shuffled.dropLast(n)); b.lines = Array(shuffled.suffix(n))
         } else {
             let n = max(2, Int(Double(ids.count) * fraction))
-            guard ids.count > n + 2 else { return (a, b) }
+            guard ids.count > n + 2 else { return (a, nil) }
             a.ids = Array(ids.dropLast(n)); b.ids = Array(ids.suffix(n))
         }
         return (a, b)

@@ -15,8 +15,10 @@ struct TrainCommand: ParsableCommand {
               seqcore train --inputs X.npy --targets Y.npy --task classify -o model.safetensors
             Inputs: .npy of shape [N, T] or [N, T, I], or CSV with one sequence per row (T·I values; rows \
             may differ in length). Targets, one row per sequence: a class id (classify), K values \
-            (regress), or one tag per step (tag; 0/1 tags give a binary tagger). The last 10% of the data \
-            is held out and its loss reported.
+            (regress), or one tag per step (tag; 0/1 tags give a binary tagger); class ids and tags \
+            are integers 0…65535. --features applies to CSV inputs (an .npy's shape gives it).
+            Held out and scored after training: a random 10% of the sequences (or, with --lines, of \
+            the lines), or the last 10% of a text; nothing when the data is too small to spare any.
             """)
 
     @OptionGroup var common: CommonOptions
@@ -26,21 +28,29 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Input sequences (.npy or CSV).", valueName: "file")) var inputs: String?
     @Option(help: ArgumentHelp("Targets (.npy or CSV), one row per sequence.", valueName: "file")) var targets: String?
     @Option(help: ArgumentHelp("With --inputs: tag, classify or regress.", valueName: "task")) var task: String?
-    @Option(help: ArgumentHelp("With a CSV --inputs: features per step (I).", valueName: "I")) var features: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("With a CSV --inputs: features per step (I).", valueName: "I"))
+    var features: Int?
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to save the model.", valueName: "file"))
     var output: String
 
+    // Numbers are parsed `.unconditional`ly so that a negative value ("--hidden -1") reaches the
+    // range checks below instead of being taken for an option ("Missing value").
     @Option(help: "Cell: rnn_tanh, rnn_relu, gru or lstm.") var cell = "lstm"
-    @Option(help: "Hidden units H.") var hidden = 128
-    @Option(help: "Stacked layers L.") var layers = 1
+    @Option(parsing: .unconditional, help: "Hidden units H.") var hidden = 128
+    @Option(parsing: .unconditional, help: "Stacked layers L.") var layers = 1
     @Flag(help: "Bidirectional (taggers and classifiers only).") var bidirectional = false
-    @Option(help: "Embedding size E (language models).") var embedding = 32
-    @Option(help: "Training steps (batches).") var steps = 1000
-    @Option(help: "Batch size B.") var batch = 32
-    @Option(help: "Time steps per training window (language models: BPTT length; lines are cut there).") var length = 64
-    @Option(name: .customLong("lr"), help: "Adam learning rate.") var learningRate = 0.003
-    @Option(help: "Clip the global gradient norm at this value (0: no clipping).") var clip = 5.0
-    @Option(help: "Random seed (initialisation and batches).") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Embedding size E (language models; default 32).") var embedding: Int?
+    @Option(parsing: .unconditional, help: "Training steps (batches).") var steps = 1000
+    @Option(parsing: .unconditional, help: "Batch size B.") var batch = 32
+    @Option(parsing: .unconditional, help: "Time steps per training window (language models: BPTT length; lines are cut there; default 64).")
+    var length: Int?
+    @Option(name: .customLong("lr"), parsing: .unconditional, help: "Adam learning rate.") var learningRate = 0.003
+    @Option(parsing: .unconditional, help: "Clip the global gradient norm at this value (0: no clipping).") var clip = 5.0
+    @Option(parsing: .unconditional, help: "Random seed (initialisation and batches).") var seed: UInt64 = 0
+
+    /// --length and --embedding only mean something for a language model; unset, these defaults.
+    var window: Int { length ?? 64 }
+    var embeddingSize: Int { embedding ?? 32 }
 
     func validate() throws {
         if (text == nil) == (inputs == nil) { throw ValidationError("give either --text FILE or --inputs FILE --targets FILE --task TASK") }
@@ -48,15 +58,34 @@ struct TrainCommand: ParsableCommand {
             if targets == nil { throw ValidationError("--inputs needs --targets FILE") }
             guard let task, SequenceData.Task(rawValue: task) != nil else { throw ValidationError("--inputs needs --task tag, classify or regress") }
         }
+        // Options the chosen kind of model would ignore are refused: silently training something
+        // other than what was asked is worse than an error.
+        if text != nil {
+            for (name, given) in [("--targets", targets != nil), ("--task", task != nil), ("--features", features != nil)] where given {
+                throw ValidationError("\(name) goes with --inputs, not --text")
+            }
+        } else {
+            for (name, given) in [("--length", length != nil), ("--embedding", embedding != nil)] where given {
+                throw ValidationError("\(name) goes with --text (a language model), not --inputs")
+            }
+        }
         if lines && text == nil { throw ValidationError("--lines goes with --text") }
         if CellType(rawValue: cell) == nil { throw ValidationError("unknown --cell '\(cell)' (rnn_tanh, rnn_relu, gru or lstm)") }
-        for (name, v) in [("--hidden", hidden), ("--layers", layers), ("--embedding", embedding), ("--steps", steps),
-                          ("--batch", batch), ("--length", length)] where v < 1 {
-            throw ValidationError("\(name) must be positive (got \(v))")
-        }
+        try Bounds.check("--hidden", hidden, 1 ... Bounds.maxSize)
+        try Bounds.check("--embedding", embeddingSize, 1 ... Bounds.maxSize)
+        try Bounds.check("--layers", layers, 1 ... Bounds.maxLayers)
+        try Bounds.check("--batch", batch, 1 ... Bounds.maxBatch)
+        try Bounds.check("--steps", steps, 1 ... Int.max)
+        try Bounds.check("--length", window, 1 ... Int.max)
+        if let features { try Bounds.check("--features", features, 1 ... Bounds.maxSize) }
         if bidirectional && text != nil { throw ValidationError("a language model cannot be bidirectional (it predicts the future)") }
-        if !(learningRate > 0) { throw ValidationError("--lr must be positive") }
-        if !(clip >= 0) { throw ValidationError("--clip must be ≥ 0") }
+        try Bounds.checkFinite("--lr", learningRate, "a finite number > 0") { $0 > 0 }
+        try Bounds.checkFinite("--clip", clip, "a finite number ≥ 0") { $0 >= 0 }
+    }
+
+    /// The size options, for messages about the model's size.
+    var sizeOptions: String {
+        "--hidden \(hidden), --layers \(layers)" + (text != nil ? ", --embedding \(embeddingSize)" : "") + ", --cell \(cell)"
     }
 
     mutating func run() throws {
@@ -71,16 +100,27 @@ struct TrainCommand: ParsableCommand {
             let (training, validation) = corpus.split(0.1, seed: seed)
             let v = corpus.vocabulary.count
             let config = ModelConfig(architecture: .languageModel,
-                                     rnn: RecurrentConfig(cell: rnnCell, inputSize: embedding, hiddenSize: hidden, numLayers: layers),
-                                     vocabularySize: v, embeddingSize: embedding, outputSize: v)
+                                     rnn: RecurrentConfig(cell: rnnCell, inputSize: embeddingSize, hiddenSize: hidden, numLayers: layers),
+                                     vocabularySize: v, embeddingSize: embeddingSize, outputSize: v)
+            try Bounds.checkModel(config, options: sizeOptions + " (\(v) characters)", training: true)
+            // A training batch holds B windows of at most --length ids (a line is cut there); the
+            // held-out part is scored in batches of up to 32 lines, or one window of the text.
+            let longest = min(window, lines ? corpus.lines.map(\.count).max()! + 1 : training.ids.count - 1)
+            try Bounds.checkPass(config, steps: longest, batch: max(batch, lines ? 32 : 1),
+                                 "--batch \(batch), --length \(window) (windows of up to \(longest) characters), \(sizeOptions)")
             let model = try SequenceModel<Float>(config, seed: seed)
             print("Training a character-level \(cell) language model on \(text): \(v) distinct characters, "
-                  + (lines ? "\(training.lines.count) lines" : "\(training.ids.count) characters") + " (+10% held out)")
-            try fit(model) { try training.batch(batch, steps: length, &rng) }
-            let loss = try Evaluation.run(model, try validation.evaluationBatches(steps: length))
-            print("Held-out cross-entropy: \(Format.fixed(loss.loss, 3)) nats per character (\(Format.fixed(loss.loss / log(2), 3)) bits)")
+                  + (lines ? "\(training.lines.count) lines" : "\(training.ids.count) characters")
+                  + (validation == nil ? " (too short to hold any out)" : " (+10% held out)"))
+            try fit(model) { try training.batch(batch, steps: window, &rng) }
+            // Too short to split: the loss on the training text itself, and said so.
+            let scored = validation ?? training
+            let loss = try Evaluation.run(model, try scored.evaluationBatches(steps: window))
+            print("\(validation == nil ? "Cross-entropy on the training text (nothing held out)" : "Held-out cross-entropy"): "
+                  + "\(Format.fixed(loss.loss, 3)) nats per character (\(Format.fixed(loss.loss / log(2), 3)) bits)")
             saved = SavedModel(model: model, kind: corpus.kind, vocabulary: corpus.vocabulary,
-                               notes: notes(["data": text, "held_out_loss": Format.fixed(loss.loss, 4)]))
+                               notes: notes(["data": text, "length": "\(window)",
+                                             validation == nil ? "training_loss" : "held_out_loss": Format.fixed(loss.loss, 4)]))
         } else {
             let task = SequenceData.Task(rawValue: self.task!)!
             let data = try SequenceData.load(inputs: inputs!, targets: targets!, task: task, features: features)
@@ -89,13 +129,18 @@ struct TrainCommand: ParsableCommand {
                                      rnn: RecurrentConfig(cell: rnnCell, inputSize: data.features, hiddenSize: hidden, numLayers: layers,
                                                           direction: bidirectional ? .bidirectional : .forward),
                                      outputSize: out.size, output: out.kind)
+            try Bounds.checkModel(config, options: sizeOptions + " (\(data.features) features, \(out.size) outputs)", training: true)
+            // Training batches hold B sequences; the held-out ones are scored 64 at a time.
+            try Bounds.checkPass(config, steps: data.longest, batch: max(batch, 64),
+                                 "--batch \(batch) (sequences of up to \(data.longest) steps), \(sizeOptions)")
             let model = try SequenceModel<Float>(config, seed: seed)
             var order = Array(0 ..< data.count)
             order.shuffle(using: &rng)
             let held = data.count >= 10 ? max(1, data.count / 10) : 0
             let validation = Array(order.prefix(held)), training = Array(order.dropFirst(held))
-            print("Training a \(cell) \(task == .tag ? "tagger" : task == .classify ? "classifier" : "regressor") on \(data.count) sequences "
-                  + "of \(data.features) feature\(data.features == 1 ? "" : "s") per step (\(held) held out); output: \(out.size) × \(out.kind.rawValue)")
+            let kind = task == .tag ? "tagger" : task == .classify ? "classifier" : "regressor"
+            print("Training a \(cell) \(kind) on \(data.count) sequences of \(data.features) feature\(data.features == 1 ? "" : "s") per step "
+                  + "(\(held > 0 ? "\(held) held out, at random" : "too few to hold any out")); output: \(out.size) × \(out.kind.rawValue)")
             try fit(model) {
                 try data.batch((0 ..< batch).map { _ in training[min(training.count - 1, Int(rng.nextUnit() * Double(training.count)))] }, output: out)
             }
@@ -114,7 +159,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func notes(_ extra: [String: String]) -> [String: String] {
-        extra.merging(["steps": "\(steps)", "batch": "\(batch)", "length": "\(length)", "lr": "\(learningRate)",
+        extra.merging(["steps": "\(steps)", "batch": "\(batch)", "lr": "\(learningRate)",
                        "clip": "\(clip)", "seed": "\(seed)", "optimizer": "adam"]) { a, _ in a }
     }
 
