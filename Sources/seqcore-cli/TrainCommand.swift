@@ -45,6 +45,10 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Time steps per training window (language models: BPTT length; lines are cut there; default 64).")
     var length: Int?
     @Option(name: .customLong("lr"), parsing: .unconditional, help: "Adam learning rate.") var learningRate = 0.003
+    @Option(name: .customLong("lr-schedule"), help: ArgumentHelp(
+        "constant, or cosine: half a cosine from --lr down to 0 over the steps after the warm-up.", valueName: "schedule"))
+    var lrSchedule = "constant"
+    @Option(parsing: .unconditional, help: "Steps of linear warm-up from --lr/3 up to --lr (0: none).") var warmup = 0
     @Option(parsing: .unconditional, help: "Clip the global gradient norm at this value (0: no clipping).") var clip = 5.0
     @Option(parsing: .unconditional, help: "Random seed (initialisation and batches).") var seed: UInt64 = 0
 
@@ -81,6 +85,10 @@ struct TrainCommand: ParsableCommand {
         if bidirectional && text != nil { throw ValidationError("a language model cannot be bidirectional (it predicts the future)") }
         try Bounds.checkFinite("--lr", learningRate, "a finite number > 0") { $0 > 0 }
         try Bounds.checkFinite("--clip", clip, "a finite number ≥ 0") { $0 >= 0 }
+        if !["constant", "cosine"].contains(lrSchedule) {
+            throw ValidationError("--lr-schedule must be constant or cosine (got '\(lrSchedule)')")
+        }
+        try Bounds.check("--warmup", warmup, 0 ... steps - 1)
     }
 
     /// The size options, for messages about the model's size.
@@ -159,16 +167,20 @@ struct TrainCommand: ParsableCommand {
     }
 
     func notes(_ extra: [String: String]) -> [String: String] {
-        extra.merging(["steps": "\(steps)", "batch": "\(batch)", "lr": "\(learningRate)",
-                       "clip": "\(clip)", "seed": "\(seed)", "optimizer": "adam"]) { a, _ in a }
+        extra.merging(["steps": "\(steps)", "batch": "\(batch)", "lr": "\(learningRate)", "lr_schedule": lrSchedule,
+                       "warmup": "\(warmup)", "clip": "\(clip)", "seed": "\(seed)", "optimizer": "adam"]) { a, _ in a }
     }
 
-    /// Zero gradients → forward, loss, backward → clip → Adam step, `steps` times.
+    /// Zero gradients → forward, loss, backward → clip → Adam step at the schedule's rate, `steps` times.
     func fit(_ model: SequenceModel<Float>, _ nextBatch: () throws -> SequenceBatch<Float>) throws {
         let optimizer = try Optimizer<Float>(.adam(), learningRate: learningRate, for: model.arena)
+        let schedule = try LearningRateSchedule(
+            baseRate: learningRate, decay: lrSchedule == "cosine" ? .cosine(period: steps - warmup, minimum: 0) : .constant,
+            warmupSteps: warmup)
         let bar = ProgressBar("training", total: steps, quiet: common.quiet)
         var smoothed = Double.nan
         for step in 1 ... steps {
+            optimizer.learningRate = schedule.rate(at: step - 1)
             model.arena.zeroGradients()
             let r = try model.lossAndGradients(try nextBatch())
             if !r.loss.isFinite { throw CLIError("the loss became \(r.loss) at step \(step); try a smaller --lr") }

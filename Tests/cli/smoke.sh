@@ -73,6 +73,16 @@ expect_success "sample" "$S" sample "$tmp/m.safetensors" --count 3 --seed 1
 "$S" sample "$tmp/m.safetensors" --count 3 --seed 1 > "$tmp/out2" 2>/dev/null
 cmp -s "$tmp/out" "$tmp/out2" && ok || fail "the same seed gave different samples"
 expect_success "eval" "$S" eval "$tmp/m.safetensors" --text "$tmp/names.txt"
+# A cosine schedule with a warm-up: recorded, and it changes the training (same seed otherwise).
+expect_success "train with a schedule" "$S" train --text "$tmp/names.txt" --lines -o "$tmp/cos.safetensors" --steps 40 \
+    --hidden 16 --lr-schedule cosine --warmup 5 -q
+expect_success "info of a scheduled model" "$S" info "$tmp/cos.safetensors"
+grep -q "lr_schedule.*cosine" "$tmp/out" && grep -q "warmup.*5" "$tmp/out" && ok || fail "info does not show the schedule"
+cmp -s "$tmp/m.safetensors" "$tmp/cos.safetensors" && fail "the schedule changed nothing" || ok
+expect_usage_error "bad schedule" "--lr-schedule must be constant or cosine" "$S" train --text "$tmp/names.txt" \
+    -o "$tmp/x.safetensors" --lr-schedule linear
+expect_usage_error "warm-up as long as training" "--warmup must be at most 39" "$S" train --text "$tmp/names.txt" \
+    -o "$tmp/x.safetensors" --steps 40 --warmup 40
 expect_success "help" "$S" --help
 
 expect_error "missing file" "cannot open" "$S" sample "$tmp/nonexistent.safetensors"
