@@ -20,6 +20,14 @@ from .errors import ClosedError, InvalidType
 __all__ = ["Handle"]
 
 
+def refuse_copies() -> Any:
+    """``__copy__``, ``__deepcopy__`` and ``__reduce_ex__`` that all raise ``self._refuse_copy()``:
+    for objects that own a C object (copy, deepcopy and pickle would share or lose it)."""
+    def refuse(self: Any, *_: Any) -> Any:
+        return self._refuse_copy()
+    return refuse, refuse, refuse
+
+
 class _Use:
     """``with handle._use() as pointer``: the handle's lock held, its live pointer given. One per
     handle, reused by every call (the lock is re-entrant and holds the state): a quarter of the
@@ -86,14 +94,7 @@ class Handle:
     def _refuse_copy(self) -> Any:
         raise InvalidType(f"{self._describe()} holds a C object and cannot be copied or pickled")
 
-    def __copy__(self) -> Any:
-        return self._refuse_copy()
-
-    def __deepcopy__(self, memo: Any) -> Any:
-        return self._refuse_copy()
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        return self._refuse_copy()
+    __copy__, __deepcopy__, __reduce_ex__ = refuse_copies()
 
     def __enter__(self) -> Any:
         return self

@@ -515,18 +515,9 @@ class SequenceModel:
             FileError: the file cannot be read (an OSError).
             FormatError: not a valid seqcore model file (a ValueError).
         """
-        handle = ModelHandle.load(path)
-        try:
-            architecture = handle.config()["architecture"]
-            target = _ARCHITECTURES.get(architecture)
-            if target is None or not issubclass(target, cls):
-                raise InvalidArgument(f"{path}: holds a {architecture} model, not a {cls.__name__}")
-        except BaseException:
-            handle.close()
-            raise
-        model = target.__new__(target)
-        model._attach(handle, batch_first)
-        return model
+        return _wrap(ModelHandle.load(path), cls, batch_first, lambda architecture, target: (
+            target if target is not None and issubclass(target, cls) else
+            InvalidArgument(f"{path}: holds a {architecture} model, not a {cls.__name__}")))
 
     def close(self) -> None:
         """Frees the model. Streams made from it stay usable until closed. Later use raises
@@ -557,20 +548,28 @@ class SequenceModel:
         return (_rebuild_model, (type(self), self._handle.to_bytes(), self.batch_first))
 
 
-def _rebuild_model(cls: Type["SequenceModel"], data: bytes, batch_first: bool) -> "SequenceModel":
-    """A model of class ``cls`` from the bytes of its model file (copies and unpickling)."""
-    handle = ModelHandle.from_bytes(data)
+def _wrap(handle: ModelHandle, cls: Type["SequenceModel"], batch_first: bool,
+          choose: Any) -> "SequenceModel":
+    """The Python model around ``handle``: ``choose(architecture, class of that architecture)``
+    gives the class to make, or the exception to raise (the handle is then closed)."""
     try:
         architecture = handle.config()["architecture"]
-        target = _ARCHITECTURES.get(architecture)
-        if target is None or not issubclass(cls, target):
-            raise FormatError(f"data: holds a {architecture} model, not a {cls.__name__}")
+        chosen = choose(architecture, _ARCHITECTURES.get(architecture))
+        if isinstance(chosen, BaseException):
+            raise chosen
     except BaseException:
         handle.close()
         raise
-    model = cls.__new__(cls)
+    model = chosen.__new__(chosen)
     model._attach(handle, batch_first)
     return model
+
+
+def _rebuild_model(cls: Type["SequenceModel"], data: bytes, batch_first: bool) -> "SequenceModel":
+    """A model of class ``cls`` from the bytes of its checkpoint file (copies and unpickling)."""
+    return _wrap(ModelHandle.from_bytes(data), cls, batch_first, lambda architecture, target: (
+        cls if target is not None and issubclass(cls, target) else
+        FormatError(f"data: holds a {architecture} model, not a {cls.__name__}")))
 
 
 class _ConfigView:

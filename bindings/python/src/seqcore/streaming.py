@@ -23,6 +23,7 @@ import numpy as np
 
 from . import _capi
 from ._arrays import check_int, features_array, tokens_array
+from ._handle import refuse_copies
 from .errors import InvalidArgument, InvalidType
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -196,14 +197,7 @@ class Stream:
         raise InvalidType("a Stream cannot be copied or pickled: make another with model.stream(batch) and give "
                           "it this one's state (new.state = stream.state), or pickle the model and the state")
 
-    def __copy__(self) -> Any:
-        return self._refuse_copy()
-
-    def __deepcopy__(self, memo: Any) -> Any:
-        return self._refuse_copy()
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        return self._refuse_copy()
+    __copy__, __deepcopy__, __reduce_ex__ = refuse_copies()
 
     def __repr__(self) -> str:
         return f"<seqcore.Stream batch={self.batch} position={'closed' if self.closed else self.position}>"
