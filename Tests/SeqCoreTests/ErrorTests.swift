@@ -85,4 +85,18 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(Tensor<Float>(zeros: [-1, 3]).count, 0, "a negative shape gives an empty tensor, not a trap")
         XCTAssertEqual(Tensor<Float>(zeros: [1 << 40, 1 << 40]).count, 0)
     }
+
+    /// A model's own buffers around its recurrent stack (embedded inputs, logits, their
+    /// gradients) count too: a small stack with a large vocabulary is refused before the logits
+    /// are allocated, not after (10^5 steps × 50,000 classes would be 20 GB of logits).
+    func testMemoryCapCountsTheModelAroundTheStack() throws {
+        let model = try SequenceModel<Float>(ModelConfig(architecture: .languageModel,
+                                                         rnn: .init(cell: .gru, inputSize: 8, hiddenSize: 8),
+                                                         vocabularySize: 50_000, embeddingSize: 8, outputSize: 50_000))
+        let tokens = SequenceInput<Float>.tokens([Int](repeating: 1, count: 100_000), steps: 1000, batch: 100)
+        _ = try model.rnn.forward(Tensor<Float>(zeros: [1000, 100, 8]))  // the stack alone is within the cap
+        expectError(.resourceLimit, mentioning: ["memory cap", "T=1000, B=100"]) { _ = try model.predict(tokens) }
+        let small = SequenceInput<Float>.tokens([Int](repeating: 1, count: 20), steps: 10, batch: 2)
+        XCTAssertEqual(try model.predict(small).shape, [10, 2, 50_000])
+    }
 }

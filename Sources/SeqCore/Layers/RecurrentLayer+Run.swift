@@ -299,14 +299,19 @@ extension RecurrentLayer {
     /// per layer the output and input projection, per direction the tape, and for training the
     /// states kept and backward's gradients of the same sizes.
     func checkMemory(steps: Int, batch: Int, training: Bool) throws {
+        try Limits.checkMemory([try memoryEstimate(steps: steps, batch: batch, training: training)],
+                               bytesPerScalar: MemoryLayout<S>.size, "forward on [T=\(steps), B=\(batch)]")
+    }
+
+    /// The element count `checkMemory` estimates (overflow-checked).
+    func memoryEstimate(steps: Int, batch: Int, training: Bool) throws -> Int {
         let c = config, h = c.hiddenSize, gw = c.gateCount * h, slots = c.numLayers * c.numDirections
         let tape = c.cell == .lstm ? 7 * h : (c.cell == .gru ? 4 * h : h)
         let wide = max(gw, tape, c.outputFeatures, c.inputSize, c.outputSize + h)
         let rows = try Check.product([steps, batch], "input.shape (T × B)", limit: Int.max)
         let perSlot = try Check.product([rows, wide], "input.shape (T × B × gates)", limit: Int.max)
         let copies = training ? 6 * slots + 2 * c.numLayers : 3 + c.numLayers
-        try Limits.checkMemory([try Check.product([perSlot, copies], "memory", limit: Int.max)],
-                               bytesPerScalar: MemoryLayout<S>.size, "forward on [T=\(steps), B=\(batch)]")
+        return try Check.product([perSlot, copies], "memory", limit: Int.max)
     }
 
     /// The batch rows each thread runs through the whole time loop. Rows never interact inside the

@@ -67,6 +67,7 @@ extension SequenceModel {
         }
         try Check.positive(steps, "steps")
         try Check.positive(batch, "batch")
+        try checkMemory(steps: steps, batch: batch, training: false)
         let c = config.rnn, k = config.outputSize, f = c.outputFeatures, perStep = config.architecture == .tagger
         let needed = (perStep ? steps : 1) * batch * k
         if output.count != needed {

@@ -102,6 +102,7 @@ public final class SequenceModel<S: SeqScalar> {
     /// Runs the model on a batch; `training` keeps what backward needs and enables dropout.
     @_specialize(where S == Float)
     public func forward(_ batch: SequenceBatch<S>, training: Bool = false) throws -> Pass {
+        try checkMemory(steps: batch.input.steps, batch: batch.input.batch, training: training)
         let (x, tokens) = try embed(batch.input, embedding, "input")
         let out = try rnn.forward(x, lengths: batch.lengths, h0: batch.h0, c0: batch.c0, training: training)
         let steps = x.shape[0], b = x.shape[1], k = config.outputSize
@@ -124,6 +125,20 @@ public final class SequenceModel<S: SeqScalar> {
         case .seq2seq:
             return try seq2seqForward(batch, encoderOutput: out, tokens: tokens, batchSize: b, training: training)
         }
+    }
+
+    /// The recurrent stack's estimate (RecurrentLayer.checkMemory) plus what the model adds
+    /// around it, which is allocated before the stack checks its own: the embedded input, the
+    /// head's logits and probabilities, and for training their gradients and the head input's.
+    /// A seq2seq decoder checks its own stack when it runs.
+    func checkMemory(steps: Int, batch: Int, training: Bool) throws {
+        let rows = try Check.product([steps, batch], "input.shape (T × B)", limit: Int.max)
+        let perStep = config.architecture == .tagger || config.architecture == .languageModel
+        let k = config.outputSize, e = embedding == nil ? 0 : config.embeddingSize
+        let around = e + (perStep ? 2 * k : 0) + (training ? e + (perStep ? k + config.rnn.outputFeatures : 0) : 0)
+        try Limits.checkMemory([try rnn.memoryEstimate(steps: steps, batch: batch, training: training),
+                                try Check.product([rows, around], "memory", limit: Int.max)],
+                               bytesPerScalar: MemoryLayout<S>.size, "forward on [T=\(steps), B=\(batch)]")
     }
 
     /// The classifier's input: the last layer's final a, [a→<T_b>, a←<1>] side by side (or summed).
