@@ -136,7 +136,7 @@ capi-prefix: lib
 	rm -rf $(CAPI_PREFIX)
 	$(MAKE) --no-print-directory install PREFIX=$(CAPI_PREFIX) DESTDIR=
 
-$(CAPI_FIXTURES): Tests/capi/fixtures_to_c.py $(wildcard Tests/Fixtures/engine_*.json)
+$(CAPI_FIXTURES): Tests/capi/fixtures_to_c.py $(wildcard Tests/Fixtures/engine_*.json) Tests/Fixtures/tbptt_training.json
 	$(PYTHON) Tests/capi/fixtures_to_c.py $@
 
 # Natively with the full learning tasks; then under valgrind, against the portable build of the same

@@ -174,6 +174,9 @@ enum seq_layout_value {
  * - "maximize" (int 0 or 1; 0): ascend the loss instead of descending it
  * - "clip_norm" (float >= 0; 0 = none): rescale the gradients to at most this global L2 norm
  * - "clip_value" (float >= 0; 0 = none): clamp every gradient to [-clip_value, clip_value]
+ * - "truncated_bptt" (int >= 0; 0 = whole sequences; one-direction tagger or language model
+ *   only): seq_model_fit cuts each batch into windows of this many steps, one optimizer step per
+ *   window, carrying the state from window to window but not its gradient
  *
  * Keys of the learning-rate schedule. The rate of each optimizer step is a function of n, the
  * optimizer steps taken before it (counted from 0, by seq_model_train_step,
@@ -236,13 +239,18 @@ typedef struct seq_progress {
     int64_t batch;
     /** Batches per epoch. */
     int64_t batches;
-    /** Optimizer steps taken since seq_model_fit started. */
+    /**
+     * Optimizer steps taken since seq_model_fit started (with "truncated_bptt", one per window).
+     */
     int64_t step;
-    /** The loss of the batch just trained on, computed before its update. */
+    /**
+     * The loss of the batch just trained on, computed before its update (with "truncated_bptt",
+     * the mean of its windows' losses, each computed before that window's update).
+     */
     double loss;
     /** The mean loss of the epoch so far: batch losses weighted by their numbers of sequences. */
     double epoch_loss;
-    /** The learning rate of the step just taken. */
+    /** The learning rate of the step just taken (the batch's last). */
     double learning_rate;
 } seq_progress;
 
@@ -940,7 +948,11 @@ seq_status seq_dataset_count(seq_dataset *dataset, int64_t *count);
 /**
  * Trains a model on a dataset: `epochs` passes over it in shuffled minibatches of `batch_size`
  * sequences (the last one smaller when batch_size does not divide N), one
- * `seq_model_train_step` per batch. The shuffling is seeded from the model's "seed" and the
+ * `seq_model_train_step` per batch. With the configuration key "truncated_bptt" set to k >= 1
+ * (one-direction tagger or language model), each batch is trained in windows of k steps, one
+ * optimizer step per window: each window starts from the state a<t> (and c<t>) the previous one
+ * ended in, and its gradient stops at the window's first step; sequences that have ended drop out
+ * of later windows. The shuffling is seeded from the model's "seed" and the
  * number of steps it has taken: the same model, dataset and calls train the same way, and two
  * calls in a row shuffle differently. After every batch `callback`, if not NULL, receives the
  * progress and may stop the training.

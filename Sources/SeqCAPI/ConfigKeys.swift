@@ -67,6 +67,9 @@ import SeqCore
 /// - "maximize" (int 0 or 1; 0): ascend the loss instead of descending it
 /// - "clip_norm" (float >= 0; 0 = none): rescale the gradients to at most this global L2 norm
 /// - "clip_value" (float >= 0; 0 = none): clamp every gradient to [-clip_value, clip_value]
+/// - "truncated_bptt" (int >= 0; 0 = whole sequences; one-direction tagger or language model
+///   only): seq_model_fit cuts each batch into windows of this many steps, one optimizer step per
+///   window, carrying the state from window to window but not its gradient
 ///
 /// Keys of the learning-rate schedule. The rate of each optimizer step is a function of n, the
 /// optimizer steps taken before it (counted from 0, by seq_model_train_step,
@@ -241,6 +244,7 @@ let configKeys: [ConfigKey] = [
     ConfigKey(name: "maximize", domain: .flag, defaultValue: .int(0)),
     ConfigKey(name: "clip_norm", domain: .nonNegativeFloat, defaultValue: .float(0)),
     ConfigKey(name: "clip_value", domain: .nonNegativeFloat, defaultValue: .float(0)),
+    ConfigKey(name: "truncated_bptt", domain: .nonNegative, defaultValue: .int(0)),
     // The learning-rate schedule.
     ConfigKey(name: "lr_schedule", domain: .choice(["constant", "step", "cosine"]), defaultValue: .string("constant")),
     ConfigKey(name: "lr_step_size", domain: .positive, defaultValue: nil),

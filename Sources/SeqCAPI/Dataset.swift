@@ -32,13 +32,14 @@ struct SeqProgress {
     var batch: Int64
     /// Batches per epoch.
     var batches: Int64
-    /// Optimizer steps taken since seq_model_fit started.
+    /// Optimizer steps taken since seq_model_fit started (with "truncated_bptt", one per window).
     var step: Int64
-    /// The loss of the batch just trained on, computed before its update.
+    /// The loss of the batch just trained on, computed before its update (with "truncated_bptt",
+    /// the mean of its windows' losses, each computed before that window's update).
     var loss: Double
     /// The mean loss of the epoch so far: batch losses weighted by their numbers of sequences.
     var epochLoss: Double
-    /// The learning rate of the step just taken.
+    /// The learning rate of the step just taken (the batch's last).
     var learningRate: Double
 }
 
@@ -279,7 +280,11 @@ private struct Gathered {
 
 /// Trains a model on a dataset: `epochs` passes over it in shuffled minibatches of `batch_size`
 /// sequences (the last one smaller when batch_size does not divide N), one
-/// `seq_model_train_step` per batch. The shuffling is seeded from the model's "seed" and the
+/// `seq_model_train_step` per batch. With the configuration key "truncated_bptt" set to k >= 1
+/// (one-direction tagger or language model), each batch is trained in windows of k steps, one
+/// optimizer step per window: each window starts from the state a<t> (and c<t>) the previous one
+/// ended in, and its gradient stops at the window's first step; sequences that have ended drop out
+/// of later windows. The shuffling is seeded from the model's "seed" and the
 /// number of steps it has taken: the same model, dataset and calls train the same way, and two
 /// calls in a row shuffle differently. After every batch `callback`, if not NULL, receives the
 /// progress and may stop the training.
@@ -347,12 +352,11 @@ private struct Gathered {
             for index in 0 ..< batches {
                 let members = order[index * size ..< min(n, (index + 1) * size)]
                 let batch = try Gathered(x, y, members, perStepTargets: perStep).batch(for: m, count: members.count, prefix: "dataset.")
-                let (loss, rate) = try m.locked {
-                    let loss = try m.computeGradients(batch)
-                    try m.applyGradients()
-                    return (loss, m.optimizer.learningRate)  // the rate this step used (its schedule's)
+                let (loss, taken, rate) = try m.locked {
+                    let (loss, taken) = try m.trainOnBatch(batch)
+                    return (loss, taken, m.optimizer.learningRate)  // the rate the last step used (its schedule's)
                 }
-                step += 1
+                step += taken
                 total += loss * Double(members.count)
                 seen += members.count
                 guard let callback else { continue }

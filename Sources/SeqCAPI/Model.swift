@@ -28,6 +28,8 @@ final class ModelObject: HandleValue {
     /// Gradient clipping before each optimizer step; 0 = off.
     let clipNorm: Double
     let clipValue: Double
+    /// seq_model_fit's window of truncated BPTT, in steps; 0 = whole sequences.
+    let truncatedBPTT: Int
     /// The configuration's seed, for seq_model_fit's shuffling.
     let seed: UInt64
     /// ‖∂L/∂a<t>‖ of the last gradient computation, [L·D, T] (nil before the first).
@@ -53,6 +55,7 @@ final class ModelObject: HandleValue {
         explicitConfig = explicit
         clipNorm = built.clipNorm
         clipValue = built.clipValue
+        truncatedBPTT = built.truncatedBPTT
         seed = built.seed
         widestRow = Self.widestRow(of: model.config)
     }
@@ -105,6 +108,7 @@ struct ModelBuilder {
     var learningRate: Double
     var clipNorm: Double
     var clipValue: Double
+    var truncatedBPTT: Int
     var decayRule: LearningRateSchedule.Decay
     var warmupSteps: Int
     var warmupStartFactor: Double
@@ -233,6 +237,14 @@ struct ModelBuilder {
         learningRate = try float("learning_rate")
         clipNorm = try float("clip_norm")
         clipValue = try float("clip_value")
+        truncatedBPTT = try int("truncated_bptt")
+        if truncatedBPTT > 0 {
+            let c = modelConfig
+            guard (c.architecture == .tagger || c.architecture == .languageModel) && c.rnn.direction == .forward else {
+                throw SeqError.invalid("truncated_bptt", expected: "0 for a \(c.architecture.rawValue) with direction "
+                    + "\"\(c.rnn.direction.rawValue)\" (windows need a one-direction tagger or language model)", got: truncatedBPTT)
+            }
+        }
 
         // The learning-rate schedule.
         let kind = try string("lr_schedule")
@@ -258,7 +270,6 @@ struct ModelBuilder {
         warmupStartFactor = try float("warmup_start_factor")
         // Checks the combination now, so that a model is never made with a schedule it cannot use.
         _ = try schedule(baseRate: learningRate)
-        clipValue = try float("clip_value")
     }
 }
 

@@ -10,12 +10,36 @@ extension ModelObject {
     func computeGradients(_ batch: SequenceBatch<Float>) throws -> Double {
         model.arena.zeroGradients()
         let result = try model.lossAndGradients(batch)
-        lastGradientNorms = result.stepGradientNorms
-        guard result.loss.isFinite else {
-            throw SeqError(.numeric, "the loss is \(result.loss) (lower the learning rate, or clip gradients with "
+        return try accept(loss: result.loss, norms: result.stepGradientNorms)
+    }
+
+    /// Keeps the gradient norms of a computation and refuses its gradients when the loss is not
+    /// finite. Lock held.
+    func accept(loss: Double, norms: Tensor<Float>?) throws -> Double {
+        if let norms { lastGradientNorms = norms }
+        guard loss.isFinite else {
+            throw SeqError(.numeric, "the loss is \(loss) (lower the learning rate, or clip gradients with "
                 + "\"clip_norm\"); the parameters are unchanged")
         }
-        return result.loss
+        return loss
+    }
+
+    /// Trains on `batch`: one optimizer step, or with "truncated_bptt" one per window of that many
+    /// steps (the state carried from window to window, its gradient cut). Returns the loss (the
+    /// mean of the windows') and the optimizer steps taken. Lock held.
+    func trainOnBatch(_ batch: SequenceBatch<Float>) throws -> (loss: Double, steps: Int) {
+        guard truncatedBPTT > 0 else {
+            let loss = try computeGradients(batch)
+            try applyGradients()
+            return (loss, 1)
+        }
+        var total = 0.0, steps = 0
+        try model.truncatedBPTT(batch, window: truncatedBPTT) { window in
+            total += try accept(loss: window.loss, norms: window.stepGradientNorms)
+            try applyGradients()
+            steps += 1
+        }
+        return (total / Double(steps), steps)
     }
 
     /// Clips the gradients as configured and lets the optimizer update the parameters. Refuses

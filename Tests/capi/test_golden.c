@@ -12,6 +12,9 @@
  * models through properties: layouts, and each sequence alone equal to the padded batch). Steps
  * past a sequence's length are compared only where defined: a stream has no lengths, so the
  * output is compared at t < length, and h_n, c_n are read from the state after step length - 1.
+ *
+ * Also torch's truncated-BPTT training runs (Tests/Fixtures/tbptt_training.json, made by
+ * make_tbptt_fixtures.py) against seq_model_fit with "truncated_bptt".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,4 +145,137 @@ void test_golden_parameters_round_trip(void) {
         free(got);
     }
     seq_model_free(model);
+}
+
+/* ---- Truncated BPTT: seq_model_fit with "truncated_bptt" against torch's loop (tbptt_training.json) ---- */
+
+struct window_log {
+    int calls;
+    int64_t steps;
+    double loss;
+};
+
+static int32_t log_batch(const seq_progress *p, void *user_data) {
+    struct window_log *log = (struct window_log *)user_data;
+    log->calls++;
+    log->steps = p->step;
+    log->loss = p->loss;
+    return 0;
+}
+
+/* A tagger with the fixture's configuration, initial weights and SGD; `window` 0 leaves the key unset. */
+static seq_model *tbptt_model(const struct tbptt_fixture *f, int window) {
+    char spec[512], key[32] = "";
+    seq_model *model;
+    int i;
+    if (window > 0) snprintf(key, sizeof key, " truncated_bptt=%d", window);
+    snprintf(spec, sizeof spec,
+             "architecture=tagger cell=%s input_size=%d hidden_size=%d num_layers=%d output_size=%d optimizer=sgd "
+             "learning_rate=%.17g momentum=%.17g%s",
+             f->cell, f->input_size, f->hidden_size, f->num_layers, f->classes, f->learning_rate, f->momentum, key);
+    model = model_from(spec);
+    if (model == NULL) return NULL;
+    for (i = 0; i < f->param_count; i++) {
+        float *values = to_floats(f->initial[i].values, f->initial[i].count);
+        CHECK_OK(seq_model_set_parameter(model, f->initial[i].name, values, f->initial[i].count));
+        free(values);
+    }
+    return model;
+}
+
+static seq_dataset *tbptt_dataset(const struct tbptt_fixture *f) {
+    seq_dataset *data = NULL;
+    int64_t n = (int64_t)f->steps * f->batch * f->input_size;
+    float *x = to_floats(f->x, n);
+    CHECK_OK(seq_dataset_create(&data));
+    CHECK_OK(seq_dataset_set_inputs(data, x, NULL, f->batch, f->steps, f->input_size, f->lengths, SEQ_LAYOUT_TIME_MAJOR));
+    CHECK_OK(seq_dataset_set_targets(data, f->labels, NULL, f->batch, f->steps, 1, NULL, SEQ_LAYOUT_TIME_MAJOR));
+    free(x);
+    return data;
+}
+
+/* One epoch in one batch of all the sequences: one optimizer step per window of k steps, each
+   from the state the previous window ended in, with the gradient cut there, as torch's loop with
+   detached states. seq_model_fit shuffles the rows of the batch, which changes only the order of
+   sums (float32 against torch's float64: rtol 1e-4, atol 1e-5). */
+void test_truncated_bptt_matches_torch(void) {
+    int i, j;
+    CHECK(TBPTT_FIXTURE_COUNT >= 2);
+    for (i = 0; i < TBPTT_FIXTURE_COUNT; i++) {
+        const struct tbptt_fixture *f = &tbptt_fixtures[i];
+        seq_model *model = tbptt_model(f, f->window);
+        seq_dataset *data = tbptt_dataset(f);
+        struct window_log log = {0, 0, 0};
+        double mean = 0;
+        int before = check_failures;
+        if (model == NULL) continue;
+        CHECK_OK(seq_model_fit(model, data, 1, f->batch, log_batch, &log));
+        for (j = 0; j < f->windows; j++) mean += f->window_losses[j] / f->windows;
+        CHECK_INT_EQ(log.calls, 1);
+        CHECK_INT_EQ(log.steps, f->windows);
+        CHECK_CLOSE(log.loss, mean, 1e-5, 1e-6);
+        for (j = 0; j < f->param_count; j++) {
+            float *expected = to_floats(f->final[j].values, f->final[j].count);
+            float *got = (float *)malloc((size_t)f->final[j].count * sizeof(float));
+            CHECK_OK(seq_model_get_parameter(model, f->final[j].name, got, f->final[j].count, NULL));
+            CHECK_FLOATS_CLOSE(got, expected, f->final[j].count, 1e-4, 1e-5);
+            free(expected);
+            free(got);
+        }
+        if (check_failures != before) fprintf(stderr, "  (in tbptt fixture %s)\n", f->name);
+        seq_dataset_free(data);
+        seq_model_free(model);
+    }
+}
+
+/* A window as long as the longest sequence is whole-sequence BPTT, bit for bit; the key is kept in
+   the model's configuration and files; it is refused where windows do not apply, naming it. */
+void test_truncated_bptt_whole_window_and_refusals(void) {
+    const struct tbptt_fixture *f = &tbptt_fixtures[0];
+    seq_model *windowed = tbptt_model(f, f->steps), *plain = tbptt_model(f, 0);
+    seq_dataset *data = tbptt_dataset(f);
+    seq_config *config = NULL;
+    int64_t window = -1;
+    int j;
+    static const char *refused[] = {
+        "architecture=classifier cell=gru input_size=2 hidden_size=3 output_size=2 truncated_bptt=4",
+        "architecture=seq2seq cell=gru vocab_size=5 embedding_size=2 hidden_size=3 output_size=5 truncated_bptt=4",
+        "cell=lstm input_size=2 hidden_size=3 output_size=2 direction=bidirectional truncated_bptt=4",
+        "cell=lstm input_size=2 hidden_size=3 output_size=2 direction=reverse truncated_bptt=4",
+    };
+    if (windowed == NULL || plain == NULL) goto done;
+    CHECK_OK(seq_model_fit(windowed, data, 2, 2, NULL, NULL));
+    CHECK_OK(seq_model_fit(plain, data, 2, 2, NULL, NULL));
+    for (j = 0; j < f->param_count; j++) {
+        float a[256], b[256];
+        CHECK(f->final[j].count <= 256);
+        CHECK_OK(seq_model_get_parameter(windowed, f->final[j].name, a, 256, NULL));
+        CHECK_OK(seq_model_get_parameter(plain, f->final[j].name, b, 256, NULL));
+        CHECK(memcmp(a, b, (size_t)f->final[j].count * sizeof(float)) == 0);
+    }
+    CHECK_OK(seq_model_get_config(windowed, &config));
+    CHECK_OK(seq_config_get_int(config, "truncated_bptt", &window));
+    CHECK_INT_EQ(window, f->steps);
+    seq_config_free(config);
+    config = NULL;
+    for (j = 0; j < (int)(sizeof refused / sizeof refused[0]); j++) {
+        seq_model *model = NULL;
+        config = config_from(refused[j]);
+        CHECK_ERROR(seq_model_create(config, &model), SEQ_ERR_INVALID_ARGUMENT, "truncated_bptt");
+        CHECK(model == NULL);
+        seq_config_free(config);
+    }
+    /* 0 is whole sequences, for every architecture; negative values are refused at the setter. */
+    config = config_from("architecture=classifier cell=gru input_size=2 hidden_size=3 output_size=2 truncated_bptt=0");
+    {
+        seq_model *model = NULL;
+        CHECK_OK(seq_model_create(config, &model));
+        seq_model_free(model);
+    }
+    CHECK_ERROR(seq_config_set_int(config, "truncated_bptt", -1), SEQ_ERR_INVALID_ARGUMENT, "truncated_bptt");
+    seq_config_free(config);
+done:
+    seq_dataset_free(data);
+    seq_model_free(windowed);
+    seq_model_free(plain);
 }

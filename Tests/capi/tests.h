@@ -54,6 +54,8 @@
     /* test_golden.c */                               \
     X(golden_engine_fixtures)                         \
     X(golden_parameters_round_trip)                   \
+    X(truncated_bptt_matches_torch)                   \
+    X(truncated_bptt_whole_window_and_refusals)       \
     /* test_generate.c */                             \
     X(generate_is_seeded)                             \
     X(generate_greedy_top_k_and_stop)                 \

@@ -117,14 +117,16 @@ public enum SequenceInput<S: SeqScalar> {
     /// Token ids [T, B], row-major (index t·B + b).
     case tokens([Int], steps: Int, batch: Int)
 
-    var steps: Int {
+    /// T (0 for features that are not [T, B, I]).
+    public var steps: Int {
         switch self {
         case .features(let t): return t.shape.count == 3 ? t.shape[0] : 0
         case .tokens(_, let s, _): return s
         }
     }
 
-    var batch: Int {
+    /// B (0 for features that are not [T, B, I]).
+    public var batch: Int {
         switch self {
         case .features(let t): return t.shape.count == 3 ? t.shape[1] : 0
         case .tokens(_, _, let b): return b

@@ -170,46 +170,14 @@ public final class Trainer<S: SeqScalar> {
         return loss
     }
 
-    /// Truncated BPTT over one batch of examples: consecutive windows of k steps, the state of each
-    /// window starting the next (its gradient cut). Sequences that have ended drop out of later windows.
+    /// Truncated BPTT over one batch of examples: one optimizer step per window of k steps
+    /// (`SequenceModel.truncatedBPTT`).
     func truncatedStep(_ data: SequenceDataset<S>, _ indices: [Int], chunk k: Int) throws -> (loss: Double, steps: Int, skipped: Int) {
-        let maxLength = indices.map { data.lengths[$0] }.max()!
-        var rows = indices
-        var h: Tensor<S>? = nil, c: Tensor<S>? = nil
-        var total = 0.0, count = 0, skipped = 0, start = 0
-        while start < maxLength {
-            let keep = rows.indices.filter { data.lengths[rows[$0]] > start }
-            if keep.count != rows.count {
-                h = h.map { select($0, rows: keep) }
-                c = c.map { select($0, rows: keep) }
-                rows = keep.map { rows[$0] }
-            }
-            var batch = data.batch(rows, window: start ..< start + k)
-            batch.h0 = h
-            batch.c0 = c
-            model.arena.zeroGradients()
-            let pass = try model.forward(batch, training: true)
-            var l = Double.nan
-            do {
-                let (value, dz, _) = try model.loss(pass, batch)
-                try model.backward(pass, logitsGradient: dz)
-                l = value
-            } catch let e as SeqError where e.kind == .numeric {}
-            if let loss = try finishStep(loss: l) { total += loss; count += 1 } else { skipped += 1 }
-            h = pass.rnnOutput.hN
-            c = pass.rnnOutput.cN
-            start += k
+        var total = 0.0, count = 0, skipped = 0
+        try model.truncatedBPTT(data.batch(indices), window: k) { window in
+            if let loss = try finishStep(loss: window.loss) { total += loss; count += 1 } else { skipped += 1 }
         }
         return (count > 0 ? total / Double(count) : .nan, count, skipped)
-    }
-
-    /// Rows `keep` of a state [L·D, B, W].
-    func select(_ t: Tensor<S>, rows keep: [Int]) -> Tensor<S> {
-        let slots = t.shape[0], b = t.shape[1], w = t.shape[2]
-        var out = [S]()
-        out.reserveCapacity(slots * keep.count * w)
-        for s in 0 ..< slots { for r in keep { out += t.data[(s * b + r) * w ..< (s * b + r + 1) * w] } }
-        return Tensor(unchecked: [slots, keep.count, w], data: out)
     }
 
     /// Batches of one epoch: shuffled (seeded), optionally bucketed by length.

@@ -102,6 +102,12 @@ def _training_options(optimizer: Union[str, Optimizer], learning_rate: Optional[
     return options
 
 
+def _window_options(truncated_bptt: Optional[int]) -> Dict[str, Any]:
+    if truncated_bptt is None:
+        return {}
+    return {"truncated_bptt": check_int(truncated_bptt, "truncated_bptt", 1)}
+
+
 class SequenceModel:
     """Base of the four architectures: everything but the constructor and the architecture's own
     methods (``generate``, ``decode``). Build one of the subclasses, or :func:`load` a file.
@@ -357,7 +363,8 @@ class SequenceModel:
         restore_best: bool = True,
     ) -> History:
         """Trains by minibatch BPTT: ``epochs`` shuffled passes (seeded by the model's ``seed``)
-        over the data, one optimizer step per batch of ``batch_size`` sequences.
+        over the data, one optimizer step per batch of ``batch_size`` sequences (with the model's
+        ``truncated_bptt=k``, one per window of k steps of the batch).
 
         Args:
             x: inputs, as :meth:`predict`.
@@ -634,6 +641,10 @@ class SequenceTagger(SequenceModel):
         clip_norm, clip_value: gradient clipping by global norm / by value (None: none).
         lr_schedule: a :class:`seqcore.optim.LRSchedule` (step or cosine decay, linear warm-up) that
             sets the rate of every optimizer step from the learning rate; None: constant.
+        truncated_bptt: k >= 1 makes :meth:`fit` train in windows of k steps, one optimizer step
+            per window: each window starts from the state the previous one ended in, and the
+            gradient stops at its first step (truncated BPTT, for sequences too long to
+            backpropagate through whole). None: whole sequences. One-direction stacks only.
         seed: seed of the embedding/head initialisation, dropout and shuffling (default: the layer's).
         batch_first: data as [B, T, ...] (default) or time-major [T, B, ...].
     """
@@ -647,13 +658,14 @@ class SequenceTagger(SequenceModel):
                  momentum: Optional[float] = None, weight_decay: Optional[float] = None,
                  betas: Optional[Tuple[float, float]] = None, eps: Optional[float] = None,
                  clip_norm: Optional[float] = None, clip_value: Optional[float] = None,
-                 lr_schedule: Optional[LRSchedule] = None, seed: Optional[int] = None,
-                 batch_first: bool = True) -> None:
+                 lr_schedule: Optional[LRSchedule] = None, truncated_bptt: Optional[int] = None,
+                 seed: Optional[int] = None, batch_first: bool = True) -> None:
         options = dict(
             _embedding_options(rnn, vocab_size, embedding_size, padding_index),
             output_size=output_size, output=output, reduction=reduction, ignore_index=ignore_index,
             **_training_options(optimizer, learning_rate, momentum, weight_decay, betas, eps, clip_norm, clip_value,
                                 lr_schedule),
+            **_window_options(truncated_bptt),
         )
         self._build(rnn, options, batch_first, seed)
 
@@ -720,14 +732,15 @@ class LanguageModel(SequenceModel):
                  momentum: Optional[float] = None, weight_decay: Optional[float] = None,
                  betas: Optional[Tuple[float, float]] = None, eps: Optional[float] = None,
                  clip_norm: Optional[float] = None, clip_value: Optional[float] = None,
-                 lr_schedule: Optional[LRSchedule] = None, seed: Optional[int] = None,
-                 batch_first: bool = True) -> None:
+                 lr_schedule: Optional[LRSchedule] = None, truncated_bptt: Optional[int] = None,
+                 seed: Optional[int] = None, batch_first: bool = True) -> None:
         check_int(vocab_size, "vocab_size", 1)
         options = dict(
             _embedding_options(rnn, vocab_size, embedding_size, padding_index),
             output_size=vocab_size, output="classes", reduction=reduction, ignore_index=ignore_index,
             **_training_options(optimizer, learning_rate, momentum, weight_decay, betas, eps, clip_norm, clip_value,
                                 lr_schedule),
+            **_window_options(truncated_bptt),
         )
         self._build(rnn, options, batch_first, seed)
 
