@@ -368,11 +368,16 @@ static void op_training_state(fuzz_input *in) {
     int64_t rows = 0, steps = 0, capacity = 0;
     double rate = 0;
     float *norms;
-    switch (fuzz_u8(in) % 5) {
+    switch (fuzz_u8(in) % 6) {
     case 0: FUZZ_CALL(seq_model_apply_gradients, model); break;
     case 1: FUZZ_CALL(seq_model_zero_gradients, model); break;
     case 2: FUZZ_CALL(seq_model_set_learning_rate, model, fuzz_double(in)); break;
     case 3: FUZZ_CALL(seq_model_get_learning_rate, model, fuzz_u8(in) % 8 ? &rate : NULL); break;
+    case 4:
+        (void)seq_model_input_gradient(model, NULL, 0, &capacity);
+        norms = output_buffer(in, &b, capacity, sizeof(float), &capacity);
+        FUZZ_CALL(seq_model_input_gradient, model, norms, capacity, fuzz_u8(in) % 2 ? &rows : NULL);
+        break;
     default:
         (void)seq_model_gradient_norms(model, NULL, 0, &rows, &steps);
         norms = output_buffer(in, &b, rows * steps, sizeof(float), &capacity);

@@ -856,6 +856,29 @@ seq_status seq_model_gradient_norms(seq_model *model,
                                     int64_t *rows,
                                     int64_t *steps);
 
+/**
+ * The gradient of the loss with respect to the inputs (PyTorch's x.grad) of the last
+ * `seq_model_compute_gradients` or `seq_model_train_step` call, in that call's layout:
+ * steps * batch * width floats, zero past each sequence's length. width is input_size for
+ * feature inputs; for token inputs it is embedding_size, the gradient reaching each token's
+ * embedded vector (the embedding table's own gradient is the parameter "embedding.weight"). For
+ * seq2seq, the encoder's input. A train step's gradient is the one computed before its update.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - buffer: receives the gradient; may be NULL only when `capacity` is 0.
+ *   - capacity: size of `buffer` in floats; 0 with a NULL `buffer` only sets `count`.
+ *   - count: if not NULL, receives steps * batch * width.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_STATE` (no such
+ *   call yet, or `seq_model_fit` since: it trains on many batches and keeps none);
+ *   `SEQ_ERR_BUFFER_TOO_SMALL` (buffer untouched); `SEQ_ERR_INVALID_ARGUMENT` (negative capacity).
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_input_gradient(seq_model *model,
+                                    float *buffer,
+                                    int64_t capacity,
+                                    int64_t *count);
+
 /* ---------------------------------------------------------------------------------------------
  * Datasets and training loops
  */

@@ -34,6 +34,9 @@ final class ModelObject: HandleValue {
     let seed: UInt64
     /// ‖∂L/∂a<t>‖ of the last gradient computation, [L·D, T] (nil before the first).
     var lastGradientNorms: Tensor<Float>?
+    /// ∂L/∂x of the last seq_model_compute_gradients or seq_model_train_step, time-major
+    /// [T, B, width], with that call's layout (nil before the first, and after seq_model_fit).
+    var lastInputGradient: (gradient: Tensor<Float>, layout: Layout)?
 
     private let lock = Mutex<Void>(())
 

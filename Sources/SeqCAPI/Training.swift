@@ -6,11 +6,15 @@
 import SeqCore
 
 extension ModelObject {
-    /// Zeroes the gradients and accumulates those of `batch`; returns the loss. Lock held.
-    func computeGradients(_ batch: SequenceBatch<Float>) throws -> Double {
+    /// Zeroes the gradients and accumulates those of `batch`; returns the loss. Keeps ∂L/∂x for
+    /// `seq_model_input_gradient` when `layout` (the caller's) is given, forgets it otherwise.
+    /// Lock held.
+    func computeGradients(_ batch: SequenceBatch<Float>, layout: Layout? = nil) throws -> Double {
         model.arena.zeroGradients()
-        let result = try model.lossAndGradients(batch)
-        return try accept(loss: result.loss, norms: result.stepGradientNorms)
+        lastInputGradient = nil
+        let result = try model.lossAndStackGradients(batch)
+        if let layout { lastInputGradient = (result.stack.input, layout) }
+        return try accept(loss: result.loss, norms: result.stack.stepGradientNorms)
     }
 
     /// Keeps the gradient norms of a computation and refuses its gradients when the loss is not
@@ -34,6 +38,7 @@ extension ModelObject {
             return (loss, 1)
         }
         var total = 0.0, steps = 0
+        lastInputGradient = nil
         try model.truncatedBPTT(batch, window: truncatedBPTT) { window in
             total += try accept(loss: window.loss, norms: window.stepGradientNorms)
             try applyGradients()
@@ -117,7 +122,7 @@ extension ModelObject {
                            lengths: lengths, layout: layout),
             TargetArguments(ids: target_ids, values: target_values, steps: target_steps, lengths: target_lengths))
         let value = try m.locked {
-            let value = try m.computeGradients(b)
+            let value = try m.computeGradients(b, layout: Layout(rawValue: layout))
             try m.applyGradients()
             return value
         }
@@ -193,7 +198,7 @@ extension ModelObject {
             InputArguments(features: features, tokens: tokens, steps: steps, batch: batch, inputSize: input_size,
                            lengths: lengths, layout: layout),
             TargetArguments(ids: target_ids, values: target_values, steps: target_steps, lengths: target_lengths))
-        let value = try m.locked { try m.computeGradients(b) }
+        let value = try m.locked { try m.computeGradients(b, layout: Layout(rawValue: layout)) }
         loss?.pointee = value
     }
 }
@@ -291,6 +296,37 @@ extension ModelObject {
             let buffer = try Arg.pointer(buffer, "buffer")
             try Arg.capacity(capacity, "capacity", needed: norms.count, buffer: "buffer")
             buffer.update(from: norms.data, count: norms.count)
+        }
+    }
+}
+
+/// The gradient of the loss with respect to the inputs (PyTorch's x.grad) of the last
+/// `seq_model_compute_gradients` or `seq_model_train_step` call, in that call's layout:
+/// steps * batch * width floats, zero past each sequence's length. width is input_size for
+/// feature inputs; for token inputs it is embedding_size, the gradient reaching each token's
+/// embedded vector (the embedding table's own gradient is the parameter "embedding.weight"). For
+/// seq2seq, the encoder's input. A train step's gradient is the one computed before its update.
+///
+/// - Parameters:
+///   - model: a live `seq_model`.
+///   - buffer: receives the gradient; may be NULL only when `capacity` is 0.
+///   - capacity: size of `buffer` in floats; 0 with a NULL `buffer` only sets `count`.
+///   - count: if not NULL, receives steps * batch * width.
+/// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_STATE` (no such
+///   call yet, or `seq_model_fit` since: it trains on many batches and keeps none);
+///   `SEQ_ERR_BUFFER_TOO_SMALL` (buffer untouched); `SEQ_ERR_INVALID_ARGUMENT` (negative capacity).
+/// - Thread safety: safe to call from any thread (calls on one model are serialised).
+@c public func seq_model_input_gradient(_ model: SeqModelHandle?, _ buffer: UnsafeMutablePointer<Float>?, _ capacity: Int64,
+                                        _ count: UnsafeMutablePointer<Int64>?) -> SeqStatus {
+    guarded {
+        let m = try Handles.value(model, as: ModelObject.self, argument: "model")
+        try m.locked {
+            guard let (g, layout) = m.lastInputGradient else {
+                throw SeqError(.state, "argument 'model': no input gradient (call seq_model_compute_gradients or "
+                    + "seq_model_train_step first; seq_model_fit keeps none)")
+            }
+            guard let out = try Arg.output(buffer, capacity, count, needed: g.count, name: "buffer") else { return }
+            layout.store(g.data, steps: g.shape[0], batch: g.shape[1], width: g.shape[2], into: out)
         }
     }
 }

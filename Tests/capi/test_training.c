@@ -576,3 +576,81 @@ void test_optimizer_and_schedule_keys_are_checked_together(void) {
         seq_config_free(config);
     }
 }
+
+/* ---- seq_model_input_gradient: dL/dx ---- */
+
+/* dL/dx against central differences of the loss (float32: eps 1e-2, rtol 2e-2, atol 2e-3), in
+   both layouts (the batch-first gradient is the time-major one transposed), zero past a length,
+   and refused before a gradient computation and after seq_model_fit. */
+void test_input_gradient_matches_finite_differences(void) {
+    seq_model *model = small_regressor();
+    float x[12], grad[12], grad_bf[12], x_bf[12], y_bf[12];
+    int64_t count = -1;
+    int i, t, b, f;
+    if (model == NULL) return;
+    CHECK_ERROR(seq_model_input_gradient(model, grad, 12, NULL), SEQ_ERR_STATE, "seq_model_compute_gradients");
+    CHECK_OK(seq_model_compute_gradients(model, small_x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, small_y, 3,
+                                         NULL, NULL));
+    CHECK_OK(seq_model_input_gradient(model, NULL, 0, &count));
+    CHECK_INT_EQ(count, 12);
+    CHECK_ERROR(seq_model_input_gradient(model, grad, 11, NULL), SEQ_ERR_BUFFER_TOO_SMALL, "12");
+    CHECK_OK(seq_model_input_gradient(model, grad, 12, NULL));
+    memcpy(x, small_x, sizeof x);
+    for (i = 0; i < 12; i++) {
+        const float eps = 1e-2f;
+        double up, down;
+        x[i] = small_x[i] + eps;
+        CHECK_OK(seq_model_evaluate(model, x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, small_y, 3, NULL, &up));
+        x[i] = small_x[i] - eps;
+        CHECK_OK(seq_model_evaluate(model, x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, small_y, 3, NULL, &down));
+        x[i] = small_x[i];
+        check_close(__FILE__, __LINE__, "dL/dx", grad[i], (up - down) / (2.0 * eps), 2e-2, 2e-3);
+    }
+    /* Sequence 1 has length 2: its step 2 (t = 2, b = 1) gets no gradient, and is not all zero elsewhere. */
+    CHECK(grad[(2 * 2 + 1) * 2] == 0.0f && grad[(2 * 2 + 1) * 2 + 1] == 0.0f);
+    CHECK(fabsf(grad[0]) > 1e-4f);
+    /* The same batch batch-first: the same numbers, transposed. */
+    for (t = 0; t < 3; t++)
+        for (b = 0; b < 2; b++)
+            for (f = 0; f < 2; f++) {
+                x_bf[(b * 3 + t) * 2 + f] = small_x[(t * 2 + b) * 2 + f];
+                y_bf[(b * 3 + t) * 2 + f] = small_y[(t * 2 + b) * 2 + f];
+            }
+    CHECK_OK(seq_model_compute_gradients(model, x_bf, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_BATCH_FIRST, NULL, y_bf, 3,
+                                         NULL, NULL));
+    CHECK_OK(seq_model_input_gradient(model, grad_bf, 12, NULL));
+    for (t = 0; t < 3; t++)
+        for (b = 0; b < 2; b++)
+            for (f = 0; f < 2; f++) CHECK(grad_bf[(b * 3 + t) * 2 + f] == grad[(t * 2 + b) * 2 + f]);
+    /* A train step keeps the gradient it computed before its update. */
+    CHECK_OK(seq_model_train_step(model, small_x, NULL, 3, 2, 2, small_lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, small_y, 3, NULL,
+                                  NULL));
+    CHECK_OK(seq_model_input_gradient(model, grad_bf, 12, NULL));
+    CHECK_FLOATS_CLOSE(grad_bf, grad, 12, 0, 0);
+    seq_model_free(model);
+}
+
+/* For token inputs: the gradient of each token's embedded vector [T, B, E]; summed over the
+   positions of a token it is that token's row of the gradient of "embedding.weight". A fit keeps
+   none. */
+void test_input_gradient_of_tokens_sums_to_the_embedding_gradient(void) {
+    seq_model *model = model_from("architecture=language_model cell=gru vocab_size=5 embedding_size=3 hidden_size=4 seed=2");
+    seq_dataset *data = small_dataset(4);
+    int32_t tokens[2 * 4] = {0, 1, 2, 3, 4, 0, 1, 1}, next[2 * 4] = {1, 2, 3, 4, 0, 1, 1, 2};
+    float grad[2 * 4 * 3], table[5 * 3], sums[5 * 3] = {0};
+    int64_t count = -1;
+    int i, j;
+    if (model == NULL) goto done;
+    CHECK_OK(seq_model_compute_gradients(model, NULL, tokens, 4, 2, 1, NULL, SEQ_LAYOUT_BATCH_FIRST, next, NULL, 4, NULL, NULL));
+    CHECK_OK(seq_model_input_gradient(model, grad, 24, &count));
+    CHECK_INT_EQ(count, 24);
+    CHECK_OK(seq_model_get_gradient(model, "embedding.weight", table, 15, NULL));
+    for (i = 0; i < 8; i++)
+        for (j = 0; j < 3; j++) sums[tokens[i] * 3 + j] += grad[i * 3 + j];
+    CHECK_FLOATS_CLOSE(sums, table, 15, 1e-5, 1e-7);
+    CHECK_OK(seq_model_fit(model, data, 1, 4, NULL, NULL));
+    CHECK_ERROR(seq_model_input_gradient(model, grad, 24, NULL), SEQ_ERR_STATE, "seq_model_fit");
+done:
+    seq_dataset_free(data);
+    seq_model_free(model);
+}

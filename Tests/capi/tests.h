@@ -68,6 +68,8 @@
     X(fit_progress_and_stop)                          \
     X(fit_callback_uses_the_model)                    \
     X(gradients_match_finite_differences)             \
+    X(input_gradient_matches_finite_differences)      \
+    X(input_gradient_of_tokens_sums_to_the_embedding_gradient) \
     X(train_step_is_compute_then_apply)               \
     X(numeric_failure_leaves_parameters)              \
     X(optimizer_options_follow_torch_rules)           \

@@ -253,6 +253,14 @@ public final class SequenceModel<S: SeqScalar> {
     @discardableResult
     @_specialize(where S == Float)
     public func backward(_ pass: Pass, logitsGradient dz: [S]) throws -> Tensor<S> {
+        try stackBackward(pass, logitsGradient: dz).stepGradientNorms
+    }
+
+    /// `backward`, returning what reached the (encoder) recurrent stack's inputs as well: ∂L/∂x
+    /// [T, B, I] (for token inputs, the gradient of the embedded vectors, I = E), ∂L/∂h0 and
+    /// ∂L/∂c0 of its initial states, and the per-step gradient norms.
+    @_specialize(where S == Float)
+    public func stackBackward(_ pass: Pass, logitsGradient dz: [S]) throws -> RecurrentGradients<S> {
         guard let tape = pass.rnnOutput.tape else {
             throw SeqError(.state, "argument 'pass': not a training forward pass (call forward with training: true)")
         }
@@ -262,7 +270,7 @@ public final class SequenceModel<S: SeqScalar> {
             let g = try perStepHeadBackward(pass.rnnOutput.output, dz)
             let grads = try rnn.backward(tape, gradOutput: g)
             if let emb = embedding, let t = pass.tokens { emb.backward(t, dx: grads.input.data) }
-            return grads.stepGradientNorms
+            return grads
         case .classifier:
             let b = pass.logits.shape[0], c = config.rnn, hout = c.outputSize, d = c.numDirections
             var dFeatures = [S](repeating: 0, count: pass.headInput.count)
@@ -284,7 +292,7 @@ public final class SequenceModel<S: SeqScalar> {
             }
             let grads = try rnn.backward(tape, gradOutput: nil, gradHN: dhN)
             if let emb = embedding, let t = pass.tokens { emb.backward(t, dx: grads.input.data) }
-            return grads.stepGradientNorms
+            return grads
         case .seq2seq:
             let decOut = pass.decoderOutput!, dec = decoder!
             let g = try perStepHeadBackward(decOut.output, dz)
@@ -304,7 +312,7 @@ public final class SequenceModel<S: SeqScalar> {
             let grads = try rnn.backward(tape, gradOutput: nil, gradHN: unbridge(dg.h0, width: c.outputSize),
                                          gradCN: dg.c0.map { unbridge($0, width: c.hiddenSize) })
             if let emb = embedding, let t = pass.tokens { emb.backward(t, dx: grads.input.data) }
-            return grads.stepGradientNorms
+            return grads
         }
     }
 
@@ -327,10 +335,17 @@ public final class SequenceModel<S: SeqScalar> {
     /// per-step gradient norms of the recurrent stack.
     @_specialize(where S == Float)
     public func lossAndGradients(_ batch: SequenceBatch<S>) throws -> (loss: Double, validSteps: Int, stepGradientNorms: Tensor<S>) {
+        let r = try lossAndStackGradients(batch)
+        return (r.loss, r.validSteps, r.stack.stepGradientNorms)
+    }
+
+    /// `lossAndGradients`, also returning the gradients that reached the (encoder) stack's inputs
+    /// and initial states (`stackBackward`).
+    @_specialize(where S == Float)
+    public func lossAndStackGradients(_ batch: SequenceBatch<S>) throws -> (loss: Double, validSteps: Int, stack: RecurrentGradients<S>) {
         let pass = try forward(batch, training: true)
         let (l, dz, n) = try loss(pass, batch)
-        let norms = try backward(pass, logitsGradient: dz)
-        return (l, n, norms)
+        return (l, n, try stackBackward(pass, logitsGradient: dz))
     }
 
     /// The loss on a batch without touching gradients (inference mode: no dropout).

@@ -576,6 +576,7 @@ static seq_status h_model_get_learning_rate(void *h) {
     return seq_model_get_learning_rate(h, &v);
 }
 static seq_status h_model_gradient_norms(void *h) { return seq_model_gradient_norms(h, out, BIG, NULL, NULL); }
+static seq_status h_model_input_gradient(void *h) { return seq_model_input_gradient(h, out, BIG, NULL); }
 static seq_status h_dataset_set_inputs(void *h) {
     return seq_dataset_set_inputs(h, feats, NULL, N, T, I, NULL, SEQ_LAYOUT_TIME_MAJOR);
 }
@@ -647,6 +648,7 @@ static const struct handle_call handle_calls[] = {
     {"seq_model_set_learning_rate", MODEL, h_model_set_learning_rate, NULL},
     {"seq_model_get_learning_rate", MODEL, h_model_get_learning_rate, NULL},
     {"seq_model_gradient_norms", MODEL, h_model_gradient_norms, NULL},
+    {"seq_model_input_gradient", MODEL, h_model_input_gradient, NULL},
     {"seq_dataset_free", DATASET, NULL, f_dataset_free},
     {"seq_dataset_set_inputs", DATASET, h_dataset_set_inputs, NULL},
     {"seq_dataset_set_targets", DATASET, h_dataset_set_targets, NULL},
@@ -1309,6 +1311,11 @@ static void training_cases(void) {
     CASE(seq_model_gradient_norms, "capacity -1", SEQ_ERR_INVALID_ARGUMENT, seq_model_gradient_norms(trained, out, -1, NULL, NULL));
     CASE(seq_model_gradient_norms, "capacity 1 (needs L*D*T = 5)", SEQ_ERR_BUFFER_TOO_SMALL,
          seq_model_gradient_norms(trained, out, 1, NULL, NULL));
+    CASE(seq_model_input_gradient, "no gradients computed yet", SEQ_ERR_STATE, seq_model_input_gradient(tagger, out, BIG, NULL));
+    CASE(seq_model_input_gradient, "buffer NULL, capacity 5", SEQ_ERR_NULL_POINTER, seq_model_input_gradient(trained, NULL, 5, NULL));
+    CASE(seq_model_input_gradient, "capacity -1", SEQ_ERR_INVALID_ARGUMENT, seq_model_input_gradient(trained, out, -1, NULL));
+    CASE(seq_model_input_gradient, "capacity 1 (needs T*B*I)", SEQ_ERR_BUFFER_TOO_SMALL,
+         seq_model_input_gradient(trained, out, 1, NULL));
 }
 
 static void dataset_cases(void) {

@@ -140,3 +140,25 @@ def test_a_torch_tagger_outputs_and_gradients():
     grads = model.gradients()
     for name, parameter in net.named_parameters():
         assert_close(grads[name], parameter.grad.numpy(), 1e-3, 1e-5, f"gradient of {name}")
+
+
+def test_input_gradient_is_autograds_x_grad():
+    """∂L/∂x of a GRU tagger (cross-entropy over the valid steps) against torch's x.grad."""
+    torch.manual_seed(5)
+    gru, head = torch.nn.GRU(3, 4).double(), torch.nn.Linear(4, 3).double()
+    model = seqcore.SequenceTagger(seqcore.from_torch(gru), 3, batch_first=False)
+    model.load_state_dict({"head.weight": head.weight.detach().float().numpy(),
+                           "head.bias": head.bias.detach().float().numpy()}, strict=False)
+    state = model.state_dict()
+    gru.load_state_dict({k[4:]: torch.from_numpy(v).double() for k, v in state.items() if k.startswith("rnn.")})
+    head.load_state_dict({k[5:]: torch.from_numpy(v).double() for k, v in state.items() if k.startswith("head.")})
+    rng = np.random.default_rng(5)
+    T, B, lengths = 6, 3, [6, 2, 4]
+    x = rng.standard_normal((T, B, 3)).astype(np.float32)
+    labels = rng.integers(0, 3, size=(T, B))
+    xt = torch.from_numpy(x).double().requires_grad_(True)
+    out, _ = gru(pack_padded_sequence(xt, torch.tensor(lengths), enforce_sorted=False))
+    out, _ = pad_packed_sequence(out, total_length=T)
+    mask = torch.from_numpy(np.arange(T)[:, None] < np.array(lengths)[None, :])
+    torch.nn.functional.cross_entropy(head(out)[mask], torch.from_numpy(labels)[mask]).backward()
+    assert_close(model.input_gradient(x, labels, lengths), xt.grad.numpy(), 1e-4, 1e-6, "dL/dx")

@@ -447,6 +447,10 @@ seq_model_get_learning_rate = _declare("seq_model_get_learning_rate", seq_status
 seq_model_gradient_norms = _declare(
     "seq_model_gradient_norms", seq_status, [_model_p, FloatArray, Int64Arg, _i64_p, _i64_p]
 )
+# seq_status seq_model_input_gradient(seq_model *model, float *buffer, int64_t capacity, int64_t *count);
+seq_model_input_gradient = _declare(
+    "seq_model_input_gradient", seq_status, [_model_p, FloatArray, Int64Arg, _i64_p]
+)
 
 # --- Datasets and training loops -------------------------------------------------------------
 

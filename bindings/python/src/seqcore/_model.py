@@ -272,6 +272,18 @@ class ModelHandle(Handle):
     def compute_gradients(self, inputs: Inputs, targets: Targets) -> float:
         return self._batch_call(_capi.seq_model_compute_gradients, inputs, targets)
 
+    def input_gradient(self, inputs: Inputs, targets: Targets) -> np.ndarray:
+        """Gradients of one batch, then dL/dx of that batch (flat, in its layout), under one lock."""
+        count = ctypes.c_int64()
+        with self._use() as h:
+            _capi.seq_model_compute_gradients(h, inputs.features, inputs.tokens, inputs.steps, inputs.batch,
+                                              inputs.input_size, inputs.lengths, inputs.layout, targets.ids,
+                                              targets.values, targets.steps, targets.lengths, None)
+            _capi.seq_model_input_gradient(h, None, 0, ctypes.byref(count))
+            out = _empty((count.value,), np.float32, "output")
+            _capi.seq_model_input_gradient(h, out, out.size, None)
+        return out
+
     def gradient_norms(self) -> np.ndarray:
         """||dL/da<t>|| of the last gradient computation: [L·D, T]."""
         with self._use() as h:

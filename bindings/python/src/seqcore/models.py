@@ -336,6 +336,21 @@ class SequenceModel:
         inputs, targets = self._fit_data(x, y, lengths, target_lengths)
         return self._handle.compute_gradients(inputs, targets)
 
+    def input_gradient(self, x: Any, y: Any = None, lengths: Any = None, target_lengths: Any = None) -> np.ndarray:
+        """∂L/∂x, the gradient of the batch's loss with respect to its inputs (PyTorch's ``x.grad``
+        after ``loss.backward()``): shaped like ``x``, [B, T, I] (or [T, B, I]), 0 past each length.
+        For token inputs, the gradient reaching each token's embedded vector, [B, T, E] (the
+        embedding table's own gradient is ``gradients()["embedding.weight"]``); for seq2seq, of the
+        encoder's input. Arguments as :meth:`fit`.
+
+        It runs backpropagation on the batch (``seq_model_compute_gradients``, dropout active):
+        the model's gradients are overwritten, its weights and optimizer are not.
+        """
+        inputs, targets = self._fit_data(x, y, lengths, target_lengths)
+        flat = self._handle.input_gradient(inputs, targets)
+        lead = (inputs.batch, inputs.steps) if self.batch_first else (inputs.steps, inputs.batch)
+        return flat.reshape(lead + (flat.size // (inputs.batch * inputs.steps),))
+
     def gradient_norms(self, x: Any, y: Any = None, lengths: Any = None, target_lengths: Any = None) -> np.ndarray:
         """The vanishing-gradient diagnostic: the norm of ∂L/∂a<t> at every step t of the (encoder)
         recurrent stack, for one batch: [L·D, T], row k = layer·D + direction. A vanilla RNN's norms
