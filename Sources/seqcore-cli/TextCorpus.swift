@@ -89,6 +89,40 @@ struct TextCorpus {
         return SequenceBatch(input: .tokens(input, steps: t, batch: size), target: .classes(target))
     }
 
+    /// The text as `lanes` parallel streams for `--carry-state`: lane b reads its own contiguous
+    /// segment (characters b·S ..< (b+1)·S, S = (N − 1) / lanes), window after window, so that
+    /// each window continues where the lane's previous one stopped. `continues` is false when the
+    /// windows start over from the segments' beginnings (and the carried state must be dropped).
+    struct Streams {
+        let corpus: TextCorpus
+        let lanes: Int
+        let segment: Int
+        var offset = 0
+
+        init(_ corpus: TextCorpus, lanes: Int) throws {
+            self.corpus = corpus
+            self.lanes = lanes
+            segment = (corpus.ids.count - 1) / lanes
+            guard segment >= 2 else {
+                throw CLIError("--carry-state: \(corpus.ids.count) characters are too few for --batch \(lanes) streams "
+                    + "(at least \(2 * lanes + 1) needed)")
+            }
+        }
+
+        mutating func next(steps: Int) -> (batch: SequenceBatch<Float>, continues: Bool) {
+            let t = min(steps, segment)
+            let continues = offset > 0 && offset + t <= segment
+            if !continues { offset = 0 }
+            var input = [Int](repeating: 0, count: t * lanes), target = input
+            for b in 0 ..< lanes {
+                let start = b * segment + offset
+                for s in 0 ..< t { input[s * lanes + b] = corpus.ids[start + s]; target[s * lanes + b] = corpus.ids[start + s + 1] }
+            }
+            offset += t
+            return (SequenceBatch(input: .tokens(input, steps: t, batch: lanes), target: .classes(target)), continues)
+        }
+    }
+
     static func lineBatch(_ lines: [[Int]], steps: Int) throws -> SequenceBatch<Float> {
         let inputs = lines.map { Array(([0] + $0).prefix(steps)) }
         let (tokens, t, lengths) = try SequenceBatch<Float>.padded(inputs, pad: 0)

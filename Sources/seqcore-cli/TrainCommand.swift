@@ -25,6 +25,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("A UTF-8 text to learn character by character.", valueName: "file")) var text: String?
     @Flag(help: "With --text: learn each line as a separate sequence (e.g. a list of names).") var lines = false
+    @Flag(help: ArgumentHelp("With --text: read the text in order as --batch parallel streams, each window starting from "
+        + "the state the stream's previous window ended in (truncated BPTT), instead of windows at random places."))
+    var carryState = false
     @Option(help: ArgumentHelp("Input sequences (.npy or CSV).", valueName: "file")) var inputs: String?
     @Option(help: ArgumentHelp("Targets (.npy or CSV), one row per sequence.", valueName: "file")) var targets: String?
     @Option(help: ArgumentHelp("With --inputs: tag, classify or regress.", valueName: "task")) var task: String?
@@ -74,6 +77,7 @@ struct TrainCommand: ParsableCommand {
             }
         }
         if lines && text == nil { throw ValidationError("--lines goes with --text") }
+        if carryState && (text == nil || lines) { throw ValidationError("--carry-state goes with --text, without --lines") }
         if CellType(rawValue: cell) == nil { throw ValidationError("unknown --cell '\(cell)' (rnn_tanh, rnn_relu, gru or lstm)") }
         try Bounds.check("--hidden", hidden, 1 ... Bounds.maxSize)
         try Bounds.check("--embedding", embeddingSize, 1 ... Bounds.maxSize)
@@ -106,6 +110,7 @@ struct TrainCommand: ParsableCommand {
         if let text {
             let corpus = try TextCorpus(training: try DataLoading.readText(text), lines: lines)
             let (training, validation) = corpus.split(0.1, seed: seed)
+            var streams = carryState ? try TextCorpus.Streams(training, lanes: batch) : nil
             let v = corpus.vocabulary.count
             let config = ModelConfig(architecture: .languageModel,
                                      rnn: RecurrentConfig(cell: rnnCell, inputSize: embeddingSize, hiddenSize: hidden, numLayers: layers),
@@ -120,14 +125,22 @@ struct TrainCommand: ParsableCommand {
             print("Training a character-level \(cell) language model on \(text): \(v) distinct characters, "
                   + (lines ? "\(training.lines.count) lines" : "\(training.ids.count) characters")
                   + (validation == nil ? " (too short to hold any out)" : " (+10% held out)"))
-            try fit(model) { try training.batch(batch, steps: window, &rng) }
+            if streams != nil {
+                try fit(model) { carried in
+                    var (next, continues) = streams!.next(steps: window)
+                    if continues, let carried { (next.h0, next.c0) = carried }
+                    return next
+                }
+            } else {
+                try fit(model) { _ in try training.batch(batch, steps: window, &rng) }
+            }
             // Too short to split: the loss on the training text itself, and said so.
             let scored = validation ?? training
             let loss = try Evaluation.run(model, try scored.evaluationBatches(steps: window))
             print("\(validation == nil ? "Cross-entropy on the training text (nothing held out)" : "Held-out cross-entropy"): "
                   + "\(Format.fixed(loss.loss, 3)) nats per character (\(Format.fixed(loss.loss / log(2), 3)) bits)")
             saved = SavedModel(model: model, kind: corpus.kind, vocabulary: corpus.vocabulary,
-                               notes: notes(["data": text, "length": "\(window)",
+                               notes: notes(["data": text, "length": "\(window)", "carry_state": "\(carryState)",
                                              validation == nil ? "training_loss" : "held_out_loss": Format.fixed(loss.loss, 4)]))
         } else {
             let task = SequenceData.Task(rawValue: self.task!)!
@@ -149,7 +162,7 @@ struct TrainCommand: ParsableCommand {
             let kind = task == .tag ? "tagger" : task == .classify ? "classifier" : "regressor"
             print("Training a \(cell) \(kind) on \(data.count) sequences of \(data.features) feature\(data.features == 1 ? "" : "s") per step "
                   + "(\(held > 0 ? "\(held) held out, at random" : "too few to hold any out")); output: \(out.size) × \(out.kind.rawValue)")
-            try fit(model) {
+            try fit(model) { _ in
                 try data.batch((0 ..< batch).map { _ in training[min(training.count - 1, Int(rng.nextUnit() * Double(training.count)))] }, output: out)
             }
             var extra = ["data": "\(inputs!) → \(targets!)", "task": task.rawValue]
@@ -171,18 +184,26 @@ struct TrainCommand: ParsableCommand {
                        "warmup": "\(warmup)", "clip": "\(clip)", "seed": "\(seed)", "optimizer": "adam"]) { a, _ in a }
     }
 
-    /// Zero gradients → forward, loss, backward → clip → Adam step at the schedule's rate, `steps` times.
-    func fit(_ model: SequenceModel<Float>, _ nextBatch: () throws -> SequenceBatch<Float>) throws {
+    /// Zero gradients → forward, loss, backward → clip → Adam step at the schedule's rate, `steps`
+    /// times. `nextBatch` receives the state the previous batch ended in (nil before the first),
+    /// which a batch that continues it takes as its initial state; its gradient is not carried.
+    func fit(_ model: SequenceModel<Float>,
+             _ nextBatch: (_ carried: (h: Tensor<Float>, c: Tensor<Float>?)?) throws -> SequenceBatch<Float>) throws {
         let optimizer = try Optimizer<Float>(.adam(), learningRate: learningRate, for: model.arena)
         let schedule = try LearningRateSchedule(
             baseRate: learningRate, decay: lrSchedule == "cosine" ? .cosine(period: steps - warmup, minimum: 0) : .constant,
             warmupSteps: warmup)
         let bar = ProgressBar("training", total: steps, quiet: common.quiet)
         var smoothed = Double.nan
+        var carried: (h: Tensor<Float>, c: Tensor<Float>?)? = nil
         for step in 1 ... steps {
             optimizer.learningRate = schedule.rate(at: step - 1)
             model.arena.zeroGradients()
-            let r = try model.lossAndGradients(try nextBatch())
+            let batch = try nextBatch(carried)
+            let pass = try model.forward(batch, training: true)
+            let r = try model.loss(pass, batch)
+            try model.backward(pass, logitsGradient: r.gradient)
+            carried = pass.finalState
             if !r.loss.isFinite { throw CLIError("the loss became \(r.loss) at step \(step); try a smaller --lr") }
             if clip > 0 { try model.arena.clipGradientNorm(maxNorm: clip) }
             try optimizer.step(model.arena)

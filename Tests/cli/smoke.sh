@@ -83,6 +83,19 @@ expect_usage_error "bad schedule" "--lr-schedule must be constant or cosine" "$S
     -o "$tmp/x.safetensors" --lr-schedule linear
 expect_usage_error "warm-up as long as training" "--warmup must be at most 39" "$S" train --text "$tmp/names.txt" \
     -o "$tmp/x.safetensors" --steps 40 --warmup 40
+# --carry-state: the text in order as --batch streams, each window from the previous one's final state.
+python3 -c "print('the quick brown fox jumps over the lazy dog. ' * 40)" > "$tmp/fox.txt"
+expect_success "train with carried state" "$S" train --text "$tmp/fox.txt" --carry-state --batch 4 --length 16 \
+    -o "$tmp/carry.safetensors" --steps 60 --hidden 16 -q
+grep -q "Held-out cross-entropy" "$tmp/out" && ok || fail "carried-state training printed no held-out loss"
+expect_success "info of a carried-state model" "$S" info "$tmp/carry.safetensors"
+grep -q "carry_state.*true" "$tmp/out" && ok || fail "info does not show carry_state"
+expect_usage_error "carried state with lines" "--carry-state goes with --text, without --lines" "$S" train \
+    --text "$tmp/names.txt" --lines --carry-state -o "$tmp/x.safetensors"
+printf 'abcdefg' > "$tmp/short.txt"
+expect_early_error "carried state, text too short for the streams" "too few for --batch 4 streams" "$S" train \
+    --text "$tmp/short.txt" --carry-state --batch 4 -o "$tmp/x.safetensors"
+
 expect_success "help" "$S" --help
 
 expect_error "missing file" "cannot open" "$S" sample "$tmp/nonexistent.safetensors"

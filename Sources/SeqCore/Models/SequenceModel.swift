@@ -69,6 +69,11 @@ public final class SequenceModel<S: SeqScalar> {
         var decoderOutput: RecurrentOutput<S>?
         var decoderTargets: [Int]?
 
+        /// The state the (encoder) recurrent stack ended in, at each sequence's last valid step:
+        /// a<T> [L·D, B, Hout] and, for an LSTM, c<T> [L·D, B, H]. Truncated BPTT starts the next
+        /// window from it.
+        public var finalState: (h: Tensor<S>, c: Tensor<S>?) { (rnnOutput.hN, rnnOutput.cN) }
+
         init(logits: Tensor<S>, lengths: [Int]?, tokens: [Int]?, rnnOutput: RecurrentOutput<S>, headInput: [S]) {
             self.logits = logits
             self.lengths = lengths

@@ -105,8 +105,7 @@ extension SequenceModel {
                 // e.g. a loss that overflows the scalar type: the update sees a NaN loss and refuses it
             }
             try update(result)
-            h = pass.rnnOutput.hN
-            c = pass.rnnOutput.cN
+            (h, c) = pass.finalState
             start += k
         }
     }
