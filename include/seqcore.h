@@ -174,8 +174,8 @@ enum seq_layout_value {
  * - "maximize" (int 0 or 1; 0): ascend the loss instead of descending it
  * - "clip_norm" (float >= 0; 0 = none): rescale the gradients to at most this global L2 norm
  * - "clip_value" (float >= 0; 0 = none): clamp every gradient to [-clip_value, clip_value]
- * - "truncated_bptt" (int >= 0; 0 = whole sequences; one-direction tagger or language model
- *   only): seq_model_fit cuts each batch into windows of this many steps, one optimizer step per
+ * - "truncated_bptt" (int >= 0; 0 = whole sequences; a tagger or language model with
+ *   direction "forward" only): seq_model_fit cuts each batch into windows of this many steps, one optimizer step per
  *   window, carrying the state from window to window but not its gradient
  *
  * Keys of the learning-rate schedule. The rate of each optimizer step is a function of n, the
@@ -837,7 +837,9 @@ seq_status seq_model_get_learning_rate(seq_model *model, double *out);
  * time step's state, from the last `seq_model_compute_gradients`, `seq_model_train_step` or
  * `seq_model_fit` batch. One row per layer and direction (rows = L*D, layer-major, a layer's
  * reverse direction after its forward one; for seq2seq, the encoder's), one column per time step
- * of that batch; a vanilla RNN's norms fall towards early steps where a GRU's or LSTM's do not.
+ * of that batch (after a seq_model_fit with "truncated_bptt", of its last window: the window's
+ * steps, over the sequences still running); a vanilla RNN's norms fall towards early steps where
+ * a GRU's or LSTM's do not.
  *
  * - Parameters:
  *   - model: a live `seq_model`.
@@ -972,7 +974,7 @@ seq_status seq_dataset_count(seq_dataset *dataset, int64_t *count);
  * Trains a model on a dataset: `epochs` passes over it in shuffled minibatches of `batch_size`
  * sequences (the last one smaller when batch_size does not divide N), one
  * `seq_model_train_step` per batch. With the configuration key "truncated_bptt" set to k >= 1
- * (one-direction tagger or language model), each batch is trained in windows of k steps, one
+ * (a tagger or language model with direction "forward"), each batch is trained in windows of k steps, one
  * optimizer step per window: each window starts from the state a<t> (and c<t>) the previous one
  * ended in, and its gradient stops at the window's first step; sequences that have ended drop out
  * of later windows. The shuffling is seeded from the model's "seed" and the

@@ -93,6 +93,12 @@ struct InputArguments {
     var batchName = "batch"
     /// Prefixed to every argument name in messages ("dataset." when checking a dataset).
     var prefix = ""
+    /// The steps one pass runs at most, when fewer than `steps` (truncated BPTT's window): what
+    /// the work-size check counts.
+    var windowSteps: Int? = nil
+    /// False for a whole dataset checked for its values only: seq_model_fit checks the work size
+    /// of its batches instead.
+    var checksWorkSize = true
 }
 
 /// An input checked against a model: time-major, lengths in range.
@@ -180,7 +186,7 @@ extension ModelObject {
         let steps = try Arg.positive(a.steps, p + "steps")
         let batch = try Arg.positive(a.batch, p + a.batchName)
         let width = try Arg.positive(a.inputSize, p + "input_size")
-        try checkWork(steps: steps, batch: batch, p + "steps")
+        if a.checksWorkSize { try checkWork(steps: min(steps, a.windowSteps ?? steps), batch: batch, p + "steps") }
         var features: UnsafePointer<Float>? = nil, tokens: UnsafePointer<Int32>? = nil
         if c.usesTokens {
             if a.features != nil {

@@ -5,9 +5,9 @@
 // every batch.
 //
 // The loop is deliberately the plain one (seeded shuffle, gather, the very step of
-// seq_model_train_step with its clipping and its roll-back of non-finite updates) rather than
-// SeqCore's Trainer: a C dataset is padded arrays, and validation, early stopping and truncated
-// BPTT are not part of this ABI yet.
+// seq_model_train_step with its clipping and its roll-back of non-finite updates, or truncated
+// BPTT's windows through SequenceModel.truncatedBPTT) rather than SeqCore's Trainer: a C dataset
+// is padded arrays, and validation and early stopping are left to the caller's callback.
 
 import SeqCore
 import Synchronization
@@ -256,12 +256,14 @@ private struct Gathered {
         values = y.values.map { Self.rows($0, order, n: n, steps: targetSteps, width: y.width) }
     }
 
-    /// Checks and converts through the same path as `seq_model_train_step`.
-    func batch(for m: ModelObject, count: Int, prefix: String) throws -> SequenceBatch<Float> {
+    /// Checks and converts through the same path as `seq_model_train_step`; `checksWorkSize`
+    /// false checks the values only (a whole dataset, whose batches are sized separately).
+    func batch(for m: ModelObject, count: Int, prefix: String, checksWorkSize: Bool = true) throws -> SequenceBatch<Float> {
         try withPointers { f, t, l, ids, values, tl in
             try m.trainingBatch(
                 InputArguments(features: f, tokens: t, steps: Int64(steps), batch: Int64(count), inputSize: Int64(width),
-                               lengths: l, layout: Layout.timeMajor.rawValue, batchName: "count", prefix: prefix),
+                               lengths: l, layout: Layout.timeMajor.rawValue, batchName: "count", prefix: prefix,
+                               windowSteps: m.truncatedBPTT > 0 ? m.truncatedBPTT : nil, checksWorkSize: checksWorkSize),
                 TargetArguments(ids: ids, values: values, steps: Int64(targetSteps), lengths: tl, prefix: prefix))
         }
     }
@@ -281,7 +283,7 @@ private struct Gathered {
 /// Trains a model on a dataset: `epochs` passes over it in shuffled minibatches of `batch_size`
 /// sequences (the last one smaller when batch_size does not divide N), one
 /// `seq_model_train_step` per batch. With the configuration key "truncated_bptt" set to k >= 1
-/// (one-direction tagger or language model), each batch is trained in windows of k steps, one
+/// (a tagger or language model with direction "forward"), each batch is trained in windows of k steps, one
 /// optimizer step per window: each window starts from the state a<t> (and c<t>) the previous one
 /// ended in, and its gradient stops at the window's first step; sequences that have ended drop out
 /// of later windows. The shuffling is seeded from the model's "seed" and the
@@ -335,8 +337,17 @@ private struct Gathered {
                 + "\(c.architecture.rawValue)", got: "target_steps \(y.steps)")
         }
         let n = x.count
-        // Check everything once, through the same code as a single step.
-        _ = try Gathered(x, y, Array(0 ..< n)[...], perStepTargets: perStep).batch(for: m, count: n, prefix: "dataset.")
+        // Check every value once, through the same code as a single step; the size of the work is
+        // that of a batch (of a window with truncated BPTT), checked before the first step.
+        _ = try Gathered(x, y, Array(0 ..< n)[...], perStepTargets: perStep)
+            .batch(for: m, count: n, prefix: "dataset.", checksWorkSize: false)
+        let passSteps = m.truncatedBPTT > 0 ? min(x.steps, m.truncatedBPTT) : x.steps
+        do {
+            try m.checkWork(steps: passSteps, batch: min(batchSize, n), "batch_size")
+        } catch let e as SeqError {
+            throw SeqError(e.kind, e.message + (m.truncatedBPTT > 0 ? " (steps: truncated_bptt)" : "; a smaller batch_size, or "
+                + "\"truncated_bptt\" for a tagger or language model, makes each pass smaller"))
+        }
         guard MemoryLayout<SeqProgress>.size == 9 * 8 else {
             throw ABIError(status: .internal, message: "seq_progress has an unexpected layout in this build")
         }

@@ -245,7 +245,7 @@ struct ModelBuilder {
             let c = modelConfig
             guard (c.architecture == .tagger || c.architecture == .languageModel) && c.rnn.direction == .forward else {
                 throw SeqError.invalid("truncated_bptt", expected: "0 for a \(c.architecture.rawValue) with direction "
-                    + "\"\(c.rnn.direction.rawValue)\" (windows need a one-direction tagger or language model)", got: truncatedBPTT)
+                    + "\"\(c.rnn.direction.rawValue)\" (windows need a tagger or language model with direction \"forward\")", got: truncatedBPTT)
             }
         }
 

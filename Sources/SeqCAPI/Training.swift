@@ -40,8 +40,19 @@ extension ModelObject {
         var total = 0.0, steps = 0
         lastInputGradient = nil
         try model.truncatedBPTT(batch, window: truncatedBPTT) { window in
-            total += try accept(loss: window.loss, norms: window.stepGradientNorms)
-            try applyGradients()
+            do {
+                if let cause = window.failure { throw SeqError(.numeric, cause.message + "; the parameters are unchanged") }
+                total += try accept(loss: window.loss, norms: window.stepGradientNorms)
+                try applyGradients()
+            } catch let e as SeqError where e.kind == .numeric {
+                // The windows before this one have been applied: say so, and where it stopped.
+                let applied = window.index == 0 ? "unchanged"
+                    : "those after window \(window.index), the last applied one of this batch"
+                let unchanged = "the parameters are unchanged"
+                let cause = e.message.hasSuffix(unchanged) ? String(e.message.dropLast(unchanged.count)) : e.message + "; "
+                throw SeqError(.numeric, "truncated BPTT window \(window.index + 1) (steps \(window.steps.lowerBound)..<"
+                    + "\(window.steps.upperBound)): " + cause + "the parameters are \(applied)")
+            }
             steps += 1
         }
         return (total / Double(steps), steps)
@@ -269,7 +280,9 @@ extension ModelObject {
 /// time step's state, from the last `seq_model_compute_gradients`, `seq_model_train_step` or
 /// `seq_model_fit` batch. One row per layer and direction (rows = L*D, layer-major, a layer's
 /// reverse direction after its forward one; for seq2seq, the encoder's), one column per time step
-/// of that batch; a vanilla RNN's norms fall towards early steps where a GRU's or LSTM's do not.
+/// of that batch (after a seq_model_fit with "truncated_bptt", of its last window: the window's
+/// steps, over the sequences still running); a vanilla RNN's norms fall towards early steps where
+/// a GRU's or LSTM's do not.
 ///
 /// - Parameters:
 ///   - model: a live `seq_model`.

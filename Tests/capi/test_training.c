@@ -654,3 +654,85 @@ done:
     seq_dataset_free(data);
     seq_model_free(model);
 }
+
+/* ---- seq_model_fit with "truncated_bptt": sizes and failures ---- */
+
+static int32_t stop_after_first_batch(const seq_progress *p, void *user_data) {
+    *(int64_t *)user_data = p->step;
+    return 1;
+}
+
+/* The work a pass may allocate is that of one batch (one window with truncated BPTT), not of the
+   whole dataset: 1100 sequences of 1000 tokens through an LSTM with H = 512 (2048 values per
+   step and sequence) are 2.25e9 values at once, past the 2^31 per-buffer limit, but a batch of
+   2 is not, and with windows of 100 steps not even a batch of all 1100 is. The refusal names
+   batch_size and comes before any step. (Native only: a batch takes a second.) */
+void test_fit_sizes_the_work_of_a_batch_not_the_dataset(void) {
+    enum { N = 1100, T = 1000 };
+    int32_t *tokens = (int32_t *)malloc((size_t)N * T * sizeof(int32_t));
+    int32_t *next = (int32_t *)malloc((size_t)N * T * sizeof(int32_t));
+    seq_model *plain = model_from("architecture=language_model cell=lstm vocab_size=5 embedding_size=4 hidden_size=512");
+    seq_model *windowed = model_from("architecture=language_model cell=lstm vocab_size=5 embedding_size=4 hidden_size=512 "
+                                     "truncated_bptt=100");
+    seq_dataset *data = NULL;
+    int64_t steps = 0, i;
+    if (tokens == NULL || next == NULL || plain == NULL || windowed == NULL) goto done;
+    for (i = 0; i < (int64_t)N * T; i++) {
+        tokens[i] = (int32_t)(i % 5);
+        next[i] = (int32_t)((i + 1) % 5);
+    }
+    CHECK_OK(seq_dataset_create(&data));
+    CHECK_OK(seq_dataset_set_inputs(data, NULL, tokens, N, T, 1, NULL, SEQ_LAYOUT_BATCH_FIRST));
+    CHECK_OK(seq_dataset_set_targets(data, next, NULL, N, T, 1, NULL, SEQ_LAYOUT_BATCH_FIRST));
+    CHECK_ERROR(seq_model_fit(plain, data, 1, N, NULL, NULL), SEQ_ERR_RESOURCE_LIMIT, "batch_size");
+    if (quick_mode()) goto done;
+    CHECK_OK(seq_model_fit(plain, data, 1, 2, stop_after_first_batch, &steps));
+    CHECK_INT_EQ(steps, 1);
+    CHECK_OK(seq_model_fit(windowed, data, 1, 2, stop_after_first_batch, &steps));
+    CHECK_INT_EQ(steps, 10);
+done:
+    seq_dataset_free(data);
+    seq_model_free(plain);
+    seq_model_free(windowed);
+    free(tokens);
+    free(next);
+}
+
+/* A window whose loss overflows float stops seq_model_fit with SEQ_ERR_NUMERIC, a message that
+   names the window and the cause, and the weights of the window before it: those of a fit on
+   the first window's steps alone. */
+void test_fit_in_windows_stops_at_a_bad_window(void) {
+    enum { N = 3, T = 6, K = 3 };
+    float x[T * N], y[T * N], first_x[K * N], first_y[K * N], a[48], b[48];
+    seq_model *model = model_from("cell=gru input_size=1 hidden_size=4 output_size=1 output=regression optimizer=sgd "
+                                  "learning_rate=0.01 truncated_bptt=3 seed=6");
+    seq_model *reference = model_from("cell=gru input_size=1 hidden_size=4 output_size=1 output=regression optimizer=sgd "
+                                      "learning_rate=0.01 truncated_bptt=3 seed=6");
+    seq_dataset *data = NULL, *first = NULL;
+    int i;
+    if (model == NULL || reference == NULL) goto done;
+    for (i = 0; i < T * N; i++) {
+        x[i] = (float)(i % 7) / 7.0f;
+        y[i] = i / N >= K ? 1e20f : 0.5f; /* time-major: the second window's targets are huge */
+    }
+    memcpy(first_x, x, sizeof first_x);
+    memcpy(first_y, y, sizeof first_y);
+    CHECK_OK(seq_dataset_create(&data));
+    CHECK_OK(seq_dataset_set_inputs(data, x, NULL, N, T, 1, NULL, SEQ_LAYOUT_TIME_MAJOR));
+    CHECK_OK(seq_dataset_set_targets(data, NULL, y, N, T, 1, NULL, SEQ_LAYOUT_TIME_MAJOR));
+    CHECK_OK(seq_dataset_create(&first));
+    CHECK_OK(seq_dataset_set_inputs(first, first_x, NULL, N, K, 1, NULL, SEQ_LAYOUT_TIME_MAJOR));
+    CHECK_OK(seq_dataset_set_targets(first, NULL, first_y, N, K, 1, NULL, SEQ_LAYOUT_TIME_MAJOR));
+    CHECK_ERROR(seq_model_fit(model, data, 1, N, NULL, NULL), SEQ_ERR_NUMERIC, "window 2 (steps 3..<6)");
+    CHECK(strstr(seq_last_error(), "overflows") != NULL);
+    CHECK(strstr(seq_last_error(), "those after window 1") != NULL);
+    CHECK_OK(seq_model_fit(reference, first, 1, N, NULL, NULL));
+    CHECK_OK(seq_model_get_parameter(model, "rnn.weight_hh_l0", a, 48, NULL));
+    CHECK_OK(seq_model_get_parameter(reference, "rnn.weight_hh_l0", b, 48, NULL));
+    CHECK(memcmp(a, b, sizeof a) == 0);
+done:
+    seq_dataset_free(data);
+    seq_dataset_free(first);
+    seq_model_free(model);
+    seq_model_free(reference);
+}

@@ -70,6 +70,8 @@
     X(gradients_match_finite_differences)             \
     X(input_gradient_matches_finite_differences)      \
     X(input_gradient_of_tokens_sums_to_the_embedding_gradient) \
+    X(fit_sizes_the_work_of_a_batch_not_the_dataset)  \
+    X(fit_in_windows_stops_at_a_bad_window)           \
     X(train_step_is_compute_then_apply)               \
     X(numeric_failure_leaves_parameters)              \
     X(optimizer_options_follow_torch_rules)           \

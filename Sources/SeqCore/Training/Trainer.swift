@@ -20,7 +20,7 @@ public struct TrainingOptions: Sendable {
     /// Group examples of similar length into batches (less padding), batches still shuffled.
     public var bucketByLength = false
     /// Truncated BPTT: split sequences into chunks of this many steps, carrying the state between
-    /// chunks but not the gradient (tagger and language model, one direction). nil: whole sequences.
+    /// chunks but not the gradient (tagger and language model, direction forward). nil: whole sequences.
     public var truncatedBPTT: Int?
     /// Clip the gradients' global L2 norm (lesson 5) and/or each gradient's value.
     public var clipNorm: Double?
@@ -208,7 +208,7 @@ public final class Trainer<S: SeqScalar> {
         if options.truncatedBPTT != nil {
             let a = model.config.architecture
             if !(a == .tagger || a == .languageModel) || model.config.rnn.direction != .forward {
-                throw SeqError.invalid("truncated_bptt", expected: "a one-direction tagger or language model", got: "\(a.rawValue), \(model.config.rnn.direction.rawValue)")
+                throw SeqError.invalid("truncated_bptt", expected: "a tagger or language model with direction forward", got: "\(a.rawValue), \(model.config.rnn.direction.rawValue)")
             }
         }
         var history = TrainingHistory()

@@ -5,13 +5,18 @@
 // while the model still reads it from its beginning. Used by `Trainer.fit` and by the C ABI's
 // seq_model_fit (configuration key "truncated_bptt").
 
-/// What one window of `SequenceModel.truncatedBPTT` left: its loss and the gradient norms per step
-/// (nil, and the loss NaN, when the loss or its gradient was not finite: the gradients are then
-/// unusable and the update should refuse them).
+/// What one window of `SequenceModel.truncatedBPTT` left: which window it was, its loss and the
+/// gradient norms per step. When the loss or its gradient was not finite, the loss is NaN, the
+/// norms nil and `failure` the engine's error if it raised one (e.g. a loss that overflows the
+/// scalar type): the gradients are unusable and the update should refuse them.
 public struct WindowResult<S: SeqScalar> {
+    /// 0-based index of the window in the batch, and the batch's steps it covers.
+    public var index: Int
+    public var steps: Range<Int>
     public var loss: Double
     public var validSteps: Int
     public var stepGradientNorms: Tensor<S>?
+    public var failure: SeqError?
 }
 
 extension SequenceBatch {
@@ -65,7 +70,7 @@ extension Tensor {
 }
 
 extension SequenceModel {
-    /// Truncated BPTT over one batch of a one-direction tagger or language model: for each window
+    /// Truncated BPTT over one batch of a tagger or language model whose direction is forward: for each window
     /// of `k` steps, zeroes the gradients, runs forward from the state the previous window ended in
     /// (`batch.h0`/`c0` for the first), backpropagates within the window, and calls `update` (which
     /// takes the optimizer step, or throws to stop). Rows whose sequence has ended drop out of later
@@ -75,7 +80,7 @@ extension SequenceModel {
         try Check.positive(k, "truncated_bptt")
         let a = config.architecture
         guard (a == .tagger || a == .languageModel) && config.rnn.direction == .forward else {
-            throw SeqError.invalid("truncated_bptt", expected: "a one-direction tagger or language model",
+            throw SeqError.invalid("truncated_bptt", expected: "a tagger or language model with direction forward",
                                    got: "\(a.rawValue), \(config.rnn.direction.rawValue)")
         }
         let total = batch.input.steps
@@ -91,18 +96,19 @@ extension SequenceModel {
                 c = c?.selectingBatchRows(keep)
                 rows = keep.map { rows[$0] }
             }
-            var window = batch.window(rows: rows, steps: start ..< min(start + k, total))
+            let span = start ..< min(start + k, total)
+            var window = batch.window(rows: rows, steps: span)
             window.h0 = h
             window.c0 = c
             arena.zeroGradients()
             let pass = try forward(window, training: true)
-            var result = WindowResult<S>(loss: .nan, validSteps: 0, stepGradientNorms: nil)
+            var result = WindowResult<S>(index: start / k, steps: span, loss: .nan, validSteps: 0)
             do {
                 let (value, dz, valid) = try loss(pass, window)
                 result.stepGradientNorms = try backward(pass, logitsGradient: dz)
                 (result.loss, result.validSteps) = (value, valid)
             } catch let e as SeqError where e.kind == .numeric {
-                // e.g. a loss that overflows the scalar type: the update sees a NaN loss and refuses it
+                result.failure = e  // the update sees a NaN loss and the cause, and refuses the step
             }
             try update(result)
             (h, c) = pass.finalState

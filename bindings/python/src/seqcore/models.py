@@ -338,7 +338,8 @@ class SequenceModel:
 
     def input_gradient(self, x: Any, y: Any = None, lengths: Any = None, target_lengths: Any = None) -> np.ndarray:
         """∂L/∂x, the gradient of the batch's loss with respect to its inputs (PyTorch's ``x.grad``
-        after ``loss.backward()``): shaped like ``x``, [B, T, I] (or [T, B, I]), 0 past each length.
+        after ``loss.backward()``): shaped like the inputs the loss read, [B, T, I] (or [T, B, I]),
+        0 past each length (a :class:`LanguageModel` given no ``y`` reads ``x[:, :-1]``).
         For token inputs, the gradient reaching each token's embedded vector, [B, T, E] (the
         embedding table's own gradient is ``gradients()["embedding.weight"]``); for seq2seq, of the
         encoder's input. Arguments as :meth:`fit`.
@@ -659,7 +660,7 @@ class SequenceTagger(SequenceModel):
         truncated_bptt: k >= 1 makes :meth:`fit` train in windows of k steps, one optimizer step
             per window: each window starts from the state the previous one ended in, and the
             gradient stops at its first step (truncated BPTT, for sequences too long to
-            backpropagate through whole). None: whole sequences. One-direction stacks only.
+            backpropagate through whole). None: whole sequences. Stacks with direction forward only.
         seed: seed of the embedding/head initialisation, dropout and shuffling (default: the layer's).
         batch_first: data as [B, T, ...] (default) or time-major [T, B, ...].
     """
