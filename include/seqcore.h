@@ -175,8 +175,8 @@ enum seq_layout_value {
  * - "clip_norm" (float >= 0; 0 = none): rescale the gradients to at most this global L2 norm
  * - "clip_value" (float >= 0; 0 = none): clamp every gradient to [-clip_value, clip_value]
  * - "truncated_bptt" (int >= 0; 0 = whole sequences; a tagger or language model with
- *   direction "forward" only): seq_model_fit cuts each batch into windows of this many steps, one optimizer step per
- *   window, carrying the state from window to window but not its gradient
+ *   direction "forward" only): seq_model_fit cuts each batch into windows of this many steps,
+ *   one optimizer step per window, carrying the state from window to window but not its gradient
  *
  * Keys of the learning-rate schedule. The rate of each optimizer step is a function of n, the
  * optimizer steps taken before it (counted from 0, by seq_model_train_step,
@@ -974,10 +974,10 @@ seq_status seq_dataset_count(seq_dataset *dataset, int64_t *count);
  * Trains a model on a dataset: `epochs` passes over it in shuffled minibatches of `batch_size`
  * sequences (the last one smaller when batch_size does not divide N), one
  * `seq_model_train_step` per batch. With the configuration key "truncated_bptt" set to k >= 1
- * (a tagger or language model with direction "forward"), each batch is trained in windows of k steps, one
- * optimizer step per window: each window starts from the state a<t> (and c<t>) the previous one
- * ended in, and its gradient stops at the window's first step; sequences that have ended drop out
- * of later windows. The shuffling is seeded from the model's "seed" and the
+ * (a tagger or language model with direction "forward"), each batch is trained in windows of k
+ * steps, one optimizer step per window: each window starts from the state a<t> (and c<t>) the
+ * previous one ended in, and its gradient stops at the window's first step; sequences that have
+ * ended drop out of later windows. The shuffling is seeded from the model's "seed" and the
  * number of steps it has taken: the same model, dataset and calls train the same way, and two
  * calls in a row shuffle differently. After every batch `callback`, if not NULL, receives the
  * progress and may stop the training.

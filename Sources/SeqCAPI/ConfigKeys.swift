@@ -68,8 +68,8 @@ import SeqCore
 /// - "clip_norm" (float >= 0; 0 = none): rescale the gradients to at most this global L2 norm
 /// - "clip_value" (float >= 0; 0 = none): clamp every gradient to [-clip_value, clip_value]
 /// - "truncated_bptt" (int >= 0; 0 = whole sequences; a tagger or language model with
-///   direction "forward" only): seq_model_fit cuts each batch into windows of this many steps, one optimizer step per
-///   window, carrying the state from window to window but not its gradient
+///   direction "forward" only): seq_model_fit cuts each batch into windows of this many steps,
+///   one optimizer step per window, carrying the state from window to window but not its gradient
 ///
 /// Keys of the learning-rate schedule. The rate of each optimizer step is a function of n, the
 /// optimizer steps taken before it (counted from 0, by seq_model_train_step,

@@ -283,10 +283,10 @@ private struct Gathered {
 /// Trains a model on a dataset: `epochs` passes over it in shuffled minibatches of `batch_size`
 /// sequences (the last one smaller when batch_size does not divide N), one
 /// `seq_model_train_step` per batch. With the configuration key "truncated_bptt" set to k >= 1
-/// (a tagger or language model with direction "forward"), each batch is trained in windows of k steps, one
-/// optimizer step per window: each window starts from the state a<t> (and c<t>) the previous one
-/// ended in, and its gradient stops at the window's first step; sequences that have ended drop out
-/// of later windows. The shuffling is seeded from the model's "seed" and the
+/// (a tagger or language model with direction "forward"), each batch is trained in windows of k
+/// steps, one optimizer step per window: each window starts from the state a<t> (and c<t>) the
+/// previous one ended in, and its gradient stops at the window's first step; sequences that have
+/// ended drop out of later windows. The shuffling is seeded from the model's "seed" and the
 /// number of steps it has taken: the same model, dataset and calls train the same way, and two
 /// calls in a row shuffle differently. After every batch `callback`, if not NULL, receives the
 /// progress and may stop the training.
