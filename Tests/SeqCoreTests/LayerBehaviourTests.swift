@@ -64,6 +64,24 @@ final class LayerBehaviourTests: XCTestCase {
         XCTAssertNotEqual(arena.version, version, "updateValues must advance the version (packed weights go stale)")
     }
 
+    /// A forward and backward pass read the weights and leave the arena's version alone: a
+    /// version advanced by backpropagation would rebuild the packed weights at every step and make
+    /// the C API refuse a seq_model_backward after a seq_model_compute_gradients.
+    func testForwardAndBackwardLeaveTheVersion() throws {
+        for cell in [CellType.lstm, .gru, .rnnTanh] {
+            let layer = try RecurrentLayer<Float>(RecurrentConfig(cell: cell, inputSize: 3, hiddenSize: 4, numLayers: 2,
+                                                                  direction: .bidirectional), seed: 2)
+            let version = layer.arena.version
+            let x = try Tensor<Float>(shape: [5, 2, 3], data: (0 ..< 30).map { Float($0 % 7) / 7 - 0.4 })
+            let out = try layer.forward(x, lengths: [5, 3], training: true)
+            let grads = try layer.backward(out.tape!, gradOutput: Tensor(shape: out.output.shape,
+                                                                         data: out.output.data.map { $0 + 1 }))
+            XCTAssertGreaterThan(grads.input.data.map(abs).max()!, 0, "\(cell): the backward ran")
+            XCTAssertGreaterThan(layer.arena.gradients.map(abs).max()!, 0, "\(cell): the backward ran")
+            XCTAssertEqual(layer.arena.version, version, "\(cell): forward and backward advanced the version")
+        }
+    }
+
     /// Inference on the caller's memory (`forward(timeMajor:…)`) gives, bit for bit, what the
     /// array forward gives from the same initial states, for every cell, stacked and bidirectional,
     /// batch 1 and batch 18 (split over the threads); it refuses non-finite input, h0 and c0 by

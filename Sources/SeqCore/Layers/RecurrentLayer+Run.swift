@@ -234,9 +234,12 @@ extension RecurrentLayer {
 
         func runLayers(_ topGradient: Buffer<S>, _ firstGradient: UnsafeMutablePointer<S>, _ firstInput: UnsafePointer<S>) {
             var dY = topGradient, dYStride = features
-            arena.values.withUnsafeMutableBufferPointer { values in
+            // The weights are only read here: a mutable access to `values` would advance the
+            // arena's version, as if they had changed (the packed panels would be rebuilt, and a
+            // C caller's pending seq_model_backward refused).
+            arena.values.withUnsafeBufferPointer { values in
                 arena.gradients.withUnsafeMutableBufferPointer { gradients in
-                    let v = values.baseAddress!, g = gradients.baseAddress!
+                    let v = UnsafeMutablePointer(mutating: values.baseAddress!), g = gradients.baseAddress!
                     for l in (0 ..< c.numLayers).reversed() {
                         let inputSize = c.layerInputSize(l)
                         // The first direction's product writes every element of ∂L/∂x: no zero-fill.
