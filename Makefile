@@ -167,6 +167,7 @@ examples-run:
 	$(EXAMPLE_DIR)/train_char_model $(EXAMPLE_TEXT) $(EXAMPLE_MODEL)
 	$(EXAMPLE_DIR)/generate_text $(EXAMPLE_MODEL) "int main(" 200
 	$(EXAMPLE_DIR)/stream_steps $(EXAMPLE_MODEL) "seq_model_"
+	$(EXAMPLE_DIR)/custom_loss
 
 clean:
 	rm -rf $(OUT) $(SCRATCH)

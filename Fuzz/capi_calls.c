@@ -2,7 +2,8 @@
  * libFuzzer target "capi-calls": the fuzzer's bytes are a program of C ABI calls on a few handle
  * slots (configs, models, datasets, streams), each call with fuzzed arguments: configuration keys
  * and values, models created from fuzzed configurations, predict / train_step / evaluate /
- * compute_gradients / generate / decode with fuzzed sizes, lengths, layouts and capacities,
+ * compute_gradients / forward (then backward, final state, state gradient) / generate / decode
+ * with fuzzed sizes, lengths, layouts, initial states and capacities,
  * parameter and gradient get/set with fuzzed names and counts, dataset inputs and targets with
  * fuzzed sizes, fit, streams (fed for y-hat or for the top layer's a<t>), ONNX import, save and
  * load, and handles that are NULL, freed, of the wrong kind or garbage.
@@ -324,9 +325,97 @@ static void op_predict(fuzz_input *in) {
     release(&b);
 }
 
+/* The sizes of h0 (L*D*B*Hout) and c0 (L*D*B*H for an LSTM, else 0) for `batch` sequences, as a C
+   caller computes them from the model's configuration; -1 when they overflow or the handle is not
+   a live model. */
+static void state_sizes(seq_model *model, int64_t batch, int64_t *h, int64_t *c) {
+    seq_config *config = NULL;
+    int64_t layers = 1, hidden = 0, proj = 0, dims[3];
+    char cell[16] = "", direction[16] = "";
+    *h = *c = -1;
+    if (seq_model_get_config(model, &config) != SEQ_OK) return;
+    (void)seq_config_get_int(config, "num_layers", &layers);
+    (void)seq_config_get_int(config, "hidden_size", &hidden);
+    (void)seq_config_get_int(config, "proj_size", &proj);
+    (void)seq_config_get_string(config, "cell", cell, sizeof cell, NULL);
+    (void)seq_config_get_string(config, "direction", direction, sizeof direction, NULL);
+    seq_config_free(config);
+    dims[0] = strcmp(direction, "bidirectional") == 0 && layers < INT64_MAX / 2 ? 2 * layers : layers;
+    dims[1] = batch;
+    dims[2] = proj > 0 ? proj : hidden;
+    *h = fuzz_product(dims, 3);
+    dims[2] = hidden;
+    *c = strcmp(cell, "lstm") == 0 ? fuzz_product(dims, 3) : 0;
+}
+
+/* seq_model_forward on a batch, with a fuzzed h0 and c0 (of the model's sizes, fuzzed sizes, or
+   NULL with a count) and training flag, then one of seq_model_backward (a gradient of the
+   forward's count, or a fuzzed one; NaN and infinities at times), seq_model_final_state,
+   seq_model_state_gradient, or backward then both gradient reads. */
+static void op_forward(fuzz_input *in, struct buffers *b, seq_model *model, const struct model_info *info,
+                       const struct batch *x) {
+    uint8_t mode = fuzz_u8(in), after = fuzz_u8(in);
+    int skip = 0;
+    int64_t h_size, c_size, h0_count = 0, c0_count = 0, dims[3], capacity = 0, count = 0;
+    int64_t h_count = 0, c_count = 0, h_capacity = 0, c_capacity = 0, gradient_count;
+    const float *h0 = NULL, *c0 = NULL, *gradient;
+    float *output, *h, *c;
+    int32_t training = mode & 8 ? (int32_t)fuzz_size(in) : (mode >> 4) & 1;
+    state_sizes(model, x->batch, &h_size, &c_size);
+    if (mode & 1) {
+        if (fuzz_u8(in) % 4 == 0) h_size = fuzz_size(in);
+        h0 = float_input(in, b, h_size, &skip);
+        h0_count = h_size;
+    } else if (mode & 4) {
+        h0_count = fuzz_size(in); /* a count without its pointer */
+    }
+    if (mode & 2) {
+        if (fuzz_u8(in) % 4 == 0) c_size = fuzz_size(in);
+        c0 = float_input(in, b, c_size, &skip);
+        c0_count = c_size;
+    } else if (mode & 4) {
+        c0_count = fuzz_size(in);
+    }
+    if (skip) return;
+    dims[0] = info->architecture == 1 ? 1 : x->steps;
+    dims[1] = x->batch;
+    dims[2] = info->output_size;
+    output = output_buffer(in, b, fuzz_product(dims, 3), sizeof(float), &capacity);
+    FUZZ_CALL(seq_model_forward, model, x->features, x->tokens, x->steps, x->batch, x->input_size, x->lengths, x->layout, h0,
+              h0_count, c0, c0_count, training, output, capacity, fuzz_u8(in) % 8 ? &count : NULL);
+    after %= 4; /* 0 backward, 1 final state, 2 state gradient, 3 backward and both gradients */
+    if (after == 0 || after == 3) {
+        gradient_count = fuzz_u8(in) % 4 ? count : fuzz_size(in);
+        gradient = float_input(in, b, gradient_count, &skip);
+        if (skip) return;
+        FUZZ_CALL(seq_model_backward, model, fuzz_u8(in) % 16 ? gradient : NULL, gradient_count);
+    }
+    if (after == 3) {
+        (void)seq_model_input_gradient(model, NULL, 0, &h_count);
+        h = output_buffer(in, b, h_count, sizeof(float), &h_capacity);
+        FUZZ_CALL(seq_model_input_gradient, model, h, h_capacity, NULL);
+    }
+    if (after == 2 || after == 3) {
+        (void)seq_model_state_gradient(model, NULL, 0, &h_count, NULL, 0, &c_count);
+        h = output_buffer(in, b, h_count, sizeof(float), &h_capacity);
+        c = output_buffer(in, b, c_count, sizeof(float), &c_capacity);
+        FUZZ_CALL(seq_model_state_gradient, model, h, h_capacity, fuzz_u8(in) % 2 ? &h_count : NULL, c, c_capacity,
+                  fuzz_u8(in) % 2 ? &c_count : NULL);
+    }
+    if (after == 1) {
+        (void)seq_model_final_state(model, NULL, 0, &h_count, NULL, 0, &c_count);
+        h = output_buffer(in, b, h_count, sizeof(float), &h_capacity);
+        c = output_buffer(in, b, c_count, sizeof(float), &c_capacity);
+        FUZZ_CALL(seq_model_final_state, model, h, h_capacity, fuzz_u8(in) % 2 ? &h_count : NULL, c, c_capacity,
+                  fuzz_u8(in) % 2 ? &c_count : NULL);
+    }
+}
+
 static void op_train(fuzz_input *in) {
     struct buffers b = {{0}, 0};
-    uint8_t which = fuzz_u8(in) % 3, kind;
+    /* The operation byte's bits above which: (op / 3) % 4 == 3 runs op_forward on the batch
+       instead; the other bytes keep their meaning. */
+    uint8_t op = fuzz_u8(in), which = op % 3, kind;
     seq_model *model = PICK_MODEL(in);
     struct model_info info = model_info(model);
     struct batch x;
@@ -336,6 +425,11 @@ static void op_train(fuzz_input *in) {
     const float *values = NULL;
     double loss = 0;
     if (!pick_batch(in, &b, &info, &x)) { release(&b); return; }
+    if ((op / 3) % 4 == 3) {
+        op_forward(in, &b, model, &info, &x);
+        release(&b);
+        return;
+    }
     target_steps = fuzz_u8(in) < 192 ? (info.architecture == 1 ? 1 : x.steps) : bounded_size(in, 64);
     dims[0] = target_steps;
     dims[1] = x.batch;

@@ -860,7 +860,9 @@ seq_status seq_model_gradient_norms(seq_model *model,
 
 /**
  * The gradient of the loss with respect to the inputs (PyTorch's x.grad) of the last
- * `seq_model_compute_gradients` or `seq_model_train_step` call, in that call's layout:
+ * `seq_model_compute_gradients`, `seq_model_train_step` or `seq_model_backward` call (of the
+ * latter, that one backward's, not a sum over the backwards since the gradients were zeroed),
+ * in that call's layout:
  * steps * batch * width floats, zero past each sequence's length. width is input_size for
  * feature inputs; for token inputs it is embedding_size, the gradient reaching each token's
  * embedded vector (the embedding table's own gradient is the parameter "embedding.weight"). For
@@ -1391,6 +1393,142 @@ seq_status seq_model_set_onnx_tensor(seq_model *model,
                                      const char *tensor,
                                      const float *data,
                                      int64_t count);
+
+/* ---------------------------------------------------------------------------------------------
+ * Forward and backward, for a loss of the caller's
+ */
+
+/**
+ * Runs a model on a batch and writes its logits z, the head's output before any activation
+ * (before the sigmoid of "binary", the softmax of "classes"; the values of "regression"), for a
+ * loss the caller computes. With `training` 1 the pass runs as in training (dropout active) and
+ * is kept for `seq_model_backward`, which takes the caller's dL/dz; with 0 it runs as
+ * `seq_model_predict` does and nothing is kept for a backward. Either way its final state is
+ * kept for `seq_model_final_state`, until the next forward. Not for seq2seq models.
+ *
+ * Input and output as `seq_model_predict`: [T, B, K] in `layout` for a tagger or language model
+ * (zeros at steps t >= lengths[b]), [B, K] for a classifier. The initial state, as PyTorch's h0
+ * and c0: h0 [L*D, B, Hout] and c0 [L*D, B, H] (LSTM), layer-major with a layer's reverse
+ * direction after its forward one, in this order whatever the layout; NULL for zeros.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`, not seq2seq.
+ *   - features: as `seq_model_predict`.
+ *   - tokens: as `seq_model_predict`.
+ *   - steps: as `seq_model_predict`.
+ *   - batch: as `seq_model_predict`.
+ *   - input_size: as `seq_model_predict`.
+ *   - lengths: as `seq_model_predict`.
+ *   - layout: as `seq_model_predict`.
+ *   - h0: L*D*B*Hout finite floats, or NULL for zeros.
+ *   - h0_count: L*D*B*Hout with `h0`, 0 without.
+ *   - c0: for an LSTM, L*D*B*H finite floats, or NULL for zeros; NULL for other cells.
+ *   - c0_count: L*D*B*H with `c0`, 0 without.
+ *   - training: 1 to keep the pass for `seq_model_backward` (dropout active), 0 for inference.
+ *   - output: receives the logits; may be NULL only when `capacity` is 0.
+ *   - capacity: size of `output` in floats.
+ *   - count: as `seq_model_predict` (with `output` NULL and `capacity` 0 only sets it, runs
+ *     nothing and keeps the previous pass).
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_INVALID_ARGUMENT`
+ *   (as `seq_model_predict`; a state count that does not match, NaN or infinite state values,
+ *   `c0` for a cell without a memory cell, `training` not 0 or 1); `SEQ_ERR_BUFFER_TOO_SMALL`;
+ *   `SEQ_ERR_RESOURCE_LIMIT`. On failure the previous pass is kept.
+ * - Thread safety: safe to call from any thread (calls on one model are serialised). One pass is
+ *   kept per model: between a forward and its backward, a forward from another thread replaces it.
+ */
+seq_status seq_model_forward(seq_model *model,
+                             const float *features,
+                             const int32_t *tokens,
+                             int64_t steps,
+                             int64_t batch,
+                             int64_t input_size,
+                             const int64_t *lengths,
+                             seq_layout layout,
+                             const float *h0,
+                             int64_t h0_count,
+                             const float *c0,
+                             int64_t c0_count,
+                             int32_t training,
+                             float *output,
+                             int64_t capacity,
+                             int64_t *count);
+
+/**
+ * Backpropagates the caller's dL/dz, the gradient of its loss with respect to the logits of the
+ * last `seq_model_forward` (run with training 1), through the head and the recurrent stack:
+ * each parameter's gradient is ADDED to (as PyTorch's backward accumulates; zero them first with
+ * `seq_model_zero_gradients`), and dL/dx, dL/dh0 and dL/dc0 are kept for
+ * `seq_model_input_gradient` and `seq_model_state_gradient`, the per-step norms for
+ * `seq_model_gradient_norms`. Then update with `seq_model_apply_gradients`. A pass is
+ * backpropagated once.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - gradient: dL/dz, shaped and laid out as that forward's output ([T, B, K] or [B, K] in its
+ *     layout); finite. Values at steps t >= lengths[b] are ignored.
+ *   - count: the number of floats in `gradient`, the forward's `count`.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_STATE` (no
+ *   forward with training 1 since the last backward, or the parameters changed since it: the
+ *   pass is dropped); `SEQ_ERR_INVALID_ARGUMENT` (a seq2seq model, a count that does not match,
+ *   NaN or infinite values: nothing changes, the pass is kept).
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_backward(seq_model *model, const float *gradient, int64_t count);
+
+/**
+ * The final state of the last `seq_model_forward`: h_n = a<T> [L*D, B, Hout] and, for an LSTM,
+ * c_n = c<T> [L*D, B, H], taken at each sequence's own length (the reverse direction's at its
+ * step 0), as PyTorch's h_n and c_n. Pass it as the next call's h0 and c0 to carry the state
+ * from one piece of a long sequence to the next. Each output follows the size convention of
+ * `seq_model_predict`: NULL with capacity 0 only sets the count.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - h: receives L*D*B*Hout floats; may be NULL only when `h_capacity` is 0.
+ *   - h_capacity: size of `h` in floats.
+ *   - h_count: if not NULL, receives L*D*B*Hout.
+ *   - c: receives L*D*B*H floats for an LSTM; may be NULL only when `c_capacity` is 0.
+ *   - c_capacity: size of `c` in floats.
+ *   - c_count: if not NULL, receives L*D*B*H for an LSTM, 0 for other cells.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_STATE` (no
+ *   forward yet); `SEQ_ERR_BUFFER_TOO_SMALL` (buffers untouched); `SEQ_ERR_INVALID_ARGUMENT`
+ *   (negative capacity).
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_final_state(seq_model *model,
+                                 float *h,
+                                 int64_t h_capacity,
+                                 int64_t *h_count,
+                                 float *c,
+                                 int64_t c_capacity,
+                                 int64_t *c_count);
+
+/**
+ * dL/dh0 and dL/dc0, the gradient of the loss with respect to the initial state (PyTorch's
+ * h0.grad and c0.grad), of the last `seq_model_backward`, `seq_model_compute_gradients` or
+ * `seq_model_train_step` (for seq2seq, the encoder's): [L*D, B, Hout] and, for an LSTM,
+ * [L*D, B, H]. Sizes as `seq_model_final_state`.
+ *
+ * - Parameters:
+ *   - model: a live `seq_model`.
+ *   - h: receives L*D*B*Hout floats; may be NULL only when `h_capacity` is 0.
+ *   - h_capacity: size of `h` in floats.
+ *   - h_count: if not NULL, receives L*D*B*Hout.
+ *   - c: receives L*D*B*H floats for an LSTM; may be NULL only when `c_capacity` is 0.
+ *   - c_capacity: size of `c` in floats.
+ *   - c_count: if not NULL, receives L*D*B*H for an LSTM, 0 for other cells.
+ * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_STATE` (no
+ *   such call yet, or `seq_model_fit` since); `SEQ_ERR_BUFFER_TOO_SMALL` (buffers untouched);
+ *   `SEQ_ERR_INVALID_ARGUMENT` (negative capacity).
+ * - Thread safety: safe to call from any thread (calls on one model are serialised).
+ */
+seq_status seq_model_state_gradient(seq_model *model,
+                                    float *h,
+                                    int64_t h_capacity,
+                                    int64_t *h_count,
+                                    float *c,
+                                    int64_t c_capacity,
+                                    int64_t *c_count);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -34,9 +34,14 @@ final class ModelObject: HandleValue {
     let seed: UInt64
     /// ‖∂L/∂a<t>‖ of the last gradient computation, [L·D, T] (nil before the first).
     var lastGradientNorms: Tensor<Float>?
-    /// ∂L/∂x of the last seq_model_compute_gradients or seq_model_train_step, time-major
-    /// [T, B, width], with that call's layout (nil before the first, and after seq_model_fit).
-    var lastInputGradient: (gradient: Tensor<Float>, layout: Layout)?
+    /// What reached the recurrent stack's inputs and initial states in the last
+    /// seq_model_compute_gradients, seq_model_train_step or seq_model_backward: ∂L/∂x time-major
+    /// [T, B, width], ∂L/∂h0, ∂L/∂c0, with that call's layout (nil before the first, and after
+    /// seq_model_fit).
+    var lastStackGradients: (gradients: RecurrentGradients<Float>, layout: Layout)?
+    /// The last seq_model_forward: its pass (with the tape when it trained), kept for
+    /// seq_model_backward and seq_model_final_state.
+    var lastForward: ForwardRecord?
 
     private let lock = Mutex<Void>(())
 

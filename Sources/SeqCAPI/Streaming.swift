@@ -226,10 +226,7 @@ final class StreamObject: HandleValue {
     guarded {
         let s = try Handles.value(stream, as: StreamObject.self, argument: "stream")
         let (hState, cState) = try s.locked { (s.session.h, s.session.c) }
-        let hOut = try Arg.output(h, h_capacity, h_count, needed: hState.count, name: "h", capacityName: "h_capacity")
-        let cOut = try Arg.output(c, c_capacity, c_count, needed: cState?.count ?? 0, name: "c", capacityName: "c_capacity")
-        if let hOut { hState.data.withUnsafeBufferPointer { hOut.update(from: $0.baseAddress!, count: $0.count) } }
-        if let cOut, let cState { cState.data.withUnsafeBufferPointer { cOut.update(from: $0.baseAddress!, count: $0.count) } }
+        try writeState(hState, cState, into: h, h_capacity, h_count, c, c_capacity, c_count)
     }
 }
 
@@ -254,30 +251,9 @@ final class StreamObject: HandleValue {
         let r = s.owner.config.rnn, batch = s.session.batch
         let hShape = [r.numLayers, batch, r.outputSize]
         let cShape = r.hasCellState ? [r.numLayers, batch, r.hiddenSize] : nil
-        let h = try Arg.pointer(h, "h")
-        let hNeeded = hShape.reduce(1, *)
-        guard h_count == Int64(hNeeded) else {
-            throw SeqError.invalid("h_count", expected: "\(hNeeded) (L * B * Hout = \(hShape.map(String.init).joined(separator: " * ")))",
-                                   got: h_count)
-        }
-        try Arg.finite(h, count: hNeeded, "h")
-        let hTensor = try Tensor(shape: hShape, data: Array(UnsafeBufferPointer(start: h, count: hNeeded)))
-        var cTensor: Tensor<Float>?
-        if let c {
-            guard let cShape else {
-                throw SeqError.invalid("c", expected: "NULL (only an LSTM has a memory cell)", got: "a pointer")
-            }
-            let cNeeded = cShape.reduce(1, *)
-            guard c_count == Int64(cNeeded) else {
-                throw SeqError.invalid("c_count", expected: "\(cNeeded) (L * B * H = \(cShape.map(String.init).joined(separator: " * ")))",
-                                       got: c_count)
-            }
-            try Arg.finite(c, count: cNeeded, "c")
-            cTensor = try Tensor(shape: cShape, data: Array(UnsafeBufferPointer(start: c, count: cNeeded)))
-        } else {
-            guard c_count == 0 else { throw SeqError.invalid("c_count", expected: "0 when c is NULL", got: c_count) }
-            if let cShape { cTensor = Tensor(zeros: cShape) }
-        }
-        try s.locked { try s.session.setState(h: hTensor, c: cTensor) }
+        var state = try readState(h: h, hCount: h_count, c: c, cCount: c_count, hShape: hShape, cShape: cShape,
+                                  hName: "h", cName: "c", directions: false, hRequired: true)
+        if let cShape, state.c == nil { state.c = Tensor(zeros: cShape) }
+        try s.locked { try s.session.setState(h: state.h!, c: state.c) }
     }
 }

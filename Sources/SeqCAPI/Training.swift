@@ -6,14 +6,14 @@
 import SeqCore
 
 extension ModelObject {
-    /// Zeroes the gradients and accumulates those of `batch`; returns the loss. Keeps ∂L/∂x for
-    /// `seq_model_input_gradient` when `layout` (the caller's) is given, forgets it otherwise.
-    /// Lock held.
+    /// Zeroes the gradients and accumulates those of `batch`; returns the loss. Keeps ∂L/∂x, ∂L/∂h0
+    /// and ∂L/∂c0 for `seq_model_input_gradient` and `seq_model_state_gradient` when `layout` (the
+    /// caller's) is given, forgets them otherwise. Lock held.
     func computeGradients(_ batch: SequenceBatch<Float>, layout: Layout? = nil) throws -> Double {
         model.arena.zeroGradients()
-        lastInputGradient = nil
+        lastStackGradients = nil
         let result = try model.lossAndStackGradients(batch)
-        if let layout { lastInputGradient = (result.stack.input, layout) }
+        if let layout { lastStackGradients = (result.stack, layout) }
         return try accept(loss: result.loss, norms: result.stack.stepGradientNorms)
     }
 
@@ -38,7 +38,7 @@ extension ModelObject {
             return (loss, 1)
         }
         var total = 0.0, steps = 0
-        lastInputGradient = nil
+        lastStackGradients = nil
         try model.truncatedBPTT(batch, window: truncatedBPTT) { window in
             do {
                 if let cause = window.failure { throw SeqError(.numeric, cause.message + "; the parameters are unchanged") }
@@ -314,7 +314,9 @@ extension ModelObject {
 }
 
 /// The gradient of the loss with respect to the inputs (PyTorch's x.grad) of the last
-/// `seq_model_compute_gradients` or `seq_model_train_step` call, in that call's layout:
+/// `seq_model_compute_gradients`, `seq_model_train_step` or `seq_model_backward` call (of the
+/// latter, that one backward's, not a sum over the backwards since the gradients were zeroed),
+/// in that call's layout:
 /// steps * batch * width floats, zero past each sequence's length. width is input_size for
 /// feature inputs; for token inputs it is embedding_size, the gradient reaching each token's
 /// embedded vector (the embedding table's own gradient is the parameter "embedding.weight"). For
@@ -334,10 +336,11 @@ extension ModelObject {
     guarded {
         let m = try Handles.value(model, as: ModelObject.self, argument: "model")
         try m.locked {
-            guard let (g, layout) = m.lastInputGradient else {
-                throw SeqError(.state, "argument 'model': no input gradient (call seq_model_compute_gradients or "
-                    + "seq_model_train_step first; seq_model_fit keeps none)")
+            guard let (stack, layout) = m.lastStackGradients else {
+                throw SeqError(.state, "argument 'model': no input gradient (call seq_model_compute_gradients, "
+                    + "seq_model_train_step or seq_model_backward first; seq_model_fit keeps none)")
             }
+            let g = stack.input
             guard let out = try Arg.output(buffer, capacity, count, needed: g.count, name: "buffer") else { return }
             layout.store(g.data, steps: g.shape[0], batch: g.shape[1], width: g.shape[2], into: out)
         }

@@ -77,6 +77,21 @@
     X(optimizer_options_follow_torch_rules)           \
     X(learning_rate_schedule)                         \
     X(optimizer_and_schedule_keys_are_checked_together) \
+    /* test_forward.c */                              \
+    X(forward_logits_match_predict)                   \
+    X(backward_of_the_models_own_loss_equals_compute_gradients) \
+    X(backward_matches_finite_differences_lstm_classifier) \
+    X(backward_matches_finite_differences_taggers)    \
+    X(backward_accumulates)                           \
+    X(forward_carries_state)                          \
+    X(final_state_at_each_length)                     \
+    X(backward_pass_survives_other_calls)             \
+    X(state_gradient_follows_the_last_gradient_call)  \
+    X(backward_refusals_of_state)                     \
+    X(backward_refusals_of_arguments)                 \
+    X(forward_refusals)                               \
+    X(forward_training_uses_dropout)                  \
+    X(bidirectional_state_order)                      \
     /* test_file.c */                                 \
     X(file_save_and_load)                             \
     X(file_load_errors)                               \

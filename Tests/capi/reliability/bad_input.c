@@ -620,6 +620,14 @@ static seq_status h_model_save_checkpoint(void *h) {
     return seq_model_save_checkpoint(h, path);
 }
 static seq_status h_model_set_onnx_tensor(void *h) { return seq_model_set_onnx_tensor(h, "rnn", 0, "W", values, 48); }
+static seq_status h_model_forward(void *h) {
+    return seq_model_forward(h, feats, NULL, T, B, I, NULL, SEQ_LAYOUT_TIME_MAJOR, NULL, 0, NULL, 0, 1, out, BIG, NULL);
+}
+static seq_status h_model_backward(void *h) { return seq_model_backward(h, values, T * B * K); }
+static seq_status h_model_final_state(void *h) { return seq_model_final_state(h, out, BIG, NULL, out + 1024, 1024, NULL); }
+static seq_status h_model_state_gradient(void *h) {
+    return seq_model_state_gradient(h, out, BIG, NULL, out + 1024, 1024, NULL);
+}
 static void f_config_free(void *h) { seq_config_free(h); }
 static void f_model_free(void *h) { seq_model_free(h); }
 static void f_dataset_free(void *h) { seq_dataset_free(h); }
@@ -673,6 +681,10 @@ static const struct handle_call handle_calls[] = {
     {"seq_model_save", MODEL, h_model_save, NULL},
     {"seq_model_save_checkpoint", MODEL, h_model_save_checkpoint, NULL},
     {"seq_model_set_onnx_tensor", MODEL, h_model_set_onnx_tensor, NULL},
+    {"seq_model_forward", MODEL, h_model_forward, NULL},
+    {"seq_model_backward", MODEL, h_model_backward, NULL},
+    {"seq_model_final_state", MODEL, h_model_final_state, NULL},
+    {"seq_model_state_gradient", MODEL, h_model_state_gradient, NULL},
 };
 
 static const char *const kind_names[] = {"seq_config", "seq_model", "seq_dataset", "seq_stream"};
@@ -1736,6 +1748,144 @@ static void onnx_cases(void) {
          seq_model_set_onnx_tensor(peep, "rnn", 0, "P", values, 11));
 }
 
+/* In a child: a forward of `model` (the tagger, or the language model) on the fixture batch, that
+   must succeed, before the call a case is about. */
+static void forward_first(seq_model *model, int32_t training, const int64_t *lengths) {
+    int tokens = model == lm;
+    need(seq_model_forward(model, tokens ? NULL : feats, tokens ? toks : NULL, T, B, tokens ? 1 : I, lengths,
+                           SEQ_LAYOUT_TIME_MAJOR, NULL, 0, NULL, 0, training, out, BIG, NULL),
+         "seq_model_forward");
+}
+
+static void forward_backward_cases(void) {
+    struct batch_case cases[64];
+    size_t n = batch_cases(cases), i;
+    static float nan_state[BIG], inf_state[BIG], nan_gradient[BIG], inf_gradient[BIG], padded_nan[BIG];
+    static const int64_t lengths_short[B] = {T, 2};
+    /* The tagger: L = D = 1, B = 2, H = 4, K = 2; h0 and c0 have 8 values, the output 20. */
+    enum { S = B * H, Z = T * B * K };
+    for (i = 0; i < BIG; i++) nan_state[i] = inf_state[i] = nan_gradient[i] = inf_gradient[i] = padded_nan[i] = 0.25f;
+    nan_state[3] = NAN;
+    inf_state[3] = INFINITY;
+    nan_gradient[1] = NAN;         /* (t 0, b 0, k 1): a valid step */
+    inf_gradient[Z - 1] = -INFINITY; /* (t 4, b 1, k 1): valid when every length is T */
+    padded_nan[(4 * B + 1) * K] = NAN; /* (t 4, b 1): padded with lengths {T, 2} */
+
+    for (i = 0; i < n; i++) {
+        const struct batch b = cases[i].b;
+        CASE(seq_model_forward, cases[i].input, cases[i].expect,
+             seq_model_forward(tagger, b.features, b.tokens, b.steps, b.batch, b.input_size, b.lengths, b.layout, NULL, 0, NULL,
+                               0, 1, out, BIG, NULL));
+    }
+#define FORWARD(input, expect, model, h0, h0_count, c0, c0_count, training, output, capacity)                          \
+    CASE(seq_model_forward, input, expect,                                                                              \
+         seq_model_forward(model, model == lm ? NULL : feats, model == lm ? toks : NULL, T, B, model == lm ? 1 : I, NULL, \
+                           SEQ_LAYOUT_TIME_MAJOR, h0, h0_count, c0, c0_count, training, output, capacity, NULL))
+    CASE(seq_model_forward, "a seq2seq model", SEQ_ERR_INVALID_ARGUMENT,
+         seq_model_forward(s2s, NULL, toks, T, B, 1, NULL, 0, NULL, 0, NULL, 0, 1, out, BIG, NULL));
+    CASE(seq_model_forward, "features given to a token model", SEQ_ERR_INVALID_ARGUMENT,
+         seq_model_forward(lm, feats, NULL, T, B, I, NULL, 0, NULL, 0, NULL, 0, 1, out, BIG, NULL));
+    CASE(seq_model_forward, "token id = vocab_size", SEQ_ERR_INVALID_ARGUMENT,
+         seq_model_forward(lm, NULL, bad_toks, T, B, 1, NULL, 0, NULL, 0, NULL, 0, 1, out, BIG, NULL));
+    FORWARD("training 2", SEQ_ERR_INVALID_ARGUMENT, tagger, NULL, 0, NULL, 0, 2, out, BIG);
+    FORWARD("training -1", SEQ_ERR_INVALID_ARGUMENT, tagger, NULL, 0, NULL, 0, -1, out, BIG);
+    FORWARD("training INT32_MIN", SEQ_ERR_INVALID_ARGUMENT, tagger, NULL, 0, NULL, 0, INT32_MIN, out, BIG);
+    FORWARD("h0_count 7 (needs L*D*B*Hout = 8)", SEQ_ERR_INVALID_ARGUMENT, tagger, values, S - 1, NULL, 0, 1, out, BIG);
+    FORWARD("h0_count -1", SEQ_ERR_INVALID_ARGUMENT, tagger, values, -1, NULL, 0, 1, out, BIG);
+    FORWARD("h0_count INT64_MAX", SEQ_ERR_INVALID_ARGUMENT, tagger, values, INT64_MAX, NULL, 0, 1, out, BIG);
+    FORWARD("h0_count INT64_MIN", SEQ_ERR_INVALID_ARGUMENT, tagger, values, INT64_MIN, NULL, 0, 1, out, BIG);
+    FORWARD("h0 given, h0_count 0", SEQ_ERR_INVALID_ARGUMENT, tagger, values, 0, NULL, 0, 1, out, BIG);
+    FORWARD("h0 NULL, h0_count 8", SEQ_ERR_INVALID_ARGUMENT, tagger, NULL, S, NULL, 0, 1, out, BIG);
+    FORWARD("a NaN in h0", SEQ_ERR_INVALID_ARGUMENT, tagger, nan_state, S, NULL, 0, 1, out, BIG);
+    FORWARD("a +Inf in h0", SEQ_ERR_INVALID_ARGUMENT, tagger, inf_state, S, NULL, 0, 1, out, BIG);
+    FORWARD("c0_count 9 (needs L*D*B*H = 8)", SEQ_ERR_INVALID_ARGUMENT, tagger, values, S, values, S + 1, 1, out, BIG);
+    FORWARD("c0_count -1", SEQ_ERR_INVALID_ARGUMENT, tagger, values, S, values, -1, 1, out, BIG);
+    FORWARD("c0 given, c0_count 0", SEQ_ERR_INVALID_ARGUMENT, tagger, values, S, values, 0, 1, out, BIG);
+    FORWARD("c0 NULL, c0_count 8", SEQ_ERR_INVALID_ARGUMENT, tagger, values, S, NULL, S, 1, out, BIG);
+    FORWARD("a NaN in c0", SEQ_ERR_INVALID_ARGUMENT, tagger, values, S, nan_state, S, 1, out, BIG);
+    FORWARD("c0 for a GRU (no memory cell)", SEQ_ERR_INVALID_ARGUMENT, regress, values, S, values, S, 1, out, BIG);
+    FORWARD("h0_count 8 for a bidirectional model (needs L*D*B*Hout = 16)", SEQ_ERR_INVALID_ARGUMENT, bidir, values, S, NULL,
+            0, 1, out, BIG);
+    FORWARD("h0_count 8 for proj_size 2 (needs L*D*B*Hout = 4)", SEQ_ERR_INVALID_ARGUMENT, proj, values, S, NULL, 0, 1, out,
+            BIG);
+    FORWARD("output NULL, capacity 20", SEQ_ERR_NULL_POINTER, tagger, NULL, 0, NULL, 0, 1, NULL, Z);
+    FORWARD("output NULL, capacity INT64_MAX", SEQ_ERR_NULL_POINTER, tagger, NULL, 0, NULL, 0, 1, NULL, INT64_MAX);
+    FORWARD("capacity -1", SEQ_ERR_INVALID_ARGUMENT, tagger, NULL, 0, NULL, 0, 1, out, -1);
+    FORWARD("capacity INT64_MIN", SEQ_ERR_INVALID_ARGUMENT, tagger, NULL, 0, NULL, 0, 1, out, INT64_MIN);
+    FORWARD("capacity 19 (needs 20)", SEQ_ERR_BUFFER_TOO_SMALL, tagger, NULL, 0, NULL, 0, 1, out, Z - 1);
+    FORWARD("capacity 1 for a classifier (needs B*K = 4)", SEQ_ERR_BUFFER_TOO_SMALL, cls, NULL, 0, NULL, 0, 0, out, 1);
+#undef FORWARD
+
+    CASE(seq_model_backward, "no forward yet", SEQ_ERR_STATE, seq_model_backward(tagger, values, Z));
+    CASE(seq_model_backward, "a seq2seq model (it has no forward)", SEQ_ERR_INVALID_ARGUMENT, seq_model_backward(s2s, values, Z));
+    CASE(seq_model_backward, "after a forward with training 0", SEQ_ERR_STATE,
+         (forward_first(tagger, 0, NULL), seq_model_backward(tagger, values, Z)));
+    CASE(seq_model_backward, "twice after one forward", SEQ_ERR_STATE,
+         (forward_first(tagger, 1, NULL), need(seq_model_backward(tagger, values, Z), "seq_model_backward"),
+          seq_model_backward(tagger, values, Z)));
+    CASE(seq_model_backward, "after seq_model_set_parameter (parameters changed since the forward)", SEQ_ERR_STATE,
+         (forward_first(tagger, 1, NULL), need(seq_model_set_parameter(tagger, "head.bias", values, K), "seq_model_set_parameter"),
+          seq_model_backward(tagger, values, Z)));
+    CASE(seq_model_backward, "after seq_model_apply_gradients", SEQ_ERR_STATE,
+         (forward_first(tagger, 1, NULL), need(seq_model_apply_gradients(tagger), "seq_model_apply_gradients"),
+          seq_model_backward(tagger, values, Z)));
+    CASE(seq_model_backward, "gradient NULL", SEQ_ERR_NULL_POINTER,
+         (forward_first(tagger, 1, NULL), seq_model_backward(tagger, NULL, Z)));
+    CASE(seq_model_backward, "count 19 (the forward's output has 20)", SEQ_ERR_INVALID_ARGUMENT,
+         (forward_first(tagger, 1, NULL), seq_model_backward(tagger, values, Z - 1)));
+    CASE(seq_model_backward, "count 21", SEQ_ERR_INVALID_ARGUMENT, (forward_first(tagger, 1, NULL), seq_model_backward(tagger, values, Z + 1)));
+    CASE(seq_model_backward, "count 0", SEQ_ERR_INVALID_ARGUMENT, (forward_first(tagger, 1, NULL), seq_model_backward(tagger, values, 0)));
+    CASE(seq_model_backward, "count -1", SEQ_ERR_INVALID_ARGUMENT, (forward_first(tagger, 1, NULL), seq_model_backward(tagger, values, -1)));
+    CASE(seq_model_backward, "count INT64_MAX", SEQ_ERR_INVALID_ARGUMENT,
+         (forward_first(tagger, 1, NULL), seq_model_backward(tagger, values, INT64_MAX)));
+    CASE(seq_model_backward, "count INT64_MIN", SEQ_ERR_INVALID_ARGUMENT,
+         (forward_first(tagger, 1, NULL), seq_model_backward(tagger, values, INT64_MIN)));
+    CASE(seq_model_backward, "a NaN at a valid step", SEQ_ERR_INVALID_ARGUMENT,
+         (forward_first(tagger, 1, NULL), seq_model_backward(tagger, nan_gradient, Z)));
+    CASE(seq_model_backward, "a -Inf at a valid step", SEQ_ERR_INVALID_ARGUMENT,
+         (forward_first(tagger, 1, NULL), seq_model_backward(tagger, inf_gradient, Z)));
+    CASE(seq_model_backward, "a NaN at a padded step (documented: ignored)", EXPECT_ACCEPTED,
+         (forward_first(tagger, 1, lengths_short), seq_model_backward(tagger, padded_nan, Z)));
+    CASE(seq_model_backward, "a language model's count 20 (its output has T*B*V = 50)", SEQ_ERR_INVALID_ARGUMENT,
+         (forward_first(lm, 1, NULL), seq_model_backward(lm, values, Z)));
+
+    CASE(seq_model_final_state, "no forward yet", SEQ_ERR_STATE, seq_model_final_state(tagger, out, BIG, NULL, out + 1024, 1024, NULL));
+    CASE(seq_model_final_state, "a seq2seq model (it has no forward)", SEQ_ERR_STATE,
+         seq_model_final_state(s2s, out, BIG, NULL, out + 1024, 1024, NULL));
+    CASE(seq_model_final_state, "h NULL, h_capacity 8", SEQ_ERR_NULL_POINTER,
+         (forward_first(tagger, 0, NULL), seq_model_final_state(tagger, NULL, S, NULL, out + 1024, 1024, NULL)));
+    CASE(seq_model_final_state, "c NULL, c_capacity 8", SEQ_ERR_NULL_POINTER,
+         (forward_first(tagger, 0, NULL), seq_model_final_state(tagger, out, BIG, NULL, NULL, S, NULL)));
+    CASE(seq_model_final_state, "h_capacity -1", SEQ_ERR_INVALID_ARGUMENT,
+         (forward_first(tagger, 0, NULL), seq_model_final_state(tagger, out, -1, NULL, out + 1024, 1024, NULL)));
+    CASE(seq_model_final_state, "c_capacity INT64_MIN", SEQ_ERR_INVALID_ARGUMENT,
+         (forward_first(tagger, 0, NULL), seq_model_final_state(tagger, out, BIG, NULL, out + 1024, INT64_MIN, NULL)));
+    CASE(seq_model_final_state, "h_capacity 7 (needs 8)", SEQ_ERR_BUFFER_TOO_SMALL,
+         (forward_first(tagger, 0, NULL), seq_model_final_state(tagger, out, S - 1, NULL, out + 1024, 1024, NULL)));
+    CASE(seq_model_final_state, "c_capacity 7 (needs 8)", SEQ_ERR_BUFFER_TOO_SMALL,
+         (forward_first(tagger, 0, NULL), seq_model_final_state(tagger, out, BIG, NULL, out + 1024, S - 1, NULL)));
+
+    CASE(seq_model_state_gradient, "no gradients computed yet", SEQ_ERR_STATE,
+         seq_model_state_gradient(tagger, out, BIG, NULL, out + 1024, 1024, NULL));
+    CASE(seq_model_state_gradient, "after a forward without a backward", SEQ_ERR_STATE,
+         (forward_first(tagger, 1, NULL), seq_model_state_gradient(tagger, out, BIG, NULL, out + 1024, 1024, NULL)));
+    CASE(seq_model_state_gradient, "after seq_model_fit (it keeps none)", SEQ_ERR_STATE,
+         (need(seq_model_fit(trained, data_full, 1, 2, NULL, NULL), "seq_model_fit"),
+          seq_model_state_gradient(trained, out, BIG, NULL, out + 1024, 1024, NULL)));
+    CASE(seq_model_state_gradient, "h NULL, h_capacity 8", SEQ_ERR_NULL_POINTER,
+         seq_model_state_gradient(trained, NULL, S, NULL, out + 1024, 1024, NULL));
+    CASE(seq_model_state_gradient, "c NULL, c_capacity 8", SEQ_ERR_NULL_POINTER,
+         seq_model_state_gradient(trained, out, BIG, NULL, NULL, S, NULL));
+    CASE(seq_model_state_gradient, "h_capacity INT64_MIN", SEQ_ERR_INVALID_ARGUMENT,
+         seq_model_state_gradient(trained, out, INT64_MIN, NULL, out + 1024, 1024, NULL));
+    CASE(seq_model_state_gradient, "c_capacity -1", SEQ_ERR_INVALID_ARGUMENT,
+         seq_model_state_gradient(trained, out, BIG, NULL, out + 1024, -1, NULL));
+    CASE(seq_model_state_gradient, "h_capacity 7 (needs 8)", SEQ_ERR_BUFFER_TOO_SMALL,
+         seq_model_state_gradient(trained, out, S - 1, NULL, out + 1024, 1024, NULL));
+    CASE(seq_model_state_gradient, "c_capacity 1 (needs 8)", SEQ_ERR_BUFFER_TOO_SMALL,
+         seq_model_state_gradient(trained, out, BIG, NULL, out + 1024, 1, NULL));
+}
+
 int main(int argc, char **argv) {
     struct stat info;
     if (argc != 2 || stat(argv[1], &info) != 0 || !S_ISDIR(info.st_mode)) {
@@ -1755,6 +1905,7 @@ int main(int argc, char **argv) {
     stream_cases();
     file_cases();
     onnx_cases();
+    forward_backward_cases();
     free_fixtures();
     printf("#END\t%d\t%d\n", rows, failed_rows);
     fprintf(stderr, "bad_input: %d calls, %d failed\n", rows, failed_rows);
