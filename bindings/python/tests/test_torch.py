@@ -30,6 +30,16 @@ def torch_forward(module, x, lengths, hx):
     return out.numpy(), state
 
 
+def share_weights(model, rnn, head):
+    """Gives a seqcore model the torch head's weights, then both torch modules the model's float32
+    weights exactly (the recurrent stack came from torch through from_torch)."""
+    model.load_state_dict({"head.weight": head.weight.detach().float().numpy(),
+                           "head.bias": head.bias.detach().float().numpy()}, strict=False)
+    state = model.state_dict()
+    rnn.load_state_dict({n[4:]: torch.from_numpy(v).double() for n, v in state.items() if n.startswith("rnn.")})
+    head.load_state_dict({n[5:]: torch.from_numpy(v).double() for n, v in state.items() if n.startswith("head.")})
+
+
 CASES = [
     lambda: torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2),
     lambda: torch.nn.LSTM(3, 4, batch_first=True),
@@ -147,11 +157,7 @@ def test_input_gradient_is_autograds_x_grad():
     torch.manual_seed(5)
     gru, head = torch.nn.GRU(3, 4).double(), torch.nn.Linear(4, 3).double()
     model = seqcore.SequenceTagger(seqcore.from_torch(gru), 3, batch_first=False)
-    model.load_state_dict({"head.weight": head.weight.detach().float().numpy(),
-                           "head.bias": head.bias.detach().float().numpy()}, strict=False)
-    state = model.state_dict()
-    gru.load_state_dict({k[4:]: torch.from_numpy(v).double() for k, v in state.items() if k.startswith("rnn.")})
-    head.load_state_dict({k[5:]: torch.from_numpy(v).double() for k, v in state.items() if k.startswith("head.")})
+    share_weights(model, gru, head)
     rng = np.random.default_rng(5)
     T, B, lengths = 6, 3, [6, 2, 4]
     x = rng.standard_normal((T, B, 3)).astype(np.float32)
@@ -162,3 +168,58 @@ def test_input_gradient_is_autograds_x_grad():
     mask = torch.from_numpy(np.arange(T)[:, None] < np.array(lengths)[None, :])
     torch.nn.functional.cross_entropy(head(out)[mask], torch.from_numpy(labels)[mask]).backward()
     assert_close(model.input_gradient(x, labels, lengths), xt.grad.numpy(), 1e-4, 1e-6, "dL/dx")
+
+
+@pytest.mark.parametrize("kind", ["lstm_classifier", "gru_tagger"])
+def test_forward_backward_of_a_custom_loss_is_autograds(kind):
+    """A loss seqcore does not have, L = Σ w ⊙ z + ½ Σ z², through forward / backward from a given
+    initial state: every weight's gradient, x.grad, h0.grad and c0.grad against torch's autograd."""
+    torch.manual_seed(11)
+    T, B, lengths = 5, 3, [5, 2, 4]
+    if kind == "lstm_classifier":
+        rnn = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2).double()
+        model = seqcore.SequenceClassifier(seqcore.from_torch(rnn), 2, output="regression", batch_first=False)
+        hout, k = 2, 2
+    else:
+        rnn = torch.nn.GRU(3, 4, num_layers=2).double()
+        model = seqcore.SequenceTagger(seqcore.from_torch(rnn), 3, output="regression", batch_first=False)
+        hout, k = 4, 3
+    d = 2 if rnn.bidirectional else 1
+    head = torch.nn.Linear(d * hout, k).double()
+    share_weights(model, rnn, head)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((T, B, 3)).astype(np.float32)
+    h0 = 0.5 * rng.standard_normal((2 * d, B, hout)).astype(np.float32)
+    c0 = 0.5 * rng.standard_normal((2 * d, B, 4)).astype(np.float32)
+    initial = (h0, c0) if kind == "lstm_classifier" else h0
+
+    xt = torch.from_numpy(x).double().requires_grad_(True)
+    h0t = torch.from_numpy(h0).double().requires_grad_(True)
+    c0t = torch.from_numpy(c0).double().requires_grad_(True)
+    packed = pack_padded_sequence(xt, torch.tensor(lengths), enforce_sorted=False)
+    out, state_n = rnn(packed, (h0t, c0t) if kind == "lstm_classifier" else h0t)
+    if kind == "lstm_classifier":
+        h_n = state_n[0]
+        z = head(torch.cat([h_n[-2], h_n[-1]], dim=1))      # the top layer's two directions
+        mask = torch.ones(B, k, dtype=torch.bool)
+    else:
+        out, _ = pad_packed_sequence(out, total_length=T)
+        z = head(out)
+        mask = torch.from_numpy(np.arange(T)[:, None] < np.array(lengths)[None, :])[..., None].expand(T, B, k)
+    w = torch.from_numpy(rng.standard_normal(tuple(z.shape))).double()
+    loss = ((w * z + 0.5 * z * z) * mask).sum()
+    loss.backward()
+
+    model.zero_grad()
+    zs, _ = model.forward(x, lengths, initial_state=initial)
+    assert_close(zs, (z * mask).detach().numpy(), 1e-4, 1e-6, "z")
+    dx, dstate = model.backward(w.numpy().astype(np.float32) + zs)
+    grads = model.gradients()
+    for name, p in list(rnn.named_parameters()) + [("weight", head.weight), ("bias", head.bias)]:
+        key = ("head." if p is head.weight or p is head.bias else "rnn.") + name
+        assert_close(grads[key], p.grad.numpy(), 1e-4, 1e-6, key)
+    assert_close(dx, xt.grad.numpy(), 1e-4, 1e-6, "x.grad")
+    dh = dstate[0] if kind == "lstm_classifier" else dstate
+    assert_close(dh, h0t.grad.numpy(), 1e-4, 1e-6, "h0.grad")
+    if kind == "lstm_classifier":
+        assert_close(dstate[1], c0t.grad.numpy(), 1e-4, 1e-6, "c0.grad")

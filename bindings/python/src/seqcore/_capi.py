@@ -568,3 +568,28 @@ seq_model_load = _declare("seq_model_load", seq_status, [CString, POINTER(_model
 seq_model_set_onnx_tensor = _declare(
     "seq_model_set_onnx_tensor", seq_status, [_model_p, CString, Int64Arg, CString, ConstFloatArray, Int64Arg]
 )
+
+# --- Forward and backward, for a loss of the caller's ----------------------------------------
+
+# seq_status seq_model_forward(seq_model *model, const float *features, const int32_t *tokens, int64_t steps,
+#                              int64_t batch, int64_t input_size, const int64_t *lengths, seq_layout layout,
+#                              const float *h0, int64_t h0_count, const float *c0, int64_t c0_count,
+#                              int32_t training, float *output, int64_t capacity, int64_t *count);
+seq_model_forward = _declare(
+    "seq_model_forward",
+    seq_status,
+    [_model_p, ConstFloatArray, ConstInt32Array, Int64Arg, Int64Arg, Int64Arg, ConstInt64Array, seq_layout,
+     ConstFloatArray, Int64Arg, ConstFloatArray, Int64Arg, Int32Arg, FloatArray, Int64Arg, _i64_p],
+)
+# seq_status seq_model_backward(seq_model *model, const float *gradient, int64_t count);
+seq_model_backward = _declare("seq_model_backward", seq_status, [_model_p, ConstFloatArray, Int64Arg])
+# seq_status seq_model_final_state(seq_model *model, float *h, int64_t h_capacity, int64_t *h_count, float *c,
+#                                  int64_t c_capacity, int64_t *c_count);
+seq_model_final_state = _declare(
+    "seq_model_final_state", seq_status, [_model_p, FloatArray, Int64Arg, _i64_p, FloatArray, Int64Arg, _i64_p]
+)
+# seq_status seq_model_state_gradient(seq_model *model, float *h, int64_t h_capacity, int64_t *h_count, float *c,
+#                                     int64_t c_capacity, int64_t *c_count);
+seq_model_state_gradient = _declare(
+    "seq_model_state_gradient", seq_status, [_model_p, FloatArray, Int64Arg, _i64_p, FloatArray, Int64Arg, _i64_p]
+)

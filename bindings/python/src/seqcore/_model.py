@@ -50,6 +50,17 @@ def _empty(shape: Any, dtype: Any, what: str) -> np.ndarray:
         raise ResourceLimit(f"{what}: cannot allocate an output of {shape} values: {error}") from None
 
 
+def _state_pair(func: Any, handle: Any) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """Reads a state-shaped pair through a C function of the seq_stream_get_state shape (h, then
+    c, each sized by a first call): flat h, and flat c or None for cells without a memory cell."""
+    hc, cc = ctypes.c_int64(), ctypes.c_int64()
+    func(handle, None, 0, ctypes.byref(hc), None, 0, ctypes.byref(cc))
+    hs = _empty(hc.value, np.float32, "output")
+    cs = _empty(cc.value, np.float32, "output")
+    func(handle, hs, hs.size, None, cs if cs.size else None, cs.size, None)
+    return hs, (cs if cc.value > 0 else None)
+
+
 def _path_bytes(path: Any, name: str = "path") -> bytes:
     try:
         encoded = os.fsencode(os.fspath(path))
@@ -284,6 +295,41 @@ class ModelHandle(Handle):
             _capi.seq_model_input_gradient(h, out, out.size, None)
         return out
 
+    def zero_gradients(self) -> None:
+        with self._use() as h:
+            _capi.seq_model_zero_gradients(h)
+
+    def apply_gradients(self) -> None:
+        with self._use() as h:
+            _capi.seq_model_apply_gradients(h)
+
+    def forward(self, inputs: Inputs, h0: Optional[np.ndarray], c0: Optional[np.ndarray],
+                training: bool) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        """The logits (flat, in the inputs' layout) and the final state, flat h [L·D·B·Hout] and c
+        (None without a memory cell), under one lock: no other forward comes between."""
+        with self._use() as h:
+            args = (h, inputs.features, inputs.tokens, inputs.steps, inputs.batch, inputs.input_size,
+                    inputs.lengths, inputs.layout, h0, 0 if h0 is None else h0.size, c0,
+                    0 if c0 is None else c0.size, int(training))
+            needed = ctypes.c_int64()
+            _capi.seq_model_forward(*args, None, 0, ctypes.byref(needed))
+            out = _empty(needed.value, np.float32, "output")
+            _capi.seq_model_forward(*args, out, out.size, None)
+            h_n, c_n = _state_pair(_capi.seq_model_final_state, h)
+        return out, h_n, c_n
+
+    def backward(self, gradient: np.ndarray) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        """Backpropagates dL/dz of the last training forward; returns dL/dx (flat, in that call's
+        layout), dL/dh0 and dL/dc0 (flat; None without a memory cell), under one lock."""
+        with self._use() as h:
+            _capi.seq_model_backward(h, gradient, gradient.size)
+            count = ctypes.c_int64()
+            _capi.seq_model_input_gradient(h, None, 0, ctypes.byref(count))
+            dx = _empty((count.value,), np.float32, "output")
+            _capi.seq_model_input_gradient(h, dx, dx.size, None)
+            dh, dc = _state_pair(_capi.seq_model_state_gradient, h)
+        return dx, dh, dc
+
     def gradient_norms(self) -> np.ndarray:
         """||dL/da<t>|| of the last gradient computation: [L·D, T]."""
         with self._use() as h:
@@ -405,12 +451,7 @@ class StreamHandle(Handle):
     def get_state(self) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         """Flat h [L·B·Hout] and c [L·B·H] (None for cells without a memory cell)."""
         with self._use() as h:
-            hc, cc = ctypes.c_int64(), ctypes.c_int64()
-            _capi.seq_stream_get_state(h, None, 0, ctypes.byref(hc), None, 0, ctypes.byref(cc))
-            hs = _empty(hc.value, np.float32, "output")
-            cs = _empty(cc.value, np.float32, "output")
-            _capi.seq_stream_get_state(h, hs, hs.size, None, cs if cs.size else None, cs.size, None)
-        return hs, (cs if cc.value > 0 else None)
+            return _state_pair(_capi.seq_stream_get_state, h)
 
     def set_state(self, h_state: np.ndarray, c_state: Optional[np.ndarray]) -> None:
         with self._use() as h:

@@ -364,6 +364,134 @@ class SequenceModel:
         self._handle.compute_gradients(inputs, targets)
         return self._handle.gradient_norms()
 
+    # --- Forward and backward, for a loss of your own ------------------------------------------
+
+    def forward(self, x: Any, lengths: Any = None, *, initial_state: Any = None,
+                training: bool = True) -> Tuple[np.ndarray, Any]:
+        """The logits z, the head's output before any activation, for a loss of your own (what
+        ``model(x, h0)`` returns in PyTorch when the module ends in a ``Linear``); then
+        :meth:`backward` takes ∂L/∂z::
+
+            model.zero_grad()
+            z, state = model.forward(x, initial_state=state)     # state carried between pieces
+            dz = my_loss_gradient(z)                             # numpy, same shape as z
+            dx, dstate = model.backward(dz)                      # gradients accumulate
+            model.apply_gradients()                              # clip, then the optimizer's step
+
+        Args:
+            x, lengths: as :meth:`predict`.
+            initial_state: PyTorch's h0 [L·D, B, Hout], or ``(h0, c0)`` for an LSTM (c0
+                [L·D, B, H], None for zeros), layer-major with a layer's reverse direction after
+                its forward one; None for zeros.
+            training: True (dropout active) keeps the pass for :meth:`backward`; False runs it as
+                :meth:`predict` does and keeps none.
+
+        Returns:
+            ``(z, state)``: z [B, T, K] (or [T, B, K]) for a tagger or language model, 0 past each
+            length; [B, K] for a classifier. ``state``: the final state h_n [L·D, B, Hout], or
+            ``(h_n, c_n)`` for an LSTM, taken at each sequence's own length, ready to be the next
+            call's ``initial_state``.
+        """
+        inputs = self._inputs(x, lengths)
+        h0, c0 = self._initial_state(initial_state, inputs.batch)
+        z, h_n, c_n = self._handle.forward(inputs, h0, c0, bool(training))
+        k = self.output_size
+        if self._architecture == "classifier":
+            z = z.reshape(inputs.batch, k)
+        else:
+            lead = (inputs.batch, inputs.steps) if self.batch_first else (inputs.steps, inputs.batch)
+            z = z.reshape(lead + (k,))
+        # The library checks ∂L/∂z's size only; the shape catches a [T, B, K] given for [B, T, K].
+        self._logits_shape = z.shape if training else None
+        return z, self._state_value(h_n, c_n, inputs.batch)
+
+    def backward(self, grad: Any) -> Tuple[np.ndarray, Any]:
+        """Backpropagates ∂L/∂z, shaped as the logits of the last ``forward(training=True)``,
+        through the head and the recurrent stack (BPTT). Each parameter's gradient is added to
+        (read them with :meth:`gradients`, clear them with :meth:`zero_grad`); a pass is
+        backpropagated once. Values of ``grad`` past each length are ignored.
+
+        Returns:
+            ``(dx, dstate)``: ∂L/∂x shaped like the inputs (for token inputs, the gradient of
+            each embedded vector, [B, T, E]), and ∂L/∂h0 [L·D, B, Hout] — ``(∂L/∂h0, ∂L/∂c0)``
+            for an LSTM — of this backward alone.
+
+        Raises:
+            StateError: no ``forward(training=True)`` since the last backward, or the weights
+                changed since it (an update or load_state_dict): run the forward again.
+            InvalidArgument: ``grad`` of another shape, or NaN/infinite where it counts.
+        """
+        array = features_array(grad, "grad")
+        expected = getattr(self, "_logits_shape", None)
+        if expected is not None and array.shape != expected:
+            raise InvalidArgument(f"grad: expected the shape of the last forward's logits {list(expected)}, "
+                                  f"got {list(array.shape)}")
+        dx, dh, dc = self._handle.backward(array)
+        batch = self._state_batch(dh)
+        steps = dx.size // (batch * self._input_width())
+        lead = (batch, steps) if self.batch_first else (steps, batch)
+        return dx.reshape(lead + (self._input_width(),)), self._state_value(dh, dc, batch)
+
+    def zero_grad(self) -> None:
+        """Sets every gradient to zero (before the :meth:`backward` calls of a step)."""
+        self._handle.zero_gradients()
+
+    def apply_gradients(self) -> None:
+        """One optimizer step from the current gradients (as :meth:`backward` left them): clipped
+        as configured, then the configured optimizer's update and learning-rate schedule.
+
+        Raises:
+            NumericError: a gradient, or a weight after the update, would be NaN or infinite
+                (weights and optimizer unchanged).
+        """
+        self._handle.apply_gradients()
+
+    def _input_width(self) -> int:
+        return int(self._config["embedding_size"]) if self.uses_tokens else self.input_size
+
+    def _state_shapes(self, batch: int) -> Tuple[Tuple[int, int, int], Tuple[int, int, int]]:
+        c = self._config
+        k = int(c["num_layers"]) * (2 if c["direction"] == "bidirectional" else 1)
+        hidden = int(c["hidden_size"])
+        return (k, batch, int(c.get("proj_size") or hidden)), (k, batch, hidden)
+
+    def _state_batch(self, h: np.ndarray) -> int:
+        k, _, hout = self._state_shapes(1)[0]
+        return h.size // (k * hout)
+
+    def _state_value(self, h: np.ndarray, c: Optional[np.ndarray], batch: int) -> Any:
+        h_shape, c_shape = self._state_shapes(batch)
+        if c is None:
+            return h.reshape(h_shape)
+        return h.reshape(h_shape), c.reshape(c_shape)
+
+    def _initial_state(self, state: Any, batch: int) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        """h0 and c0 from ``initial_state`` (None, h0, or (h0, c0) for an LSTM), checked by shape."""
+        if state is None:
+            return None, None
+        lstm = self._config["cell"] == "lstm"
+        if isinstance(state, tuple):
+            if not lstm or len(state) != 2:
+                raise InvalidArgument("initial_state: expected h0 [L·D, B, Hout]" + (" or (h0, c0)" if lstm else "")
+                                      + f", got a tuple of {len(state)}")
+            h, c = state
+        else:
+            h, c = state, None
+        h_shape, c_shape = self._state_shapes(batch)
+        arrays = []
+        for value, shape, name in ((h, h_shape, "h0"), (c, c_shape, "c0")):
+            if value is None:
+                arrays.append(None)
+                continue
+            array = features_array(value, f"initial_state {name}")
+            if array.shape != shape:
+                raise InvalidArgument(f"initial_state: {name} must have shape {list(shape)} ([L·D, B, "
+                                      f"{'Hout' if name == 'h0' else 'H'}]), got {list(array.shape)}")
+            arrays.append(array)
+        if arrays[0] is None and arrays[1] is not None:
+            arrays[0] = np.zeros(h_shape, np.float32)
+        return arrays[0], arrays[1]
+
     def fit(
         self,
         x: Any,
@@ -489,7 +617,8 @@ class SequenceModel:
 
     def gradients(self) -> "OrderedDict[str, np.ndarray]":
         """The gradients dL/dparameter left by the last :meth:`compute_gradients`, :meth:`train_step`
-        or :meth:`fit` step, by parameter name."""
+        or :meth:`fit` step (or accumulated by :meth:`backward` since :meth:`zero_grad`), by
+        parameter name."""
         return self._handle.state_dict(gradients=True)
 
     def import_onnx(self, W: Any, R: Any, B: Any = None, P: Any = None, *, layer: int = 0,
@@ -890,6 +1019,11 @@ class Seq2Seq(SequenceModel):
     def predict(self, x: Any, lengths: Any = None) -> np.ndarray:
         """Not for seq2seq: use :meth:`decode`."""
         raise InvalidArgument("Seq2Seq.predict: a seq2seq model decodes; use decode()")
+
+    def forward(self, x: Any, lengths: Any = None, *, initial_state: Any = None,
+                training: bool = True) -> Tuple[np.ndarray, Any]:
+        """Not for seq2seq: its decoder reads the targets; train with :meth:`train_step` or :meth:`fit`."""
+        raise InvalidArgument("Seq2Seq.forward: a seq2seq model's loss is its own; use train_step() or fit()")
 
     def stream(self, batch: int = 1) -> Stream:
         """Not for seq2seq: the decoder needs the whole source."""
