@@ -115,13 +115,14 @@ def backward(x_i, y_i, a, y_hat):
         g["W_aa"] += np.outer(dz, a[t])      # undoes z = W_aa a<t-1> + ...: ∂z/∂W_aa = a<t-1>
         g["b_a"] += dz                       # undoes z = ... + b_a
         da_next = W_aa.T @ dz                # undoes W_aa a<t-1>: ∂L/∂a<t-1> through step t
-    return g, da_squares
+    return g, da_squares, da_next            # da_next is now ∂L/∂a<0>
 
 
 grads = {k: 0.0 for k in ("W_ax", "W_aa", "b_a", "W_ya", "b_y")}
 da_squares = np.zeros(T)
+da0 = np.zeros((B, H))
 for i, (a, y_hat, _) in enumerate(runs):
-    g, squares = backward(x[i, :lengths[i]], y[i, :lengths[i]], a, y_hat)
+    g, squares, da0[i] = backward(x[i, :lengths[i]], y[i, :lengths[i]], a, y_hat)
     for k in grads:
         grads[k] = grads[k] + g[k]         # L sums over the examples, so do its gradients
     da_squares[:lengths[i]] += squares
@@ -144,6 +145,19 @@ check_close(grads["b_y"], library["head.bias"], "∂L/∂b_y (head.bias)")
 check_close(np.sqrt(da_squares), norms[0], "‖∂L/∂a<t>‖ at every step (over the batch)")
 print(f"    {'t':>12s}" + "".join(f"{t + 1:>9d}" for t in range(T)))
 print(f"    {'‖∂L/∂a<t>‖':>12s}" + "".join(f"{v:9.4f}" for v in norms[0]))
+
+# --- The chain rule cut at v<t>: the library's backward from ∂L/∂v<t> given by hand ---------------
+# model.forward returns v<t> = W_ya a<t> + b_y, before σ; model.backward takes ∂L/∂v<t> — here
+# ŷ<t> − y<t>, the first line of the backward above — and runs the rest of BPTT. It also returns
+# ∂L/∂a<0>, what the loop above carried out of step 1 (a<0> is an input too: a given initial state).
+print("\nThe library's backward from ∂L/∂v<t> computed here:")
+model.zero_grad()
+v, _ = model.forward(x, lengths=lengths)                   # [B, T, 1]; this model has no dropout
+valid = np.arange(T)[None, :] < np.array(lengths)[:, None]
+check_close(np.where(valid, sigmoid(v[:, :, 0]), 0), y_hat_library, "σ(v<t>) = ŷ<t>")
+_, da0_library = model.backward(np.where(valid, sigmoid(v[:, :, 0]) - y, 0)[:, :, None])
+check_close(grads["W_aa"], model.gradients()["rnn.weight_hh_l0"], "∂L/∂W_aa from the library's backward of ŷ − y")
+check_close(da0, da0_library[0], "∂L/∂a<0> of every example (the gradient that leaves step 1)")
 
 # --- One step of gradient descent: θ := θ − α ∂L/∂θ ------------------------------------------------
 alpha = model.learning_rate  # plain SGD, α = 0.1
