@@ -788,12 +788,13 @@ seq_status seq_model_compute_gradients(seq_model *model,
 
 /**
  * Updates the parameters from the current gradients (as left by `seq_model_compute_gradients`
- * or written with `seq_model_set_gradient`): clips them as configured, then takes one optimizer
- * step. The gradients are left as clipped.
+ * or `seq_model_backward`, or written with `seq_model_set_gradient`): clips them as configured,
+ * then takes one optimizer step. The gradients are left as clipped.
  *
  * - Parameter model: a live `seq_model`.
  * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_NUMERIC` (a
- *   gradient, or a parameter after the update, would be NaN or infinite; nothing changes).
+ *   gradient, or a parameter after the update, would be NaN or infinite; nothing changes, and a
+ *   pass kept by `seq_model_forward` can still be backpropagated).
  * - Thread safety: safe to call from any thread (calls on one model are serialised).
  */
 seq_status seq_model_apply_gradients(seq_model *model);
@@ -834,8 +835,8 @@ seq_status seq_model_get_learning_rate(seq_model *model, double *out);
 
 /**
  * The vanishing-gradient diagnostic of lesson 5: the norm of dL/da<t>, the gradient reaching each
- * time step's state, from the last `seq_model_compute_gradients`, `seq_model_train_step` or
- * `seq_model_fit` batch. One row per layer and direction (rows = L*D, layer-major, a layer's
+ * time step's state, from the last `seq_model_compute_gradients`, `seq_model_train_step`,
+ * `seq_model_backward` or `seq_model_fit` batch. One row per layer and direction (rows = L*D, layer-major, a layer's
  * reverse direction after its forward one; for seq2seq, the encoder's), one column per time step
  * of that batch (after a seq_model_fit with "truncated_bptt", of its last window: the window's
  * steps, over the sequences still running); a vanilla RNN's norms fall towards early steps where
@@ -1470,7 +1471,9 @@ seq_status seq_model_forward(seq_model *model,
  * - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_STATE` (no
  *   forward with training 1 since the last backward, or the parameters changed since it: the
  *   pass is dropped); `SEQ_ERR_INVALID_ARGUMENT` (a seq2seq model, a count that does not match,
- *   NaN or infinite values: nothing changes, the pass is kept).
+ *   NaN or infinite values: nothing changes, the pass is kept); `SEQ_ERR_NUMERIC` (finite values
+ *   whose backward would make a gradient overflow: the gradients are left as they were, the pass
+ *   is spent).
  * - Thread safety: safe to call from any thread (calls on one model are serialised).
  */
 seq_status seq_model_backward(seq_model *model, const float *gradient, int64_t count);
@@ -1478,9 +1481,11 @@ seq_status seq_model_backward(seq_model *model, const float *gradient, int64_t c
 /**
  * The final state of the last `seq_model_forward`: h_n = a<T> [L*D, B, Hout] and, for an LSTM,
  * c_n = c<T> [L*D, B, H], taken at each sequence's own length (the reverse direction's at its
- * step 0), as PyTorch's h_n and c_n. Pass it as the next call's h0 and c0 to carry the state
- * from one piece of a long sequence to the next. Each output follows the size convention of
- * `seq_model_predict`: NULL with capacity 0 only sets the count.
+ * step 0), as PyTorch's h_n and c_n. For a stack whose direction is forward, pass it as the
+ * next call's h0 and c0 to carry the state from one piece of a long sequence to the next (a
+ * reverse direction's state belongs to the piece's start: it carries nothing forward). Each
+ * output follows the size convention of `seq_model_predict`: NULL with capacity 0 only sets the
+ * count.
  *
  * - Parameters:
  *   - model: a live `seq_model`.

@@ -180,7 +180,9 @@ extension ModelObject {
 /// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_STATE` (no
 ///   forward with training 1 since the last backward, or the parameters changed since it: the
 ///   pass is dropped); `SEQ_ERR_INVALID_ARGUMENT` (a seq2seq model, a count that does not match,
-///   NaN or infinite values: nothing changes, the pass is kept).
+///   NaN or infinite values: nothing changes, the pass is kept); `SEQ_ERR_NUMERIC` (finite values
+///   whose backward would make a gradient overflow: the gradients are left as they were, the pass
+///   is spent).
 /// - Thread safety: safe to call from any thread (calls on one model are serialised).
 @c public func seq_model_backward(_ model: SeqModelHandle?, _ gradient: UnsafePointer<Float>?, _ count: Int64) -> SeqStatus {
     guarded {
@@ -220,7 +222,15 @@ extension ModelObject {
             }
             m.lastForward?.pass = nil
             m.lastForward?.noPass = "the last seq_model_forward has been backpropagated already"
+            // A finite dL/dz can still overflow Float on its way back (a huge loss): keep what the
+            // gradients were (copied lazily, by the backward's first write) to leave them so.
+            let saved = m.model.arena.gradients
             let stack = try m.model.stackBackward(pass, logitsGradient: dz)
+            guard try m.model.arena.gradientNorm(normType: .infinity).isFinite else {
+                m.model.arena.gradients = saved
+                throw SeqError(.numeric, "argument 'gradient': backpropagated, it makes a parameter's gradient overflow "
+                    + "Float (scale the loss down); the gradients are unchanged and the pass is spent")
+            }
             m.lastStackGradients = (stack, record.layout)
             m.lastGradientNorms = stack.stepGradientNorms
         }
@@ -229,9 +239,11 @@ extension ModelObject {
 
 /// The final state of the last `seq_model_forward`: h_n = a<T> [L*D, B, Hout] and, for an LSTM,
 /// c_n = c<T> [L*D, B, H], taken at each sequence's own length (the reverse direction's at its
-/// step 0), as PyTorch's h_n and c_n. Pass it as the next call's h0 and c0 to carry the state
-/// from one piece of a long sequence to the next. Each output follows the size convention of
-/// `seq_model_predict`: NULL with capacity 0 only sets the count.
+/// step 0), as PyTorch's h_n and c_n. For a stack whose direction is forward, pass it as the
+/// next call's h0 and c0 to carry the state from one piece of a long sequence to the next (a
+/// reverse direction's state belongs to the piece's start: it carries nothing forward). Each
+/// output follows the size convention of `seq_model_predict`: NULL with capacity 0 only sets the
+/// count.
 ///
 /// - Parameters:
 ///   - model: a live `seq_model`.

@@ -69,12 +69,15 @@ extension ModelObject {
         if clipNorm > 0 { try model.arena.clipGradientNorm(maxNorm: clipNorm) }
         // A finite gradient can still overflow float in the update (a huge learning rate): keep
         // what is needed to undo the step. The copies are made lazily, by the step's writes.
-        let savedValues = model.arena.values, savedState = optimizer.exportState()
+        let savedValues = model.arena.values, savedState = optimizer.exportState(), savedVersion = model.arena.version
         optimizer.learningRate = schedule.rate(at: optimizer.stepCount)
         try optimizer.step(model.arena)
         if let bad = model.arena.values.firstIndex(where: { !$0.isFinite }) {
             let value = model.arena.values[bad]
             model.arena.values = savedValues
+            // The same weights as before the step, under a new version: a kept forward pass is
+            // still theirs.
+            if lastForward?.version == savedVersion { lastForward?.version = model.arena.version }
             try? optimizer.importState(savedState)
             let name = model.arena.table.last(where: { $0.offset <= bad })?.name ?? "?"
             throw SeqError(.numeric, "the update made '\(name)' \(value) (is the learning rate, "
@@ -215,12 +218,13 @@ extension ModelObject {
 }
 
 /// Updates the parameters from the current gradients (as left by `seq_model_compute_gradients`
-/// or written with `seq_model_set_gradient`): clips them as configured, then takes one optimizer
-/// step. The gradients are left as clipped.
+/// or `seq_model_backward`, or written with `seq_model_set_gradient`): clips them as configured,
+/// then takes one optimizer step. The gradients are left as clipped.
 ///
 /// - Parameter model: a live `seq_model`.
 /// - Returns: `SEQ_OK`; `SEQ_ERR_NULL_POINTER`; `SEQ_ERR_WRONG_HANDLE`; `SEQ_ERR_NUMERIC` (a
-///   gradient, or a parameter after the update, would be NaN or infinite; nothing changes).
+///   gradient, or a parameter after the update, would be NaN or infinite; nothing changes, and a
+///   pass kept by `seq_model_forward` can still be backpropagated).
 /// - Thread safety: safe to call from any thread (calls on one model are serialised).
 @c public func seq_model_apply_gradients(_ model: SeqModelHandle?) -> SeqStatus {
     guarded {
@@ -277,8 +281,8 @@ extension ModelObject {
 }
 
 /// The vanishing-gradient diagnostic of lesson 5: the norm of dL/da<t>, the gradient reaching each
-/// time step's state, from the last `seq_model_compute_gradients`, `seq_model_train_step` or
-/// `seq_model_fit` batch. One row per layer and direction (rows = L*D, layer-major, a layer's
+/// time step's state, from the last `seq_model_compute_gradients`, `seq_model_train_step`,
+/// `seq_model_backward` or `seq_model_fit` batch. One row per layer and direction (rows = L*D, layer-major, a layer's
 /// reverse direction after its forward one; for seq2seq, the encoder's), one column per time step
 /// of that batch (after a seq_model_fit with "truncated_bptt", of its last window: the window's
 /// steps, over the sequences still running); a vanilla RNN's norms fall towards early steps where

@@ -962,8 +962,41 @@ void test_backward_refusals_of_arguments(void) {
     gradients_compare(&got, &reference, 1e-6, 1e-7, "backward after refused ones, NaN at padded steps");
     CHECK_OK(seq_model_input_gradient(model, dx, T * B * I, NULL));
     CHECK_FLOATS_CLOSE(dx, dx_ref, T * B * I, 1e-6, 1e-7);
+    gradients_free(&got);
+    /* A finite dL/dz whose backward overflows Float (head.bias sums it over the valid steps):
+       SEQ_ERR_NUMERIC, the gradients accumulated so far kept exactly, the pass spent. */
+    forward_ok(model, x, NULL, T, B, I, lengths, SEQ_LAYOUT_TIME_MAJOR, NULL, 0, NULL, 0, 1, z, N);
+    for (k = 0; k < N; k++) bad[k] = 3e38f;
+    CHECK_ERROR(seq_model_backward(model, bad, N), SEQ_ERR_NUMERIC, "overflow");
+    gradients_take(model, &got);
+    gradients_compare(&got, &reference, 0, 0, "gradients after an overflowing backward");
+    CHECK_ERROR(seq_model_backward(model, g, N), SEQ_ERR_STATE, "backpropagated already");
     gradients_free(&reference);
     gradients_free(&got);
+    seq_model_free(model);
+}
+
+/* An update refused because it would overflow the weights leaves them as they were, and with
+   them the pass kept by a forward: it can still be backpropagated. */
+void test_refused_update_keeps_the_pass(void) {
+    enum { T = 3, B = 2, I = 2, K = 2, N = T * B * K };
+    float x[T * B * I], z[N], g[N], before[K * 3], after[K * 3];
+    seq_model *model = model_from("cell=gru input_size=2 hidden_size=3 output_size=2 optimizer=sgd "
+                                  "learning_rate=1e38 seed=74");
+    test_rng rng;
+    if (model == NULL) return;
+    rng_seed(&rng, 74);
+    fill(&rng, x, T * B * I, 1.0f);
+    fill(&rng, g, N, 1000.0f); /* gradients of ~100 times 1e38 overflow Float */
+    CHECK_OK(seq_model_zero_gradients(model));
+    forward_ok(model, x, NULL, T, B, I, NULL, SEQ_LAYOUT_TIME_MAJOR, NULL, 0, NULL, 0, 1, z, N);
+    CHECK_OK(seq_model_backward(model, g, N));
+    CHECK_OK(seq_model_get_parameter(model, "head.weight", before, K * 3, NULL));
+    forward_ok(model, x, NULL, T, B, I, NULL, SEQ_LAYOUT_TIME_MAJOR, NULL, 0, NULL, 0, 1, z, N);
+    CHECK_ERROR(seq_model_apply_gradients(model), SEQ_ERR_NUMERIC, "parameters are unchanged");
+    CHECK_OK(seq_model_get_parameter(model, "head.weight", after, K * 3, NULL));
+    CHECK(max_abs_diff(before, after, K * 3) == 0);
+    CHECK_OK(seq_model_backward(model, g, N));
     seq_model_free(model);
 }
 

@@ -89,6 +89,7 @@
     X(state_gradient_follows_the_last_gradient_call)  \
     X(backward_refusals_of_state)                     \
     X(backward_refusals_of_arguments)                 \
+    X(refused_update_keeps_the_pass)                  \
     X(forward_refusals)                               \
     X(forward_training_uses_dropout)                  \
     X(bidirectional_state_order)                      \

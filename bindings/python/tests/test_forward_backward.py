@@ -207,3 +207,38 @@ def test_a_custom_loss_trains():
     for _ in range(150):
         last = step()
     assert last < 0.25 * first, (first, last)
+
+
+def test_a_large_output_is_sized_by_the_library():
+    """Past a million floats the output's size is asked of the library first (as predict does)."""
+    rng = np.random.default_rng(10)
+    model = seqcore.LanguageModel(seqcore.GRU(4, 8, seed=1), vocab_size=2000)
+    tokens = rng.integers(0, 2000, (30, 40))
+    z, h_n = model.forward(tokens, training=False)
+    assert z.shape == (30, 40, 2000) and z.size > 1 << 20 and h_n.shape == (1, 30, 8)
+    assert_close(softmax(z[7]), model.predict(tokens[7:8])[0], 1e-5, 1e-8, "softmax(z) of sequence 7")
+
+
+def test_an_overflowing_backward_and_a_refused_update_change_nothing():
+    rng = np.random.default_rng(11)
+    model = seqcore.SequenceTagger(seqcore.GRU(3, 4, seed=2), 2, output="regression",
+                                   optimizer="sgd", learning_rate=1e38)
+    x = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    model.zero_grad()
+    z, _ = model.forward(x)
+    model.backward(1000 * np.ones_like(z))
+    kept = model.gradients()
+    z, _ = model.forward(x)
+    with pytest.raises(errors.NumericError, match="overflow"):
+        model.backward(np.full_like(z, 3e38))  # finite, but its sum over the steps is not
+    for name, value in model.gradients().items():
+        assert np.array_equal(value, kept[name]), name
+    weights = model.state_dict()
+    z, _ = model.forward(x)
+    with pytest.raises(errors.NumericError, match="unchanged"):
+        model.apply_gradients()  # 1e38 times gradients of ~1000
+    for name, value in model.state_dict().items():
+        assert np.array_equal(value, weights[name]), name
+    model.backward(np.ones_like(z))  # the refused update left the weights, and the pass, as they were
+    with pytest.raises(errors.InvalidType, match="training"):
+        model.forward(x, training="no")

@@ -304,16 +304,19 @@ class ModelHandle(Handle):
             _capi.seq_model_apply_gradients(h)
 
     def forward(self, inputs: Inputs, h0: Optional[np.ndarray], c0: Optional[np.ndarray],
-                training: bool) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+                training: bool, count: int) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         """The logits (flat, in the inputs' layout) and the final state, flat h [L·D·B·Hout] and c
-        (None without a memory cell), under one lock: no other forward comes between."""
+        (None without a memory cell), under one lock: no other forward comes between. ``count``
+        as :meth:`predict`'s (here always known to the caller)."""
         with self._use() as h:
             args = (h, inputs.features, inputs.tokens, inputs.steps, inputs.batch, inputs.input_size,
                     inputs.lengths, inputs.layout, h0, 0 if h0 is None else h0.size, c0,
                     0 if c0 is None else c0.size, int(training))
-            needed = ctypes.c_int64()
-            _capi.seq_model_forward(*args, None, 0, ctypes.byref(needed))
-            out = _empty(needed.value, np.float32, "output")
+            if count > _SMALL_OUTPUT:
+                needed = ctypes.c_int64()
+                _capi.seq_model_forward(*args, None, 0, ctypes.byref(needed))
+                count = needed.value
+            out = _empty(count, np.float32, "output")
             _capi.seq_model_forward(*args, out, out.size, None)
             h_n, c_n = _state_pair(_capi.seq_model_final_state, h)
         return out, h_n, c_n

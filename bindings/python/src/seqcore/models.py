@@ -389,13 +389,20 @@ class SequenceModel:
         Returns:
             ``(z, state)``: z [B, T, K] (or [T, B, K]) for a tagger or language model, 0 past each
             length; [B, K] for a classifier. ``state``: the final state h_n [L·D, B, Hout], or
-            ``(h_n, c_n)`` for an LSTM, taken at each sequence's own length, ready to be the next
-            call's ``initial_state``.
+            ``(h_n, c_n)`` for an LSTM, taken at each sequence's own length; for a stack whose
+            direction is forward, the next piece's ``initial_state`` (a reverse direction's state
+            is that of the piece's start).
+
+        Raises:
+            InvalidType: ``training`` not a bool.
         """
+        if not isinstance(training, (bool, np.bool_)):
+            raise InvalidType(f"training: expected True or False, got {type(training).__name__} {training!r}")
         inputs = self._inputs(x, lengths)
         h0, c0 = self._initial_state(initial_state, inputs.batch)
-        z, h_n, c_n = self._handle.forward(inputs, h0, c0, bool(training))
         k = self.output_size
+        rows = inputs.batch if self._architecture == "classifier" else inputs.steps * inputs.batch
+        z, h_n, c_n = self._handle.forward(inputs, h0, c0, bool(training), rows * k)
         if self._architecture == "classifier":
             z = z.reshape(inputs.batch, k)
         else:
@@ -420,6 +427,8 @@ class SequenceModel:
             StateError: no ``forward(training=True)`` since the last backward, or the weights
                 changed since it (an update or load_state_dict): run the forward again.
             InvalidArgument: ``grad`` of another shape, or NaN/infinite where it counts.
+            NumericError: a finite ``grad`` whose backward overflows a gradient (gradients left
+                as they were; the pass is spent).
         """
         array = features_array(grad, "grad")
         expected = getattr(self, "_logits_shape", None)
