@@ -64,10 +64,9 @@ func readState(h: UnsafePointer<Float>?, hCount: Int64, c: UnsafePointer<Float>?
 /// convention of `seq_model_predict`; checks both before writing either.
 func writeState(_ h: Tensor<Float>, _ c: Tensor<Float>?,
                 into hBuffer: UnsafeMutablePointer<Float>?, _ hCapacity: Int64, _ hCount: UnsafeMutablePointer<Int64>?,
-                _ cBuffer: UnsafeMutablePointer<Float>?, _ cCapacity: Int64, _ cCount: UnsafeMutablePointer<Int64>?,
-                hName: String = "h", cName: String = "c") throws {
-    let hOut = try Arg.output(hBuffer, hCapacity, hCount, needed: h.count, name: hName, capacityName: hName + "_capacity")
-    let cOut = try Arg.output(cBuffer, cCapacity, cCount, needed: c?.count ?? 0, name: cName, capacityName: cName + "_capacity")
+                _ cBuffer: UnsafeMutablePointer<Float>?, _ cCapacity: Int64, _ cCount: UnsafeMutablePointer<Int64>?) throws {
+    let hOut = try Arg.output(hBuffer, hCapacity, hCount, needed: h.count, name: "h", capacityName: "h_capacity")
+    let cOut = try Arg.output(cBuffer, cCapacity, cCount, needed: c?.count ?? 0, name: "c", capacityName: "c_capacity")
     if let hOut { h.data.withUnsafeBufferPointer { hOut.update(from: $0.baseAddress!, count: $0.count) } }
     if let cOut, let c { c.data.withUnsafeBufferPointer { cOut.update(from: $0.baseAddress!, count: $0.count) } }
 }

@@ -457,21 +457,9 @@ void test_backward_matches_finite_differences_lstm_classifier(void) {
     fill(&rng, h0, LD * B * H, 0.8f);
     fill(&rng, c0, LD * B * H, 0.8f);
     fill(&rng, w, B * K, 6.0f);
-    p.model = model;
-    p.x = x;
-    p.T = T;
-    p.B = B;
-    p.I = I;
-    p.lengths = lengths;
-    p.layout = SEQ_LAYOUT_TIME_MAJOR;
-    p.h0 = h0;
-    p.h0_count = LD * B * H;
-    p.c0 = c0;
-    p.c0_count = LD * B * H;
-    p.z_count = B * K;
-    p.per_step = 0;
-    p.w = w;
-    p.z = z;
+    p = (struct fd_problem){.model = model, .x = x, .T = T, .B = B, .I = I, .lengths = lengths,
+                            .layout = SEQ_LAYOUT_TIME_MAJOR, .h0 = h0, .h0_count = LD * B * H, .c0 = c0,
+                            .c0_count = LD * B * H, .z_count = B * K, .per_step = 0, .w = w, .z = z};
     fd_check(&p, 4, 0.0f, "bidirectional 2-layer LSTM classifier, sum(w*z)");
     /* dL/dx at the padded step (t = 3, b = 1) is zero, and so is its numeric value (checked above). */
     {
@@ -500,39 +488,16 @@ void test_backward_matches_finite_differences_taggers(void) {
     fill(&rng, c0, B * H, 0.8f);
     fill(&rng, w, T * B * K, 2.0f);
     if (gru != NULL) {
-        p.model = gru;
-        p.x = x;
-        p.T = T;
-        p.B = B;
-        p.I = I;
-        p.lengths = lengths;
-        p.layout = SEQ_LAYOUT_BATCH_FIRST;
-        p.h0 = h0;
-        p.h0_count = L * B * H;
-        p.c0 = NULL;
-        p.c0_count = 0;
-        p.z_count = T * B * K;
-        p.per_step = 1;
-        p.w = NULL;
-        p.z = z;
+        p = (struct fd_problem){.model = gru, .x = x, .T = T, .B = B, .I = I, .lengths = lengths,
+                                .layout = SEQ_LAYOUT_BATCH_FIRST, .h0 = h0, .h0_count = L * B * H, .c0 = NULL,
+                                .c0_count = 0, .z_count = T * B * K, .per_step = 1, .w = NULL, .z = z};
         fd_check(&p, 3, 1e3f, "2-layer GRU tagger, 0.5*sum(z^2), batch-first");
     }
     if (lstm != NULL) {
-        p.model = lstm;
-        p.x = x;
-        p.T = T;
-        p.B = B;
-        p.I = I;
-        p.lengths = lengths;
-        p.layout = SEQ_LAYOUT_TIME_MAJOR;
-        p.h0 = h0;
-        p.h0_count = B * 2; /* Hout = proj_size = 2 */
-        p.c0 = c0;
-        p.c0_count = B * H;
-        p.z_count = T * B * K;
-        p.per_step = 1;
-        p.w = w;
-        p.z = z;
+        /* h0 [1, B, Hout] with Hout = proj_size = 2; c0 [1, B, H]. */
+        p = (struct fd_problem){.model = lstm, .x = x, .T = T, .B = B, .I = I, .lengths = lengths,
+                                .layout = SEQ_LAYOUT_TIME_MAJOR, .h0 = h0, .h0_count = B * 2, .c0 = c0,
+                                .c0_count = B * H, .z_count = T * B * K, .per_step = 1, .w = w, .z = z};
         fd_check(&p, 3, -1e3f, "reverse LSTM tagger with proj_size, sum(w*z)");
     }
     seq_model_free(gru);
