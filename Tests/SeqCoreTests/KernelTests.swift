@@ -165,12 +165,11 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(checked, 3 * 8 * 2 * 4)
     }
 
-    /// Panels as large as a GRU's at H = 1024 are prefetched as they stream (Kernels
-    /// .prefetchedPanelBytes): the same kernel with the prefetches in its loop, which must change nothing.
-    func testPrefetchedPanelsMatchReference() {
+    /// Panels as large as a GRU's at H = 1024 (193 slivers: parts of 96 and 97, each read as four runs
+    /// of 24–25 slivers, the last run shorter), over two K blocks: every column of every run against
+    /// the reference, bit-identical on 1 and 2 threads.
+    func testLargePanelsMatchReference() {
         let (k, n) = (1030, 3073)
-        XCTAssertGreaterThanOrEqual(k * n * MemoryLayout<Float>.size, Kernels.prefetchedPanelBytes,
-                                    "the panels must be large enough to be prefetched")
         for m in [1, 3] {
             checkPrepackedSmallProduct(m: m, k: k, n: n, transB: true, beta: 1, withBias: true)
             checkPrepackedSmallProduct(m: m, k: k, n: n, transB: false, beta: 0, withBias: false)

@@ -1,5 +1,3 @@
-internal import CSeqSupport
-
 /// The fast single-precision GEMM: BLIS-style packing of B with a register-blocked SIMD16 micro-kernel.
 ///
 /// Loop nest (outer to inner): K in blocks of KC (B panel stays in L2/L3), M in blocks of MC, N in
@@ -354,40 +352,56 @@ enum FloatGEMM {
     }
 
     /// C ← A·B + β·C (+ rowBias) for M ≤ `smallM` with B already packed (a layer's cached panels):
-    /// each row streams the panels once, in memory order. Split over two threads by slivers from
+    /// each row streams the panels once. Split over two threads by slivers from
     /// `smallParallelThreshold` multiply–adds, as `gemmSmall`. Each C element is summed over k in
-    /// K blocks, in order, whatever the split.
+    /// one accumulator, K block after K block, in order, whatever the split.
+    ///
+    /// A thread's slivers are read as four runs of consecutive slivers side by side. Within a K
+    /// block consecutive slivers are adjacent in memory, so each run is one sequential stream of
+    /// up to megabytes, which the hardware prefetchers follow without help. The earlier kernel read
+    /// adjacent pairs (two streams restarting every 64 KiB) and prefetched 4 KiB ahead in software
+    /// over panels of 12 MiB or more; alternating the two in one process, 10–12 runs of 10 × 100
+    /// steps each way, the runs took 0.93× the time of a GRU step at H = 1024 (24 MiB of weights),
+    /// 0.86× of an LSTM's (32 MiB) and 0.96× of an RNN's, with H = 64 and 256 within ±4% (noise);
+    /// software prefetching on top of the runs made them no faster (GRU 1.01×, LSTM 1.08× with it,
+    /// 2 KiB ahead; 4 KiB was slower still).
     static func gemvPacked(m: Int, a: UnsafePointer<Float>, lda: Int, packed: Packed, beta: Float,
                            c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?) {
         let n = packed.n, k = packed.k, slivers = packed.nPadded / nr
-        let ahead = k * packed.nPadded * 4 >= prefetchFromBytes ? prefetchDistance : 0
+        /// C's columns of sliver `js` from its sums over one K block: the first block sets them
+        /// (β·C + bias + sums), later ones add to them.
+        func store(_ ci: UnsafeMutablePointer<Float>, _ js: Int, _ sums: UnsafePointer<Float>, first: Bool) {
+            let j0 = js * nr, cols = min(nr, n - j0), cj = ci + j0
+            if first {
+                for j in 0 ..< cols {
+                    let old: Float = beta == 0 ? 0 : beta * cj[j]
+                    cj[j] = (rowBias.map { old + $0[j0 + j] } ?? old) + sums[j]
+                }
+            } else {
+                for j in 0 ..< cols { cj[j] += sums[j] }
+            }
+        }
         func part(_ range: Range<Int>) {
             if range.isEmpty { return }
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * nr) { sums in
+            // Run r holds slivers lo + r·length ..< lo + (r + 1)·length (the last one may be shorter
+            // or empty).
+            let lo = range.lowerBound, count = range.count, length = (count + 3) / 4
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * nr) { sums in
                 let acc = sums.baseAddress!
                 for i in 0 ..< m {
                     let ai = a + i * lda, ci = c + i * ldc
                     var p0 = 0
                     while p0 < k {
                         let kc = min(kcMax, k - p0), bBlock = UnsafePointer(packed.data + p0 * packed.nPadded)
-                        var js = range.lowerBound
-                        while js < range.upperBound {
-                            // Two adjacent slivers at a time (one alone at the end: read twice, kept once).
-                            let pair = js + 1 < range.upperBound
-                            let first = bBlock + js * kc * nr
-                            gemvSlivers(kc: kc, a: ai + p0, b0: first, b1: pair ? first + kc * nr : first, ahead: ahead, into: acc)
-                            for s in 0 ..< (pair ? 2 : 1) {
-                                let j0 = (js + s) * nr, cols = min(nr, n - j0), cj = ci + j0, sj = acc + s * nr
-                                if p0 == 0 {
-                                    for j in 0 ..< cols {
-                                        let old: Float = beta == 0 ? 0 : beta * cj[j]
-                                        cj[j] = (rowBias.map { old + $0[j0 + j] } ?? old) + sj[j]
-                                    }
-                                } else {
-                                    for j in 0 ..< cols { cj[j] += sj[j] }
-                                }
+                        for step in 0 ..< length {
+                            // A run that has ended reads the first run's sliver again (kept once).
+                            func sliver(_ r: Int) -> UnsafePointer<Float> {
+                                bBlock + (lo + (r * length + step < count ? r * length : 0) + step) * kc * nr
                             }
-                            js += pair ? 2 : 1
+                            gemvRuns(kc: kc, a: ai + p0, sliver(0), sliver(1), sliver(2), sliver(3), into: acc)
+                            for r in 0 ..< 4 where r * length + step < count {
+                                store(ci, lo + r * length + step, acc + r * nr, first: p0 == 0)
+                            }
                         }
                         p0 += kc
                     }
@@ -402,86 +416,54 @@ enum FloatGEMM {
         }
     }
 
-    /// Panels of at least this many bytes are prefetched into L2 `prefetchDistance` bytes ahead of
-    /// each stream by `gemvPacked`. Such a product's weights come from L3 or memory at every step
-    /// (the two products of a GRU step at H = 1024 stream 24 MiB, an LSTM's 32 MiB: the L3 holds
-    /// 32 MiB at most, shared), and the hardware prefetchers alone kept too few lines in flight:
-    /// alternating on and off in one process (4 runs of 40 × 100 steps each way), GRU H = 1024
-    /// steps took 0.85–0.94× the time, LSTM 0.77–0.84× in 3 runs (1.10× in one). Below it the
-    /// prefetches cost more than they hide: 3–10% slower at 4–9 MiB per product (RNN H = 1024,
-    /// GRU H = 768, LSTM H = 512, 768) and at H ≤ 256, whose weights the hardware prefetchers keep up
-    /// with. Into L2 rather than L1 (prefetcht1): as fast or faster at H = 1024 than prefetcht0.
-    static let prefetchFromBytes = 12 << 20
-    static let prefetchDistance = 4096
-
-    /// acc[0 ..< 2·NR] ← a[0 ..< kc] · (sliver b0 | sliver b1): two slivers at a time, read as two
-    /// sequential streams, with even and odd k in separate accumulators so the FMA chains overlap;
-    /// with `ahead` > 0, each stream's lines are prefetched into L2 that many bytes ahead.
-    /// (Measured on batch-1 steps: one sliver with k mod 4 in four accumulators was 3–8% slower at
-    /// H = 1024, where the weights come from L3; four slivers at a time no faster than two;
-    /// prefetching every other line only, twice as slow: each line gets its own prefetch.)
+    /// acc[r·NR ..< (r + 1)·NR] ← a[0 ..< kc] · sliver r, for the four slivers b0 … b3 read side by
+    /// side. Each column's sum runs over k in order in one accumulator (four slivers keep eight
+    /// independent FMA chains in flight), so what a column gets never depends on which slivers
+    /// share its call.
     @inline(__always)
-    static func gemvSlivers(kc: Int, a: UnsafePointer<Float>, b0: UnsafePointer<Float>, b1: UnsafePointer<Float>,
-                            ahead: Int, into acc: UnsafeMutablePointer<Float>) {
+    static func gemvRuns(kc: Int, a: UnsafePointer<Float>, _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>,
+                         _ b2: UnsafePointer<Float>, _ b3: UnsafePointer<Float>, into acc: UnsafeMutablePointer<Float>) {
         typealias V = SIMD16<Float>
-        let s0 = UnsafeRawPointer(b0), s1 = UnsafeRawPointer(b1), out = UnsafeMutableRawPointer(acc)
-        let row = nr * 4  // bytes per k in a sliver
+        var s0 = UnsafeRawPointer(b0), s1 = UnsafeRawPointer(b1), s2 = UnsafeRawPointer(b2), s3 = UnsafeRawPointer(b3)
+        let out = UnsafeMutableRawPointer(acc), row = nr * 4  // bytes per k in a sliver
+        var x = a
+        let end = a + kc
         #if SEQCORE_AVX512
-        var e0 = V(), e1 = V(), e2 = V(), e3 = V(), o0 = V(), o1 = V(), o2 = V(), o3 = V()
-        var kk = 0
-        while kk + 2 <= kc {
-            let x0 = V(repeating: a[kk]), x1 = V(repeating: a[kk + 1]), off = kk * row
-            if ahead > 0 {  // 2 k × 128 bytes per sliver: four lines each
-                for line in stride(from: 0, to: 2 * row, by: 64) {
-                    Kernels.prefetchIntoL2(s0 + off + ahead + line)
-                    Kernels.prefetchIntoL2(s1 + off + ahead + line)
-                }
-            }
-            e0 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off, as: V.self), e0)
-            e1 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off + 64, as: V.self), e1)
-            e2 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off, as: V.self), e2)
-            e3 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off + 64, as: V.self), e3)
-            o0 = VectorMath.fma(x1, s0.loadUnaligned(fromByteOffset: off + row, as: V.self), o0)
-            o1 = VectorMath.fma(x1, s0.loadUnaligned(fromByteOffset: off + row + 64, as: V.self), o1)
-            o2 = VectorMath.fma(x1, s1.loadUnaligned(fromByteOffset: off + row, as: V.self), o2)
-            o3 = VectorMath.fma(x1, s1.loadUnaligned(fromByteOffset: off + row + 64, as: V.self), o3)
-            kk += 2
+        var c0 = V(), d0 = V(), c1 = V(), d1 = V(), c2 = V(), d2 = V(), c3 = V(), d3 = V()
+        while x < end {
+            let xv = V(repeating: x.pointee)
+            c0 = VectorMath.fma(xv, s0.loadUnaligned(as: V.self), c0)
+            d0 = VectorMath.fma(xv, s0.loadUnaligned(fromByteOffset: 64, as: V.self), d0)
+            c1 = VectorMath.fma(xv, s1.loadUnaligned(as: V.self), c1)
+            d1 = VectorMath.fma(xv, s1.loadUnaligned(fromByteOffset: 64, as: V.self), d1)
+            c2 = VectorMath.fma(xv, s2.loadUnaligned(as: V.self), c2)
+            d2 = VectorMath.fma(xv, s2.loadUnaligned(fromByteOffset: 64, as: V.self), d2)
+            c3 = VectorMath.fma(xv, s3.loadUnaligned(as: V.self), c3)
+            d3 = VectorMath.fma(xv, s3.loadUnaligned(fromByteOffset: 64, as: V.self), d3)
+            s0 += row; s1 += row; s2 += row; s3 += row; x += 1
         }
-        if kk < kc {
-            let x0 = V(repeating: a[kk]), off = kk * row
-            e0 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off, as: V.self), e0)
-            e1 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off + 64, as: V.self), e1)
-            e2 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off, as: V.self), e2)
-            e3 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off + 64, as: V.self), e3)
-        }
-        out.storeBytes(of: e0 + o0, toByteOffset: 0, as: V.self)
-        out.storeBytes(of: e1 + o1, toByteOffset: 64, as: V.self)
-        out.storeBytes(of: e2 + o2, toByteOffset: row, as: V.self)
-        out.storeBytes(of: e3 + o3, toByteOffset: row + 64, as: V.self)
+        out.storeBytes(of: c0, toByteOffset: 0, as: V.self)
+        out.storeBytes(of: d0, toByteOffset: 64, as: V.self)
+        out.storeBytes(of: c1, toByteOffset: row, as: V.self)
+        out.storeBytes(of: d1, toByteOffset: row + 64, as: V.self)
+        out.storeBytes(of: c2, toByteOffset: 2 * row, as: V.self)
+        out.storeBytes(of: d2, toByteOffset: 2 * row + 64, as: V.self)
+        out.storeBytes(of: c3, toByteOffset: 3 * row, as: V.self)
+        out.storeBytes(of: d3, toByteOffset: 3 * row + 64, as: V.self)
         #else
-        var e0 = V(), e2 = V(), o0 = V(), o2 = V()
-        var kk = 0
-        while kk + 2 <= kc {
-            let x0 = V(repeating: a[kk]), x1 = V(repeating: a[kk + 1]), off = kk * row
-            if ahead > 0 {  // 2 k × 64 bytes per sliver: two lines each
-                Kernels.prefetchIntoL2(s0 + off + ahead)
-                Kernels.prefetchIntoL2(s0 + off + ahead + 64)
-                Kernels.prefetchIntoL2(s1 + off + ahead)
-                Kernels.prefetchIntoL2(s1 + off + ahead + 64)
-            }
-            e0 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off, as: V.self), e0)
-            e2 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off, as: V.self), e2)
-            o0 = VectorMath.fma(x1, s0.loadUnaligned(fromByteOffset: off + row, as: V.self), o0)
-            o2 = VectorMath.fma(x1, s1.loadUnaligned(fromByteOffset: off + row, as: V.self), o2)
-            kk += 2
+        var c0 = V(), c1 = V(), c2 = V(), c3 = V()
+        while x < end {
+            let xv = V(repeating: x.pointee)
+            c0 = VectorMath.fma(xv, s0.loadUnaligned(as: V.self), c0)
+            c1 = VectorMath.fma(xv, s1.loadUnaligned(as: V.self), c1)
+            c2 = VectorMath.fma(xv, s2.loadUnaligned(as: V.self), c2)
+            c3 = VectorMath.fma(xv, s3.loadUnaligned(as: V.self), c3)
+            s0 += row; s1 += row; s2 += row; s3 += row; x += 1
         }
-        if kk < kc {
-            let x0 = V(repeating: a[kk]), off = kk * row
-            e0 = VectorMath.fma(x0, s0.loadUnaligned(fromByteOffset: off, as: V.self), e0)
-            e2 = VectorMath.fma(x0, s1.loadUnaligned(fromByteOffset: off, as: V.self), e2)
-        }
-        out.storeBytes(of: e0 + o0, toByteOffset: 0, as: V.self)
-        out.storeBytes(of: e2 + o2, toByteOffset: row, as: V.self)
+        out.storeBytes(of: c0, toByteOffset: 0, as: V.self)
+        out.storeBytes(of: c1, toByteOffset: row, as: V.self)
+        out.storeBytes(of: c2, toByteOffset: 2 * row, as: V.self)
+        out.storeBytes(of: c3, toByteOffset: 3 * row, as: V.self)
         #endif
     }
 
@@ -677,14 +659,4 @@ enum FloatGEMM {
             off += 64
         }
     }
-}
-
-extension Kernels {
-    /// Batch-1 products from cached Float panels of at least this many bytes prefetch them as they
-    /// stream (FloatGEMM.prefetchFromBytes).
-    public static let prefetchedPanelBytes = FloatGEMM.prefetchFromBytes
-
-    /// A hint to fetch the 64-byte line at `address` into L2 (`seq_prefetch_l2`, CSeqSupport).
-    @inline(__always)
-    static func prefetchIntoL2(_ address: UnsafeRawPointer) { seq_prefetch_l2(address) }
 }
