@@ -75,9 +75,9 @@ FLOOR_MARGIN = 0.9
 # sequential stream per thread measured 60-90 GB/s over 24-32 MiB on a Zen 3 where four reached
 # 107-129 (the prefetchers follow each stream), so one stream made the read floor too high.
 READ_STREAMS = 4
-# ... and is run a second time prefetching each stream's lines this many bytes ahead into L2, as the
-# batch-1 products do over panels of 12 MiB and more (FloatGEMM.prefetchFromBytes): the floor is the
-# best of both, so a step is not judged against a rate that prefetching could beat.
+# ... and is run a second time prefetching each stream's lines this many bytes ahead into L2 (as the
+# batch-1 products did over panels of 12 MiB and more until they read four long runs per thread): the
+# floor is the best of both, so a step is not judged against a rate that prefetching could beat.
 READ_PREFETCH = 4096
 # A whole-layer target counts as beyond this machine when the time it asks for is below the layer's
 # compute floor / COMPUTE_MARGIN: its matrix products alone would have to run above this fraction of

@@ -235,8 +235,8 @@ case "bandwidth":
     // Read bandwidth over a working set of MIB mebibytes (the weights a batch-1 step streams), all
     // threads at once, each summing its own half: the bound of a matrix-vector product that big.
     let mib = Double(args[1])!, repeats = Int(args[2])!, streams = args.count > 3 ? Int(args[3])! : 1
-    // AHEAD > 0: each stream's lines are prefetched into L2 that many bytes ahead, as the batch-1
-    // products do over large panels (FloatGEMM.prefetchFromBytes), so the floor has that help too.
+    // AHEAD > 0: each stream's lines are prefetched into L2 that many bytes ahead (software
+    // prefetching, which the batch-1 products do without: the floor may use help they don't).
     let ahead = args.count > 4 ? Int(args[4])! : 0
     let threads = Parallelism.threadCount
     // Floats per thread, whole 64-float blocks (the loop's step).
