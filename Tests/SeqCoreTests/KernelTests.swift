@@ -234,6 +234,41 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Recurrent weights above 2 MiB (the size a layer keeps in the caches and splits its batch
+    /// for) run each step on both threads: the products split by columns and the gates' rows
+    /// (`Kernels.forEachRow`) in halves, forward and backward. For every GRU variant and the LSTM:
+    /// output, ∂L/∂x and every parameter gradient bit-identical on 1 and 2 threads, and equal to
+    /// the Double engine.
+    func testGateRowsSplitOverThreadsMatchOneThreadAndDouble() throws {
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        let configs = GRUVariant.allCases.map { RecurrentConfig(cell: .gru, inputSize: 8, hiddenSize: 520, gruVariant: $0) }
+            + [RecurrentConfig(cell: .lstm, inputSize: 8, hiddenSize: 520)]
+        let (t, b) = (3, 24)  // 24 rows × 8·520 per row: above forEachRow's split threshold
+        let x = try Tensor(shape: [t, b, 8], data: randomValues(t * b * 8, seed: 21))
+        for cfg in configs {
+            let label = "\(cfg.cell) \(cfg.gruVariant)"
+            var runs: [(output: [Float], dx: [Float], grads: [Float])] = []
+            for threads in [1, 2] {
+                Parallelism.threadCount = threads
+                let f = try RecurrentLayer<Float>(cfg, seed: 22)
+                let out = try f.forward(x.converted(to: Float.self), training: true)
+                let gO = try Tensor(shape: out.output.shape, data: randomValues(out.output.count, seed: 23).map(Float.init))
+                let dx = try f.backward(out.tape!, gradOutput: gO)
+                runs.append((out.output.data, dx.input.data, f.arena.gradients))
+            }
+            XCTAssertTrue(runs[0].output.map(\.bitPattern) == runs[1].output.map(\.bitPattern), "\(label): output, 1 and 2 threads")
+            XCTAssertTrue(runs[0].dx.map(\.bitPattern) == runs[1].dx.map(\.bitPattern), "\(label): ∂L/∂x, 1 and 2 threads")
+            XCTAssertTrue(runs[0].grads.map(\.bitPattern) == runs[1].grads.map(\.bitPattern), "\(label): gradients, 1 and 2 threads")
+            let d = try RecurrentLayer<Double>(cfg, seed: 22)
+            let od = try d.forward(x, training: true)
+            let gd = try d.backward(od.tape!, gradOutput: try Tensor(shape: od.output.shape, data: randomValues(od.output.count, seed: 23)))
+            assertClose(runs[1].output, od.output.data, rtol: 1e-4, atol: 1e-5, "\(label) output")
+            assertClose(runs[1].dx, gd.input.data, rtol: 1e-4, atol: 1e-5, "\(label) ∂L/∂x")
+            assertClose(runs[1].grads, d.arena.gradients, rtol: 1e-3, atol: 1e-4, "\(label) parameter gradients")
+        }
+    }
+
     /// The SIMD activations against libm in Double, over a dense sweep and the extremes, at every
     /// tail length (count mod 16).
     func testVectorActivationsMatchScalar() {

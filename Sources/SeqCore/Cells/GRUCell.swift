@@ -144,19 +144,24 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
             // The recurrent gradient [dr′, dz′, r ⊙ dn′] whole for this step's ∂L/∂h<t-1>; only its
             // last third, which differs from dGX, is kept for the weight gradients (dGH, [B, H]).
             let gh = scratch.pointer
-            for b in 0 ..< rows {
-                let t = tape + b * tw, d = dh + b * h, hp0 = hPrev + b * h
-                let gx = dGX + b * gw, ghr = gh + b * gw, gn = dGH + b * h
-                for j in 0 ..< h {
-                    let r = t[j], z = t[h + j], n = t[2 * h + j], hn = t[3 * h + j]
-                    let dn = d[j] * (1 - z) * (1 - n * n)
-                    let dz = d[j] * (hp0[j] - n) * z * (1 - z)
-                    let dr = dn * hn * r * (1 - r)
-                    gx[j] = dr; gx[h + j] = dz; gx[2 * h + j] = dn
-                    ghr[j] = dr; ghr[h + j] = dz; ghr[2 * h + j] = dn * r
-                    gn[j] = dn * r
+            // Rows are independent: after a large product their gates are split over the threads,
+            // as in forward.
+            func gates(_ range: Range<Int>) {
+                for b in range {
+                    let t = tape + b * tw, d = dh + b * h, hp0 = hPrev + b * h
+                    let gx = dGX + b * gw, ghr = gh + b * gw, gn = dGH + b * h
+                    for j in 0 ..< h {
+                        let r = t[j], z = t[h + j], n = t[2 * h + j], hn = t[3 * h + j]
+                        let dn = d[j] * (1 - z) * (1 - n * n)
+                        let dz = d[j] * (hp0[j] - n) * z * (1 - z)
+                        let dr = dn * hn * r * (1 - r)
+                        gx[j] = dr; gx[h + j] = dz; gx[2 * h + j] = dn
+                        ghr[j] = dr; ghr[h + j] = dz; ghr[2 * h + j] = dn * r
+                        gn[j] = dn * r
+                    }
                 }
             }
+            Kernels.forEachRow(rows, work: 8 * h, gates)
             Kernels.gemm(m: rows, a: gh, lda: gw, packed: whh!, beta: 0, c: dhPrev, ldc: h)
         case .classic:
             for b in 0 ..< rows {
@@ -194,9 +199,11 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
         }
         // The direct path of h<t> = … + z ⊙ h<t-1>.
         let zOffset = variant == .simplified ? 0 : h
-        for b in 0 ..< rows {
-            let t = tape + b * tw, d = dh + b * h, o = dhPrev + b * h
-            for j in 0 ..< h { o[j] += d[j] * t[zOffset + j] }
+        Kernels.forEachRow(rows, work: h) { range in
+            for b in range {
+                let t = tape + b * tw, d = dh + b * h, o = dhPrev + b * h
+                for j in 0 ..< h { o[j] += d[j] * t[zOffset + j] }
+            }
         }
     }
 
