@@ -360,11 +360,12 @@ enum FloatGEMM {
     /// block consecutive slivers are adjacent in memory, so each run is one sequential stream of
     /// up to megabytes, which the hardware prefetchers follow without help. The earlier kernel read
     /// adjacent pairs (two streams restarting every 64 KiB) and prefetched 4 KiB ahead in software
-    /// over panels of 12 MiB or more; alternating the two in one process, 10–12 runs of 10 × 100
-    /// steps each way, the runs took 0.93× the time of a GRU step at H = 1024 (24 MiB of weights),
-    /// 0.86× of an LSTM's (32 MiB) and 0.96× of an RNN's, with H = 64 and 256 within ±4% (noise);
-    /// software prefetching on top of the runs made them no faster (GRU 1.01×, LSTM 1.08× with it,
-    /// 2 KiB ahead; 4 KiB was slower still).
+    /// over panels of 12 MiB or more. Alternating the two builds process by process (10–12 pairs
+    /// of 10 × 100 steps, median of the paired ratios), the runs take 0.85× the time of a GRU step
+    /// at H = 1024 (24 MiB of weights), 0.78× of an LSTM's (32 MiB), 0.98× of an RNN's, 0.96–0.99×
+    /// at H = 256, and at H = 64 1.00× (LSTM) and 1.04× (GRU, 0.2 µs); software prefetching on top
+    /// of the runs made them no faster (1.01× and 1.08× the time without it, 2 KiB ahead; 4 KiB
+    /// was slower still).
     static func gemvPacked(m: Int, a: UnsafePointer<Float>, lda: Int, packed: Packed, beta: Float,
                            c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?) {
         let n = packed.n, k = packed.k, slivers = packed.nPadded / nr
