@@ -55,12 +55,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // What Swift cannot say itself (a prefetch hint, for seqcore-bench's read probe), as static
-        // inline C: no code of its own.
+        // What Swift cannot say itself (a prefetch hint, for the GEMM's next sliver and seqcore-bench's
+        // read probe), as static inline C: no code of its own.
         .target(name: "CSeqSupport"),
         // The engine: kernels, cells, layers, models, training, persistence. No Foundation.
         .target(
             name: "SeqCore",
+            dependencies: ["CSeqSupport"],
             swiftSettings: nativeFlags + [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
         ),
         // The C ABI: thin @c functions that validate, convert and catch.

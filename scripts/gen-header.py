@@ -717,8 +717,10 @@ def swiftc_signatures(modules):
     files = sorted(os.path.join(SOURCES, f) for f in os.listdir(SOURCES) if f.endswith(".swift"))
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "SeqCAPI-Swift.h")
+        # SeqCore's module needs the C module it imports (CSeqSupport), whose module map is in the sources.
         cmd = [swiftc, "-typecheck", "-parse-as-library", "-swift-version", "5", "-module-name", "SeqCAPI",
-               "-I", modules, "-emit-clang-header-path", out] + files
+               "-I", modules, "-I", os.path.join(ROOT, "Sources", "CSeqSupport", "include"),
+               "-emit-clang-header-path", out] + files
         run = subprocess.run(cmd, capture_output=True, text=True)
         if run.returncode != 0:
             raise GenError("swiftc could not type-check Sources/SeqCAPI (is SeqCore built into "

@@ -176,6 +176,38 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Products whose share of a K block of B is 1 MiB or more, where the AVX-512 build's tiles fetch
+    /// the next sliver ahead (`FloatGEMM.NextSliver`): from cached panels (the recurrent step; 35
+    /// slivers, 17 and 18 per thread, a partial last sliver, K blocks of 512 and 510, the second not a
+    /// multiple of the kernel's four k per prefetch), with whole tiles only, a partial tile, and both
+    /// (64, 13 and 20 rows); and a
+    /// weight gradient (Aᵀ packed whole, split by rows; 17 slivers, K blocks of 512 and 8). Against the reference,
+    /// bit-identical on 1 and 2 threads. Other builds take the plain path for the same products.
+    func testProductsThatFetchTheNextSliverMatchReference() {
+        for m in [64, 13, 20] {
+            checkPrepackedSmallProduct(m: m, k: 1022, n: 1104, transB: true, beta: 0, withBias: true)
+        }
+        checkPrepackedSmallProduct(m: 64, k: 1022, n: 1104, transB: false, beta: 1, withBias: false)
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        let (m, n, k) = (520, 544, 520)
+        let a = randomValues(k * m, seed: 21).map(Float.init), b = randomValues(k * n, seed: 22).map(Float.init)
+        let c0 = randomValues(m * n, seed: 23).map(Float.init)
+        var results: [[Float]] = []
+        for threads in [1, 2] {
+            Parallelism.threadCount = threads
+            var c = c0
+            Kernels.gemm(transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: m, b: b, ldb: n,
+                         beta: 1, c: &c, ldc: n)
+            results.append(c)
+        }
+        var ref = c0.map(Double.init)
+        Kernels.gemmReference(transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: a.map(Double.init), lda: m,
+                              b: b.map(Double.init), ldb: n, beta: 1, c: &ref, ldc: n)
+        assertClose(results[0], ref, rtol: 1e-4, atol: 2e-6 * Double(k), "weight gradient \(m)×\(n)×\(k)")
+        XCTAssertTrue(results[0].map(\.bitPattern) == results[1].map(\.bitPattern), "weight gradient: 1 and 2 threads differ")
+    }
+
     /// One batch-1-sized product from cached panels against the reference, on 1 and 2 threads
     /// (bit-identical), with padded leading dimensions whose padding must stay untouched.
     private func checkPrepackedSmallProduct(m: Int, k: Int, n: Int, transB tb: Bool, beta: Float, withBias: Bool,
