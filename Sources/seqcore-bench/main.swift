@@ -21,6 +21,8 @@ import SeqCore
 import Glibc
 #endif
 
+nonisolated(unsafe) var args = Array(CommandLine.arguments.dropFirst())
+
 func now() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -61,12 +63,39 @@ func resetPeakRSS() -> Bool {
     return fputs("5", f) >= 0
 }
 
-func cell(_ name: String) -> CellType {
-    switch name {
+let usage = """
+    usage: seqcore-bench [--threads N] layer CELL B T I H MODE REPEATS | step CELL H REPEATS | gemm M N K REPEATS
+                         | gemm-ta M N K REPEATS | peak | bandwidth MIB REPEATS [STREAMS [AHEAD]] | train-checkpointed PATH STEPS
+    """
+
+/// A bad command line is the caller's mistake: one line saying which argument, what was expected and
+/// what came, and exit 2 (no trap).
+func usageError(_ message: String) -> Never {
+    fputs("seqcore-bench: \(message) (run it without arguments for the usage)\n", stderr)
+    exit(2)
+}
+
+/// Argument `i` of the command as an integer ≥ `min`.
+func intArg(_ i: Int, _ name: String, min: Int = 1) -> Int {
+    guard i < args.count else { usageError("\(name): missing (expected an integer ≥ \(min))") }
+    guard let v = Int(args[i]), v >= min else { usageError("\(name): expected an integer ≥ \(min), got '\(args[i])'") }
+    return v
+}
+
+/// Argument `i` of the command as a positive number.
+func positiveArg(_ i: Int, _ name: String) -> Double {
+    guard i < args.count else { usageError("\(name): missing (expected a positive number)") }
+    guard let v = Double(args[i]), v > 0, v.isFinite else { usageError("\(name): expected a positive number, got '\(args[i])'") }
+    return v
+}
+
+func cell(_ i: Int) -> CellType {
+    guard i < args.count else { usageError("CELL: missing (expected rnn, gru or lstm)") }
+    switch args[i] {
     case "rnn": return .rnnTanh
     case "gru": return .gru
     case "lstm": return .lstm
-    default: fatalError("unknown cell \(name)")
+    default: usageError("CELL: expected rnn, gru or lstm, got '\(args[i])'")
     }
 }
 
@@ -112,20 +141,25 @@ func emit(_ fields: [(String, String)]) {
     print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
 }
 
-var args = Array(CommandLine.arguments.dropFirst())
-if let i = args.firstIndex(of: "--threads"), i + 1 < args.count {
-    Parallelism.threadCount = Int(args[i + 1]) ?? 2
+if let i = args.firstIndex(of: "--threads") {
+    guard i + 1 < args.count, let n = Int(args[i + 1]), n >= 1 else {
+        usageError("--threads: expected an integer ≥ 1, got '\(i + 1 < args.count ? args[i + 1] : "")'")
+    }
+    Parallelism.threadCount = n
     args.removeSubrange(i ... i + 1)
 }
 guard let command = args.first else {
-    print("usage: seqcore-bench layer|step|gemm|peak …")
+    fputs(usage + "\n", stderr)
     exit(2)
 }
 
 switch command {
 case "layer":
-    let c = cell(args[1]), b = Int(args[2])!, t = Int(args[3])!, i = Int(args[4])!, h = Int(args[5])!
-    let training = args[6] == "train", repeats = Int(args[7])!
+    let c = cell(1), b = intArg(2, "B"), t = intArg(3, "T"), i = intArg(4, "I"), h = intArg(5, "H")
+    guard args.count > 6, ["train", "inference"].contains(args[6]) else {
+        usageError("MODE: expected train or inference, got '\(args.count > 6 ? args[6] : "")'")
+    }
+    let training = args[6] == "train", repeats = intArg(7, "REPEATS")
     let layer = try RecurrentLayer<Float>(RecurrentConfig(cell: c, inputSize: i, hiddenSize: h), seed: 1)
     var rng = SeqRandom(seed: 2)
     let x = try Tensor(shape: [t, b, i], data: (0 ..< t * b * i).map { _ in Float(rng.uniform(-1, 1)) })
@@ -154,7 +188,7 @@ case "layer":
     }
     emit(fields)
 case "step":
-    let c = cell(args[1]), h = Int(args[2])!, repeats = Int(args[3])!
+    let c = cell(1), h = intArg(2, "H"), repeats = intArg(3, "REPEATS")
     let model = try SequenceModel<Float>(ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: c, inputSize: h, hiddenSize: h),
                                                      outputSize: 1, output: .regression), seed: 1)
     let layer = model.rnn
@@ -169,7 +203,7 @@ case "step":
     }
     emit([("median_us", "\(median(times) * 1e6)")])
 case "gemm":
-    let m = Int(args[1])!, n = Int(args[2])!, k = Int(args[3])!, repeats = Int(args[4])!
+    let m = intArg(1, "M"), n = intArg(2, "N"), k = intArg(3, "K"), repeats = intArg(4, "REPEATS")
     let a = [Float](repeating: 0.5, count: m * k), b = [Float](repeating: 0.25, count: k * n)
     var c = [Float](repeating: 0, count: m * n)
     // The operand keeps a pointer into b (and packs lazily): b must outlive it.
@@ -196,7 +230,7 @@ case "gemm":
 case "gemm-ta":
     // The weight-gradient form C[M × N] = Aᵀ·B with A stored K × M and B K × N (dW = dGᵀ·X over all
     // T·B rows): M = G·H, N = I or H, K = T·B.
-    let m = Int(args[1])!, n = Int(args[2])!, k = Int(args[3])!, repeats = Int(args[4])!
+    let m = intArg(1, "M"), n = intArg(2, "N"), k = intArg(3, "K"), repeats = intArg(4, "REPEATS")
     let a = (0 ..< k * m).map { Float($0 % 7) * 0.125 }, b = (0 ..< k * n).map { Float($0 % 5) * 0.25 }
     var c = [Float](repeating: 0, count: m * n)
     func product() { Kernels.gemm(transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: m, b: b, ldb: n, beta: 1, c: &c, ldc: n) }
@@ -234,10 +268,10 @@ case "peak":
 case "bandwidth":
     // Read bandwidth over a working set of MIB mebibytes (the weights a batch-1 step streams), all
     // threads at once, each summing its own half: the bound of a matrix-vector product that big.
-    let mib = Double(args[1])!, repeats = Int(args[2])!, streams = args.count > 3 ? Int(args[3])! : 1
+    let mib = positiveArg(1, "MIB"), repeats = intArg(2, "REPEATS"), streams = args.count > 3 ? intArg(3, "STREAMS") : 1
     // AHEAD > 0: each stream's lines are prefetched into L2 that many bytes ahead (software
     // prefetching, which the batch-1 products do without: the floor may use help they don't).
-    let ahead = args.count > 4 ? Int(args[4])! : 0
+    let ahead = args.count > 4 ? intArg(4, "AHEAD", min: 0) : 0
     let threads = Parallelism.threadCount
     // Floats per thread, whole 64-float blocks (the loop's step).
     // STREAMS > 1 reads that many equal segments of each share side by side, as a matrix–vector
@@ -305,7 +339,8 @@ case "bandwidth":
     let gbs = Double(count * 4 * threads) / perThread.max()! / 1e9
     emit([("gb_per_s", "\(gbs)"), ("mib", "\(mib)"), ("threads", "\(threads)"), ("sink", "\(jobs.allSatisfy { $0.sink.isFinite } ? 0 : 1)")])
 case "train-checkpointed":
-    let path = args[1], steps = Int(args[2])!
+    guard args.count > 1 else { usageError("PATH: missing") }
+    let path = args[1], steps = intArg(2, "STEPS")
     let config = ModelConfig(architecture: .languageModel, rnn: RecurrentConfig(cell: .lstm, inputSize: 8, hiddenSize: 32, numLayers: 2, dropout: 0.2),
                              vocabularySize: 12, embeddingSize: 8, outputSize: 12)
     var rng = SeqRandom(seed: 7)
@@ -329,6 +364,5 @@ case "train-checkpointed":
     try trainer.model.save(to: path + ".final")
     emit([("steps", "\(trainer.stepCount)")])
 default:
-    print("unknown command \(command)")
-    exit(2)
+    usageError("unknown command '\(command)'")
 }

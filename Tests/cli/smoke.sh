@@ -2,6 +2,7 @@
 # Smoke test of the `seqcore` command: train → info → sample → eval on a tiny text, and bad
 # arguments and bad data giving one line on stderr and a non-zero exit, never a crash (a trap's
 # report spans many lines) and never a silently wrong result. Prints "N passed, N failed".
+# Also seqcore-bench's bad arguments (the benchmark's Swift side, built with the tests).
 # Needs bash, coreutils (timeout, mkfifo) and python3 (to edit a model file's metadata).
 set -u
 cd "$(dirname "$0")/../.."
@@ -196,6 +197,22 @@ printf 'a' > "$tmp/one.txt"
 expect_error "eval on nothing to score (characters)" "nothing to score" "$S" eval "$tmp/crlf.safetensors" --text "$tmp/one.txt"
 expect_success "demo --length 10" "$S" demo --only a -q --out "$tmp/demo" --length 10 --adding-steps 2
 [ "$(grep -m1 ' model ' "$tmp/out" | grep -o 't = 1\( \|$\)' | wc -l)" -eq 1 ] && ok || fail "demo --length 10 shows a column twice: $(grep 't = ' "$tmp/out")"
+
+# seqcore-bench (the benchmark's Swift side): bad arguments are one line and exit 2, not a trap.
+B=${SEQCORE_BENCH:-.build/release/seqcore-bench}
+if [ -x "$B" ]; then
+    expect_error "bench: unknown cell" "CELL: expected rnn, gru or lstm, got 'foo'" "$B" layer foo 1 1 1 1 train 1
+    expect_error "bench: a size that is not a number" "B: expected an integer ≥ 1, got 'x'" "$B" layer rnn x 1 1 1 train 1
+    expect_error "bench: unknown mode" "MODE: expected train or inference, got 'fit'" "$B" layer rnn 2 2 2 2 fit 1
+    expect_error "bench: missing size" "K: missing" "$B" gemm 1 2
+    expect_error "bench: negative working set" "MIB: expected a positive number, got '-1'" "$B" bandwidth -1 3
+    expect_error "bench: zero threads" "--threads: expected an integer ≥ 1, got '0'" "$B" --threads 0 peak
+    expect_error "bench: unknown command" "unknown command 'nope'" "$B" nope
+    expect_success "bench: a tiny layer" "$B" layer gru 2 3 4 5 train 2
+    grep -q '"median_ms"' "$tmp/out" && ok || fail "bench: no median_ms in $(head -c 200 "$tmp/out")"
+else
+    fail "seqcore-bench not built at $B"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
