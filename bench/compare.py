@@ -637,6 +637,46 @@ class ORT:
         return float(np.abs(y - ref).max())
 
 
+def pairs_arguments(ap) -> None:
+    """The options step_pairs.py and layer_pairs.py share."""
+    ap.add_argument("--seqcore-bench", type=Path, default=SEQCORE_BENCH,
+                    help="the seqcore-bench executable (default: this checkout's release build)")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+
+
+def pairs_header(title: str, res: dict, rounds: str, columns: list[str], text_columns: int) -> list[str]:
+    """The first lines of a step_pairs.py or layer_pairs.py report, down to its table's header (the
+    first `text_columns` columns left-aligned, the numbers right-aligned)."""
+    align = ["---"] * text_columns + ["--:"] * (len(columns) - text_columns)
+    return [f"# {title}", "", f"- **Date**: {res['date']}", f"- **Machine**: {res['machine'].get('cpu', '?')}",
+            f"- **Rounds**: {res['rounds']}, {rounds}", "",
+            "| " + " | ".join(columns) + " |", "|" + "|".join(align) + "|"]
+
+
+def pairs_main(kind: str, exe: Path, out_dir: str, measure) -> int:
+    """The driver of step_pairs.py and layer_pairs.py: check that seqcore-bench is built, call
+    `measure()` for the results and their markdown, write them to <out_dir>/<kind>-<stamp>.{json,md}
+    and print the markdown. Timing only: a failure is reported and the exit status is still 0."""
+    try:
+        ok, why = SeqcoreNative(exe=exe).available()
+        if not ok:
+            log(why)
+            return 0
+        res, md = measure()
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        (out / f"{kind}-{stamp}.json").write_text(json.dumps(res, indent=1) + "\n")
+        (out / f"{kind}-{stamp}.md").write_text(md)
+        print(md)
+        log(f"wrote {out / f'{kind}-{stamp}.md'}")
+    except Exception as e:
+        import traceback
+        traceback.print_exc()
+        log(f"{kind.replace('-', '_')}.py stopped early: {e}")
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------
 # the machine
 # ----------------------------------------------------------------------------------------------

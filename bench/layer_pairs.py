@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -80,14 +79,12 @@ def run(rows: list[tuple[str, str, str]], rounds: int, repeats: int, exe: Path) 
 
 
 def markdown(res: dict) -> str:
-    lines = [f"# Whole layers in alternation", "",
-             f"- **Date**: {res['date']}",
-             f"- **Machine**: {res['machine'].get('cpu', '?')}",
-             f"- **Rounds**: {res['rounds']}, each the FMA peak, then seqcore (fresh seqcore-bench process), PyTorch "
-             f"and (inference) ONNX Runtime back to back, each the median of {res['repeats']} runs", "",
-             "| cell | shape | mode | seqcore, ms | PyTorch, ms | ORT, ms | × PyTorch (median of rounds; range) | "
-             "× ORT (median; range) | seqcore % of peak (median; range) |",
-             "|---|---|---|--:|--:|--:|--:|--:|--:|"]
+    lines = compare.pairs_header("Whole layers in alternation", res,
+                                 "each the FMA peak, then seqcore (fresh seqcore-bench process), PyTorch and "
+                                 f"(inference) ONNX Runtime back to back, each the median of {res['repeats']} runs",
+                                 ["cell", "shape", "mode", "seqcore, ms", "PyTorch, ms", "ORT, ms",
+                                  "× PyTorch (median of rounds; range)", "× ORT (median; range)",
+                                  "seqcore % of peak (median; range)"], 3)
     for key, c in res["rows"].items():
         m, s = c["median_ms"], c["speedups"]
 
@@ -114,29 +111,13 @@ def main(argv=None) -> int:
                     metavar="CELL:SHAPE:MODE", help=f"default: {' '.join(DEFAULT_ROWS)}")
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--repeats", type=int, default=5, help="runs per measurement")
-    ap.add_argument("--seqcore-bench", type=Path, default=compare.SEQCORE_BENCH,
-                    help="the seqcore-bench executable (default: this checkout's release build)")
-    ap.add_argument("--out", default=str(compare.ROOT / "bench" / "results"))
+    compare.pairs_arguments(ap)
     args = ap.parse_args(argv)
-    try:
-        ok, why = compare.SeqcoreNative(exe=args.seqcore_bench).available()
-        if not ok:
-            compare.log(why)
-            return 0
+
+    def measure():
         res = run(args.rows, args.rounds, args.repeats, args.seqcore_bench)
-        md = markdown(res)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        (out / f"layer-pairs-{stamp}.json").write_text(json.dumps(res, indent=1) + "\n")
-        (out / f"layer-pairs-{stamp}.md").write_text(md)
-        print(md)
-        compare.log(f"wrote {out / f'layer-pairs-{stamp}.md'}")
-    except Exception as e:  # timing only: report and exit 0
-        import traceback
-        traceback.print_exc()
-        compare.log(f"layer_pairs.py stopped early: {e}")
-    return 0
+        return res, markdown(res)
+    return compare.pairs_main("layer-pairs", args.seqcore_bench, args.out, measure)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -66,14 +65,12 @@ def run(cells: list[str], hidden: int, rounds: int, repeats: int, exe: Path) -> 
 
 
 def markdown(res: dict) -> str:
-    lines = [f"# Batch-1 steps in alternation (H = {res['hidden']})", "",
-             f"- **Date**: {res['date']}",
-             f"- **Machine**: {res['machine'].get('cpu', '?')}",
-             f"- **Rounds**: {res['rounds']}, each seqcore (fresh seqcore-bench process), ONNX Runtime and "
-             f"PyTorch back to back, each the median of {res['repeats']} runs of 100 steps", "",
-             "| cell | seqcore, µs | ORT, µs | PyTorch, µs | read floor, µs | seqcore / ORT (median of rounds; range) | "
-             "seqcore / PyTorch (median of rounds; range) | seqcore / read floor (median; range) |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|"]
+    lines = compare.pairs_header(f"Batch-1 steps in alternation (H = {res['hidden']})", res,
+                                 "each seqcore (fresh seqcore-bench process), ONNX Runtime and PyTorch back to "
+                                 f"back, each the median of {res['repeats']} runs of 100 steps",
+                                 ["cell", "seqcore, µs", "ORT, µs", "PyTorch, µs", "read floor, µs",
+                                  "seqcore / ORT (median of rounds; range)", "seqcore / PyTorch (median of rounds; range)",
+                                  "seqcore / read floor (median; range)"], 1)
     for cell, c in res["cells"].items():
         m, r = c["median_us"], c["ratios"]
         span = {p: f"{min(v):.3f}–{max(v):.3f}" for p, v in r.items()}
@@ -103,29 +100,13 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", type=int, default=1024, help="H = I of the step (default 1024)")
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=10, help="runs of 100 steps per measurement")
-    ap.add_argument("--seqcore-bench", type=Path, default=compare.SEQCORE_BENCH,
-                    help="the seqcore-bench executable (default: this checkout's release build)")
-    ap.add_argument("--out", default=str(compare.ROOT / "bench" / "results"))
+    compare.pairs_arguments(ap)
     args = ap.parse_args(argv)
-    try:
-        ok, why = compare.SeqcoreNative(exe=args.seqcore_bench).available()
-        if not ok:
-            compare.log(why)
-            return 0
+
+    def measure():
         res = run(args.cells, args.hidden, args.rounds, args.repeats, args.seqcore_bench)
-        md = markdown(res)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        (out / f"step-pairs-{stamp}.json").write_text(json.dumps(res, indent=1) + "\n")
-        (out / f"step-pairs-{stamp}.md").write_text(md)
-        print(md)
-        compare.log(f"wrote {out / f'step-pairs-{stamp}.md'}")
-    except Exception as e:  # timing only: report and exit 0
-        import traceback
-        traceback.print_exc()
-        compare.log(f"step_pairs.py stopped early: {e}")
-    return 0
+        return res, markdown(res)
+    return compare.pairs_main("step-pairs", args.seqcore_bench, args.out, measure)
 
 
 if __name__ == "__main__":
