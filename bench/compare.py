@@ -637,6 +637,17 @@ class ORT:
         return float(np.abs(y - ref).max())
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer ≥ 1, refused by name otherwise."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {text!r}")
+    return v
+
+
 def pairs_arguments(ap) -> None:
     """The options step_pairs.py and layer_pairs.py share."""
     ap.add_argument("--seqcore-bench", type=Path, default=SEQCORE_BENCH,

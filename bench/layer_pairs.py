@@ -109,8 +109,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", nargs="+", type=parse_row, default=[parse_row(r) for r in DEFAULT_ROWS],
                     metavar="CELL:SHAPE:MODE", help=f"default: {' '.join(DEFAULT_ROWS)}")
-    ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--repeats", type=int, default=5, help="runs per measurement")
+    ap.add_argument("--rounds", type=compare.positive_int, default=6)
+    ap.add_argument("--repeats", type=compare.positive_int, default=5, help="runs per measurement")
     compare.pairs_arguments(ap)
     args = ap.parse_args(argv)
 

@@ -97,9 +97,9 @@ def markdown(res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cells", nargs="+", default=["gru", "lstm"], choices=["rnn", "gru", "lstm"])
-    ap.add_argument("--hidden", type=int, default=1024, help="H = I of the step (default 1024)")
-    ap.add_argument("--rounds", type=int, default=8)
-    ap.add_argument("--repeats", type=int, default=10, help="runs of 100 steps per measurement")
+    ap.add_argument("--hidden", type=compare.positive_int, default=1024, help="H = I of the step (default 1024)")
+    ap.add_argument("--rounds", type=compare.positive_int, default=8)
+    ap.add_argument("--repeats", type=compare.positive_int, default=10, help="runs of 100 steps per measurement")
     compare.pairs_arguments(ap)
     args = ap.parse_args(argv)
 
