@@ -191,14 +191,17 @@ case "step":
     let c = cell(1), h = intArg(2, "H"), repeats = intArg(3, "REPEATS")
     let model = try SequenceModel<Float>(ModelConfig(architecture: .tagger, rnn: RecurrentConfig(cell: c, inputSize: h, hiddenSize: h),
                                                      outputSize: 1, output: .regression), seed: 1)
-    let layer = model.rnn
-    let x = try Tensor(shape: [1, 1, h], data: [Float](repeating: 0.1, count: h))
-    var state = try layer.forward(x)
-    try warmUp { state = try layer.forward(x, h0: state.hN, c0: state.cN) }
+    // A streaming session, one step per call, as the C API's seq_stream_feed and Python's
+    // Stream.step run it (the same model: their difference is the binding's overhead).
+    let session = try StreamingSession(model: model)
+    let x = [Float](repeating: 0.1, count: h)
+    var y = [Float](repeating: 0, count: 1)
+    func step() throws { try y.withUnsafeMutableBufferPointer { try session.feed(features: x, steps: 1, into: $0) } }
+    try warmUp { try step() }
     var times: [Double] = []
     for _ in 0 ..< repeats {
         let t0 = now()
-        for _ in 0 ..< 100 { state = try layer.forward(x, h0: state.hN, c0: state.cN) }
+        for _ in 0 ..< 100 { try step() }
         times.append((now() - t0) / 100)
     }
     emit([("median_us", "\(median(times) * 1e6)")])

@@ -215,6 +215,55 @@ final class ArchitectureTests: XCTestCase {
         XCTAssertThrowsError(try StreamingSession(model: reverse)) { e in XCTAssertTrue("\(e)".contains("reverse")) }
     }
 
+    /// One-step feeds run through the session's step plan (made at the first step, made again when
+    /// the weights change): bit for bit what `forward` gives for that step from the same state, for
+    /// every cell and variant, stacked, with a projection, with peepholes, without biases, in Float
+    /// and Double, at batch 1 and 3, with products large enough to be split over the threads, and
+    /// at batch 32 (split by rows over the threads, so `forward` runs it).
+    func testOneStepFeedsEqualForwardStepByStep() throws {
+        var configs: [RecurrentConfig] = CellType.allCases.map { RecurrentConfig(cell: $0, inputSize: 5, hiddenSize: 7, numLayers: 2) }
+        configs += GRUVariant.allCases.map { RecurrentConfig(cell: .gru, inputSize: 5, hiddenSize: 7, gruVariant: $0) }
+        configs += [RecurrentConfig(cell: .lstm, inputSize: 5, hiddenSize: 7, numLayers: 2, projSize: 3),
+                    RecurrentConfig(cell: .lstm, inputSize: 5, hiddenSize: 7, peepholes: true),
+                    RecurrentConfig(cell: .gru, inputSize: 5, hiddenSize: 7, bias: false),
+                    RecurrentConfig(cell: .lstm, inputSize: 200, hiddenSize: 192),
+                    RecurrentConfig(cell: .gru, inputSize: 192, hiddenSize: 256, numLayers: 2)]
+        for config in configs {
+            for batch in [1, 3] {
+                try checkOneStepFeeds(Float.self, config, batch: batch)
+                try checkOneStepFeeds(Double.self, config, batch: batch)
+            }
+        }
+        let saved = Parallelism.threadCount
+        defer { Parallelism.threadCount = saved }
+        Parallelism.threadCount = 2
+        try checkOneStepFeeds(Float.self, RecurrentConfig(cell: .lstm, inputSize: 5, hiddenSize: 7), batch: 32)
+    }
+
+    /// Six one-step feeds, the weights scaled before the fourth; each against `forward` on that step.
+    private func checkOneStepFeeds<S: SeqScalar>(_: S.Type, _ rnn: RecurrentConfig, batch: Int) throws {
+        let model = try SequenceModel<S>(ModelConfig(architecture: .tagger, rnn: rnn, outputSize: 2, output: .regression), seed: 3)
+        let session = try StreamingSession(model: model, batch: batch)
+        let label = "\(S.self) \(rnn.cell) \(rnn.gruVariant) L=\(rnn.numLayers) P=\(rnn.projSize) H=\(rnn.hiddenSize) B=\(batch)"
+        let inputs = rnn.inputSize, features = rnn.outputFeatures
+        var h = session.h, c = session.c
+        for t in 0 ..< 6 {
+            if t == 3 { model.arena.updateValues { v in for j in v.indices { v[j] *= S(0.75) } } }
+            let x = randomValues(batch * inputs, seed: UInt64(t + 1)).map { S($0) }
+            let expected = try model.rnn.forward(Tensor(shape: [1, batch, inputs], data: x), h0: h, c0: c)
+            var got = [S](repeating: .nan, count: batch * features)
+            try x.withUnsafeBufferPointer { p in
+                try got.withUnsafeMutableBufferPointer { try session.feedHidden(features: p.baseAddress!, steps: 1, into: $0) }
+            }
+            XCTAssertEqual(got, expected.output.data, "\(label): a<t> at step \(t)")
+            XCTAssertEqual(session.h.data, expected.hN.data, "\(label): h after step \(t)")
+            XCTAssertEqual(session.c?.data, expected.cN?.data, "\(label): c after step \(t)")
+            XCTAssertEqual(session.position, t + 1)
+            h = expected.hN
+            c = expected.cN
+        }
+    }
+
     /// predict on the caller's memory gives, bit for bit, what the array predict gives: taggers
     /// (0 past each length) and classifiers, every cell, bidirectional and stacked, both layouts,
     /// with and without lengths; it refuses a wrong output size, non-finite features and lengths

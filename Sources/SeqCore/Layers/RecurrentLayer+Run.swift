@@ -181,16 +181,8 @@ extension RecurrentLayer {
                         hN: hN + slot * batch * hout, cN: cN.map { $0 + slot * batch * h },
                         tape: tape, slot: slot, reverse: c.direction == .reverse || d == 1,
                         split: batchSplit(batch, backward: false))
-                    let p = cellParameters(v, layer: l, direction: d, cache: cache)
-                    switch c.cell {
-                    case .rnnTanh, .rnnReLU:
-                        run.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil) }, params: p)
-                    case .gru:
-                        run.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
-                    case .lstm:
-                        run.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: nil, recordsTape: training,
-                                          freshInput: run.projectsPerStep) }, params: p)
-                    }
+                    runCells(run, params: cellParameters(v, layer: l, direction: d, cache: cache), training: training,
+                             freshInput: run.projectsPerStep)
                 }
                 tape?.layerInputs.append(l == 0 ? nil : layerInput)
                 if !last {
@@ -415,10 +407,44 @@ func runParts<C>(_ first: C, _ second: C?, split: Int, batch: Int, lengths: [Int
     }
 }
 
+/// What runs one direction of one layer forward with cells of any type, made by `makeCell(rows)`
+/// (one per part of the batch): the sequence runner below and the streaming step (`StepPlan`).
+protocol ForwardCells {
+    associatedtype S: SeqScalar
+    func go<C: RecurrentCell>(_ makeCell: (Int) -> C, params p: CellParameters<S>) where C.Scalar == S
+}
+
+extension RecurrentLayer {
+    /// Calls `runner.go` with the cells of this layer's kind (inference when not `training`: no tape
+    /// kept; `freshInput`: see `LSTMCell.recurrent`).
+    func runCells<R: ForwardCells>(_ runner: R, params p: CellParameters<S>, training: Bool, freshInput: Bool) where R.S == S {
+        let c = config, h = c.hiddenSize
+        switch c.cell {
+        case .rnnTanh, .rnnReLU:
+            runner.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil) }, params: p)
+        case .gru:
+            runner.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
+        case .lstm:
+            runner.go({ LSTMCell(hidden: h, projection: c.projSize, rows: $0, params: p, grads: nil, recordsTape: training,
+                                 freshInput: freshInput) }, params: p)
+        }
+    }
+}
+
+/// b_ih (+ b_hh when the cell folds it) as one row, added by the input projection's product as it
+/// stores instead of in two more passes over its result; nil when the layer has no bias.
+func inputProjectionBias<C: RecurrentCell>(_ cell: C, _ p: CellParameters<C.Scalar>) -> Buffer<C.Scalar>? {
+    guard p.bih != nil || (cell.foldsRecurrentBias && p.bhh != nil) else { return nil }
+    let gw = cell.gateWidth, b = Buffer<C.Scalar>(gw)
+    if let bih = p.bih { Kernels.addRowVector(bih, to: b.pointer, rows: 1, n: gw, ldy: gw) }
+    if cell.foldsRecurrentBias, let bhh = p.bhh { Kernels.addRowVector(bhh, to: b.pointer, rows: 1, n: gw, ldy: gw) }
+    return b
+}
+
 /// One direction of one layer, forward: the input projection of all steps as one product, then the
 /// time loop. Steps t ≥ length carry the state unchanged and output zero, so the final state is the
 /// state at each sequence's last valid step, in either direction.
-struct ForwardRun<S: SeqScalar> {
+struct ForwardRun<S: SeqScalar>: ForwardCells {
     let layer: Int, direction: Int, steps: Int, batch: Int, lengths: [Int]
     let input: UnsafeMutablePointer<S>, inputSize: Int
     let output: UnsafeMutablePointer<S>, outputStride: Int, column: Int
@@ -442,14 +468,7 @@ struct ForwardRun<S: SeqScalar> {
         let gw = first.gateWidth, hout = first.outputSize, h = first.hiddenSize, tw = first.tapeWidth
         let rows = steps * batch, training = tape != nil, hasC = first.hasCellState
         // x<t>·W_ihᵀ + b_ih (+ b_hh) for every step at once.
-        // The biases b_ih (+ b_hh) ride on the product's store instead of two more passes over xp.
-        var bias: Buffer<S>? = nil
-        if p.bih != nil || (first.foldsRecurrentBias && p.bhh != nil) {
-            let b = Buffer<S>(gw)
-            if let bih = p.bih { Kernels.addRowVector(bih, to: b.pointer, rows: 1, n: gw, ldy: gw) }
-            if first.foldsRecurrentBias, let bhh = p.bhh { Kernels.addRowVector(bhh, to: b.pointer, rows: 1, n: gw, ldy: gw) }
-            bias = b
-        }
+        let bias = inputProjectionBias(first, p)
         let wihT = PackedOperand(b: p.wih, ldb: inputSize, transB: true, k: inputSize, n: gw, cache: p.cache)
         let biasP = bias.map { UnsafePointer($0.pointer) }
         // A batch split over the threads projects each part's rows step by step, into a buffer of

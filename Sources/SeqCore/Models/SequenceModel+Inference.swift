@@ -176,6 +176,8 @@ public final class StreamingSession<S: SeqScalar> {
     public private(set) var c: Tensor<S>?
     /// Steps fed since the last reset.
     public private(set) var position = 0
+    /// What a one-step chunk runs through (`step`); nil until the first.
+    private var plan: StepPlan<S>?
 
     public init(model: SequenceModel<S>, batch: Int = 1) throws {
         let rc = model.config.rnn
@@ -252,10 +254,16 @@ public final class StreamingSession<S: SeqScalar> {
     /// On failure the state and `output` are unchanged.
     @_specialize(where S == Float)
     public func feed(features: UnsafePointer<S>, steps: Int, into output: UnsafeMutableBufferPointer<S>) throws {
+        try checkFeatures()
         try Check.positive(steps, "steps")
         let k = model.config.outputSize, f = model.rnn.config.outputFeatures, needed = steps * batch * k
         if output.count != needed {
             throw SeqError.invalid("output", expected: "\(needed) values ([T, B, K] = [\(steps), \(batch), \(k)])", got: output.count)
+        }
+        if steps == 1, let a = try step(features) {
+            model.head.forward(a, rows: batch, ldx: f, into: output.baseAddress!)
+            model.config.output.activate(output, width: k)
+            return
         }
         var a = [S](repeating: 0, count: steps * batch * f)
         try a.withUnsafeMutableBufferPointer { a in
@@ -285,13 +293,15 @@ public final class StreamingSession<S: SeqScalar> {
     /// arrays' allocations were most of a small layer's call: fresh pages at every call).
     @_specialize(where S == Float)
     public func feedHidden(features: UnsafePointer<S>, steps: Int, into output: UnsafeMutableBufferPointer<S>) throws {
-        if model.embedding != nil {
-            throw SeqError.invalid("input", expected: "token ids (the model has an embedding)", got: "feature vectors")
-        }
+        try checkFeatures()
         try Check.positive(steps, "steps")
         let rnn = model.rnn, f = rnn.config.outputFeatures, needed = steps * batch * f
         if output.count != needed {
             throw SeqError.invalid("output", expected: "\(needed) values ([T, B, F] = [\(steps), \(batch), \(f)])", got: output.count)
+        }
+        if steps == 1, let a = try step(features) {
+            output.baseAddress!.update(from: a, count: needed)
+            return
         }
         // The new state goes to new arrays, kept only when the pass succeeds.
         var cNew: [S]? = c.map { [S](repeating: 0, count: $0.data.count) }
@@ -317,10 +327,43 @@ public final class StreamingSession<S: SeqScalar> {
         }
     }
 
+    private func checkFeatures() throws {
+        if model.embedding != nil {
+            throw SeqError.invalid("input", expected: "token ids (the model has an embedding)", got: "feature vectors")
+        }
+    }
+
+    /// Advances the state by one step of x<t> [B, I] through the step plan (made, or made again
+    /// when the parameters changed) and returns the stack's a<t> [B, F], which stays valid until
+    /// the next step. nil when the stack runs a step through `forward` (see `StepPlan.init`).
+    /// On failure the state is unchanged.
+    private func step(_ x: UnsafePointer<S>) throws -> UnsafePointer<S>? {
+        let rnn = model.rnn
+        try rnn.checkFinite(UnsafeBufferPointer(start: x, count: batch * rnn.config.inputSize), "input")
+        // The read access to the parameters lasts the whole step, as in `forward`.
+        let top: UnsafePointer<S>? = try rnn.arena.values.withUnsafeBufferPointer { values in
+            if plan.map({ !$0.isCurrent(rnn, values: values) }) ?? true { plan = try StepPlan(rnn, batch: batch, values: values) }
+            guard let plan else { return nil }
+            return h.data.withUnsafeBufferPointer { h in
+                withOptionalPointer(c?.data) { c in plan.run(x: x, h: h.baseAddress!, c: c) }
+            }
+        }
+        guard let top, let plan else { return nil }
+        h.data.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: plan.hNew.pointer, count: $0.count) }
+        if let cNew = plan.cNew { c!.data.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: cNew.pointer, count: $0.count) } }
+        position += 1
+        return top
+    }
+
     /// Runs the stack on a chunk from the current state and keeps its final state: the stack's
     /// output a<t> [T, B, F] (F = Hout·D).
     private func advance(_ input: SequenceInput<S>) throws -> Tensor<S> {
         let (x, _) = try model.embed(input, model.embedding, "input")
+        let rnn = model.rnn, f = rnn.config.outputFeatures
+        if x.shape.count == 3 && x.shape[0] == 1 && x.shape[1] == batch && x.shape[2] == rnn.config.inputSize,
+           let a = try x.data.withUnsafeBufferPointer({ try step($0.baseAddress!) }) {
+            return Tensor(unchecked: [1, batch, f], data: Array(UnsafeBufferPointer(start: a, count: batch * f)))
+        }
         let out = try model.rnn.forward(x, h0: h, c0: c)
         h = out.hN
         c = out.cN
