@@ -433,16 +433,31 @@ enum FloatGEMM {
                            c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?) {
         let n = packed.n, k = packed.k, slivers = packed.nPadded / nr
         /// C's columns of sliver `js` from its sums over one K block: the first block sets them
-        /// (β·C + bias + sums), later ones add to them.
+        /// (β·C + bias + sums), later ones add to them. Sixteen columns at a time, then one at a
+        /// time, with the same operations in the same order either way: one at a time throughout,
+        /// the stores were a third of a product with K = 64 (an LSTM step at H = 64).
         func store(_ ci: UnsafeMutablePointer<Float>, _ js: Int, _ sums: UnsafePointer<Float>, first: Bool) {
-            let j0 = js * nr, cols = min(nr, n - j0), cj = ci + j0
-            if first {
-                for j in 0 ..< cols {
-                    let old: Float = beta == 0 ? 0 : beta * cj[j]
-                    cj[j] = (rowBias.map { old + $0[j0 + j] } ?? old) + sums[j]
+            typealias V = SIMD16<Float>
+            let j0 = js * nr, cols = min(nr, n - j0), cj = ci + j0, bias = rowBias.map { $0 + j0 }
+            var j = 0
+            if !first {
+                while j + 16 <= cols {
+                    VectorMath.store(VectorMath.load(cj + j) + VectorMath.load(sums + j), cj + j)
+                    j += 16
                 }
-            } else {
-                for j in 0 ..< cols { cj[j] += sums[j] }
+                while j < cols { cj[j] += sums[j]; j += 1 }
+                return
+            }
+            while j + 16 <= cols {
+                var v = beta == 0 ? V() : beta * VectorMath.load(cj + j)
+                if let bias { v += VectorMath.load(bias + j) }
+                VectorMath.store(v + VectorMath.load(sums + j), cj + j)
+                j += 16
+            }
+            while j < cols {
+                let old: Float = beta == 0 ? 0 : beta * cj[j]
+                cj[j] = (bias.map { old + $0[j] } ?? old) + sums[j]
+                j += 1
             }
         }
         func part(_ range: Range<Int>) {
