@@ -218,8 +218,9 @@ final class ArchitectureTests: XCTestCase {
     /// One-step feeds run through the session's step plan (made at the first step, made again when
     /// the weights change): bit for bit what `forward` gives for that step from the same state, for
     /// every cell and variant, stacked, with a projection, with peepholes, without biases, in Float
-    /// and Double, at batch 1 and 3, with products large enough to be split over the threads, and
-    /// at batch 32 (split by rows over the threads, so `forward` runs it).
+    /// and Double, at batch 1 and 3; steps large enough to be split by units over two threads (LSTM,
+    /// GRU, RNN; H a multiple of the kernel's sliver, 5–8 slivers, so an uneven split too) and the
+    /// same on one thread; at batch 32 (split by rows over the threads, so `forward` runs it).
     func testOneStepFeedsEqualForwardStepByStep() throws {
         var configs: [RecurrentConfig] = CellType.allCases.map { RecurrentConfig(cell: $0, inputSize: 5, hiddenSize: 7, numLayers: 2) }
         configs += GRUVariant.allCases.map { RecurrentConfig(cell: .gru, inputSize: 5, hiddenSize: 7, gruVariant: $0) }
@@ -227,15 +228,22 @@ final class ArchitectureTests: XCTestCase {
                     RecurrentConfig(cell: .lstm, inputSize: 5, hiddenSize: 7, peepholes: true),
                     RecurrentConfig(cell: .gru, inputSize: 5, hiddenSize: 7, bias: false),
                     RecurrentConfig(cell: .lstm, inputSize: 200, hiddenSize: 192),
-                    RecurrentConfig(cell: .gru, inputSize: 192, hiddenSize: 256, numLayers: 2)]
-        for config in configs {
-            for batch in [1, 3] {
-                try checkOneStepFeeds(Float.self, config, batch: batch)
-                try checkOneStepFeeds(Double.self, config, batch: batch)
-            }
-        }
+                    RecurrentConfig(cell: .lstm, inputSize: 100, hiddenSize: 160, numLayers: 2, peepholes: true),
+                    RecurrentConfig(cell: .gru, inputSize: 192, hiddenSize: 256, numLayers: 2),
+                    RecurrentConfig(cell: .gru, inputSize: 192, hiddenSize: 256, gruVariant: .classic),
+                    RecurrentConfig(cell: .rnnTanh, inputSize: 256, hiddenSize: 256),
+                    RecurrentConfig(cell: .rnnReLU, inputSize: 300, hiddenSize: 224)]
         let saved = Parallelism.threadCount
         defer { Parallelism.threadCount = saved }
+        for threads in [2, 1] {
+            Parallelism.threadCount = threads
+            for config in configs {
+                for batch in [1, 3] {
+                    try checkOneStepFeeds(Float.self, config, batch: batch)
+                    if threads == 2 { try checkOneStepFeeds(Double.self, config, batch: batch) }
+                }
+            }
+        }
         Parallelism.threadCount = 2
         try checkOneStepFeeds(Float.self, RecurrentConfig(cell: .lstm, inputSize: 5, hiddenSize: 7), batch: 32)
     }

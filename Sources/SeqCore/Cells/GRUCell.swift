@@ -78,7 +78,7 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
                 let keep = recordsTape
                 func gates(_ range: Range<Int>) {
                     for b in range {
-                        GRUGates.forward(x: (xp + b * gw).float, hr: (hp + b * gw).float, h: h, hPrev: (hPrev + b * h).float,
+                        GRUGates.forward(x: (xp + b * gw).float, hr: (hp + b * gw).float, h: h, stride: h, hPrev: (hPrev + b * h).float,
                                          hNew: (hNew + b * h).float, tape: keep ? (tape + b * tw).float : nil)
                     }
                 }
@@ -132,6 +132,20 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
                     out[j] = (1 - z) * t[h + j] + z * hp0[j]
                 }
             }
+        }
+    }
+
+    var splitsUnits: Bool { S.self == Float.self && variant == .linearBeforeReset }
+
+    func forward(rows: Int, xp: UnsafeMutablePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
+                 hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?, units: Range<Int>) {
+        precondition(splitsUnits, "GRUCell.forward(units:): linear-before-reset Float cells only")
+        let h = hiddenSize, gw = gateWidth, hp = scratch.pointer, u0 = units.lowerBound
+        Kernels.gemvUnits(m: rows, a: hPrev, lda: h, packed: whhT, beta: 0, c: hp, ldc: gw, rowBias: params.bhh.map { UnsafePointer($0) },
+                          units: units, hidden: h, gates: 3)
+        for b in 0 ..< rows {
+            GRUGates.forward(x: (xp + b * gw + u0).float, hr: (hp + b * gw + u0).float, h: units.count, stride: h,
+                             hPrev: (hPrev + b * h + u0).float, hNew: (hNew + b * h + u0).float, tape: nil)
         }
     }
 
@@ -243,11 +257,13 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
 enum GRUGates {
     typealias V = SIMD16<Float>
 
-    static func forward(x: UnsafeMutablePointer<Float>, hr: UnsafeMutablePointer<Float>, h: Int, hPrev: UnsafePointer<Float>,
-                        hNew: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?) {
+    /// `h` units, whose gate blocks in x, hr and the tape are `stride` apart (H; h = H but for a
+    /// part of a step split by units).
+    static func forward(x: UnsafeMutablePointer<Float>, hr: UnsafeMutablePointer<Float>, h: Int, stride: Int,
+                        hPrev: UnsafePointer<Float>, hNew: UnsafeMutablePointer<Float>, tape: UnsafeMutablePointer<Float>?) {
         var j = 0
         while j + 16 <= h {
-            chunk(x: x + j, hr: hr + j, stride: h, hp: hPrev + j, out: hNew + j, t: tape.map { $0 + j })
+            chunk(x: x + j, hr: hr + j, stride: stride, hp: hPrev + j, out: hNew + j, t: tape.map { $0 + j })
             j += 16
         }
         let n = h - j
@@ -258,13 +274,13 @@ enum GRUGates {
             b.initialize(repeating: 0, count: 12 * 16)
             let xs = b, hs = b + 48, hp = b + 96, out = b + 112, ts = b + 128
             for g in 0 ..< 3 {
-                (xs + 16 * g).update(from: x + g * h + j, count: n)
-                (hs + 16 * g).update(from: hr + g * h + j, count: n)
+                (xs + 16 * g).update(from: x + g * stride + j, count: n)
+                (hs + 16 * g).update(from: hr + g * stride + j, count: n)
             }
             hp.update(from: hPrev + j, count: n)
             chunk(x: xs, hr: hs, stride: 16, hp: hp, out: out, t: tape == nil ? nil : ts)
             (hNew + j).update(from: out, count: n)
-            if let t = tape { for g in 0 ..< 4 { (t + g * h + j).update(from: ts + 16 * g, count: n) } }
+            if let t = tape { for g in 0 ..< 4 { (t + g * stride + j).update(from: ts + 16 * g, count: n) } }
         }
     }
 

@@ -85,7 +85,7 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
                 let x = xp + b * 4 * h, t = tape + b * tw, cp = cPrev + b * h, cn = cNew + b * h
                 let m = projected ? t + 6 * h : hNew + b * h
                 if vectorGates {
-                    LSTMGates.forward(x: x.float, hr: recurrent.map { UnsafePointer($0.pointer + b * 4 * h).float }, h: h,
+                    LSTMGates.forward(x: x.float, hr: recurrent.map { UnsafePointer($0.pointer + b * 4 * h).float }, h: h, stride: h,
                                       cPrev: cp.float,
                                       cNew: cn.float, m: m.float, tape: keep ? t.float : nil,
                                       peephole: peep.map { UnsafePointer($0).float })
@@ -112,6 +112,23 @@ final class LSTMCell<S: SeqScalar>: RecurrentCell {
         Kernels.forEachRow(rows, work: 8 * h, gates)
         if let w = whrT {
             Kernels.gemm(m: rows, a: tape + 6 * h, lda: tw, packed: w, beta: 0, c: hNew, ldc: hout)
+        }
+    }
+
+    var splitsUnits: Bool { vectorGates && !projected && recurrent != nil }
+
+    func forward(rows: Int, xp: UnsafeMutablePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
+                 hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?, units: Range<Int>) {
+        guard splitsUnits, let recurrent, let cPrev, let cNew else {
+            preconditionFailure("LSTMCell.forward(units:): Float cells without a projection only")
+        }
+        let h = hiddenSize, u0 = units.lowerBound, peep = params.peephole
+        Kernels.gemvUnits(m: rows, a: hPrev, lda: h, packed: whhT, beta: 0, c: recurrent.pointer, ldc: 4 * h, rowBias: nil,
+                          units: units, hidden: h, gates: 4)
+        for b in 0 ..< rows {
+            LSTMGates.forward(x: UnsafePointer(xp + b * 4 * h + u0).float, hr: UnsafePointer(recurrent.pointer + b * 4 * h + u0).float,
+                              h: units.count, stride: h, cPrev: (cPrev + b * h + u0).float, cNew: (cNew + b * h + u0).float,
+                              m: (hNew + b * h + u0).float, tape: nil, peephole: peep.map { UnsafePointer($0 + u0).float })
         }
     }
 
@@ -183,13 +200,14 @@ enum LSTMGates {
     typealias V = SIMD16<Float>
 
     /// x: the row's input projection, hr: its recurrent product (pre-activation z = x + hr; x alone
-    /// when hr is nil: the product was added into x).
-    static func forward(x: UnsafePointer<Float>, hr: UnsafePointer<Float>?, h: Int, cPrev: UnsafePointer<Float>,
+    /// when hr is nil: the product was added into x). `h` units, whose gate blocks in x, hr, the
+    /// peepholes and the tape are `stride` apart (H; h = H but for a part of a step split by units).
+    static func forward(x: UnsafePointer<Float>, hr: UnsafePointer<Float>?, h: Int, stride: Int, cPrev: UnsafePointer<Float>,
                         cNew: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>,
                         tape: UnsafeMutablePointer<Float>?, peephole p: UnsafePointer<Float>?) {
         var j = 0
         while j + 16 <= h {
-            chunk(x: x + j, hr: hr.map { $0 + j }, cp: cPrev + j, p: p.map { $0 + j }, stride: h, cn: cNew + j, m: m + j,
+            chunk(x: x + j, hr: hr.map { $0 + j }, cp: cPrev + j, p: p.map { $0 + j }, stride: stride, cn: cNew + j, m: m + j,
                   t: tape.map { $0 + j })
             j += 16
         }
@@ -202,16 +220,16 @@ enum LSTMGates {
             // The tape's copy may reuse xs and hs: the chunk reads all its inputs before it writes.
             let xs = b, hs = b + 64, cp = b + 128, ps = b + 144, cn = b + 192, ms = b + 208, ts = b
             for g in 0 ..< 4 {
-                (xs + 16 * g).update(from: x + g * h + j, count: n)
-                if let hr { (hs + 16 * g).update(from: hr + g * h + j, count: n) }
+                (xs + 16 * g).update(from: x + g * stride + j, count: n)
+                if let hr { (hs + 16 * g).update(from: hr + g * stride + j, count: n) }
             }
             cp.update(from: cPrev + j, count: n)
-            if let p { for g in 0 ..< 3 { (ps + 16 * g).update(from: p + g * h + j, count: n) } }
+            if let p { for g in 0 ..< 3 { (ps + 16 * g).update(from: p + g * stride + j, count: n) } }
             chunk(x: xs, hr: hr == nil ? nil : UnsafePointer(hs), cp: cp, p: p == nil ? nil : UnsafePointer(ps), stride: 16, cn: cn, m: ms,
                   t: tape == nil ? nil : ts)
             (cNew + j).update(from: cn, count: n)
             (m + j).update(from: ms, count: n)
-            if let t = tape { for g in 0 ..< 6 { (t + g * h + j).update(from: ts + 16 * g, count: n) } }
+            if let t = tape { for g in 0 ..< 6 { (t + g * stride + j).update(from: ts + 16 * g, count: n) } }
         }
     }
 

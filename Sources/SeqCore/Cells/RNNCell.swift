@@ -45,6 +45,24 @@ final class RNNCell<S: SeqScalar>: RecurrentCell {
         hNew.update(from: xp, count: rows * h)
     }
 
+    var splitsUnits: Bool { S.self == Float.self }
+
+    func forward(rows: Int, xp: UnsafeMutablePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
+                 hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?, units: Range<Int>) {
+        let h = hiddenSize, u0 = units.lowerBound, n = units.count
+        Kernels.gemvUnits(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: xp, ldc: h, rowBias: nil, units: units,
+                          hidden: h, gates: 1)
+        for b in 0 ..< rows {
+            let z = xp + b * h + u0
+            if relu {
+                for j in 0 ..< n { z[j] = Kernels.relu(z[j]) }
+            } else {
+                Kernels.tanh(z, count: n)
+            }
+            (hNew + b * h + u0).update(from: z, count: n)
+        }
+    }
+
     func backward(rows: Int, tape: UnsafePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
                   dh: UnsafePointer<S>, dc: UnsafePointer<S>?, dGX: UnsafeMutablePointer<S>,
                   dGH: UnsafeMutablePointer<S>, dhPrev: UnsafeMutablePointer<S>, dcPrev: UnsafeMutablePointer<S>?) {

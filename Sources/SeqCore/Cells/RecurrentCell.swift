@@ -39,6 +39,19 @@ protocol RecurrentCell {
                  cPrev: UnsafePointer<Scalar>?, tape: UnsafeMutablePointer<Scalar>,
                  hNew: UnsafeMutablePointer<Scalar>, cNew: UnsafeMutablePointer<Scalar>?)
 
+    /// Whether a step's units can run in parts, each on its own thread (`forward(…units:)`): Float,
+    /// and unit j's gates read only column j of each gate block and write only unit j — not an LSTM
+    /// with a projection (a<t> mixes all units), nor the classic GRU (its candidate's product needs
+    /// all of r ⊙ h<t-1> first).
+    var splitsUnits: Bool { get }
+
+    /// Inference `forward` of the units in `units` only (bounds multiples of `FloatGEMM.nr`; the
+    /// recurrent weights' panels cached): their columns of the recurrent product, then their gates,
+    /// with the same arithmetic per unit as `forward`. `xp` holds those units' columns of the input
+    /// projection; no tape is written.
+    func forward(rows: Int, xp: UnsafeMutablePointer<Scalar>, hPrev: UnsafePointer<Scalar>, cPrev: UnsafePointer<Scalar>?,
+                 hNew: UnsafeMutablePointer<Scalar>, cNew: UnsafeMutablePointer<Scalar>?, units: Range<Int>)
+
     /// Writes dGX [B, G·H] = ∂L/∂xp, dGH = ∂L/∂(recurrent pre-activation) (dGX itself unless
     /// `separateRecurrentGradientWidth` > 0: then its differing columns, [B, width]), dhPrev,
     /// dcPrev; accumulates per-step parameter gradients (peepholes). Weight-matrix gradients are

@@ -431,7 +431,46 @@ enum FloatGEMM {
     /// was slower still).
     static func gemvPacked(m: Int, a: UnsafePointer<Float>, lda: Int, packed: Packed, beta: Float,
                            c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?) {
-        let n = packed.n, k = packed.k, slivers = packed.nPadded / nr
+        let slivers = packed.nPadded / nr
+        func part(_ range: Range<Int>) {
+            gemvPacked(m: m, a: a, lda: lda, packed: packed, beta: beta, c: c, ldc: ldc, rowBias: rowBias,
+                       slivers: SliverSet(range))
+        }
+        if m * packed.n * packed.k >= smallParallelThreshold && slivers >= 2 && Parallelism.threadCount > 1 {
+            let half = slivers / 2
+            WorkerPool.shared.run { $0 == 0 ? part(0 ..< half) : part(half ..< slivers) }
+        } else {
+            part(0 ..< slivers)
+        }
+    }
+
+    /// Some of a panel's slivers: `groups` runs of `perGroup` consecutive slivers, run g starting at
+    /// sliver first + g·groupStride — the columns of some units in every gate block of a layer's
+    /// weights (`Kernels.gemvUnits`), or one range.
+    struct SliverSet {
+        let first: Int, perGroup: Int, groups: Int, groupStride: Int
+        init(_ range: Range<Int>) {
+            first = range.lowerBound
+            perGroup = range.count
+            groups = 1
+            groupStride = 0
+        }
+        init(first: Int, perGroup: Int, groups: Int, groupStride: Int) {
+            self.first = first
+            self.perGroup = perGroup
+            self.groups = groups
+            self.groupStride = groupStride
+        }
+        var count: Int { perGroup * groups }
+        /// The panel's index of the set's i-th sliver.
+        @inline(__always) func sliver(_ i: Int) -> Int { first + (i / perGroup) * groupStride + i % perGroup }
+    }
+
+    /// The slivers `set` of C ← A · B + β · C (+ bias) on the calling thread: what one thread's part
+    /// of `gemvPacked` runs.
+    static func gemvPacked(m: Int, a: UnsafePointer<Float>, lda: Int, packed: Packed, beta: Float,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, rowBias: UnsafePointer<Float>?, slivers set: SliverSet) {
+        let n = packed.n, k = packed.k
         /// C's columns of sliver `js` from its sums over one K block: the first block sets them
         /// (β·C + bias + sums), later ones add to them. Sixteen columns at a time, then one at a
         /// time, with the same operations in the same order either way: one at a time throughout,
@@ -460,38 +499,30 @@ enum FloatGEMM {
                 j += 1
             }
         }
-        func part(_ range: Range<Int>) {
-            if range.isEmpty { return }
-            // Run r holds slivers lo + r·length ..< lo + (r + 1)·length (the last one may be shorter
-            // or empty).
-            let lo = range.lowerBound, count = range.count, length = (count + 3) / 4
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * nr) { sums in
-                let acc = sums.baseAddress!
-                for i in 0 ..< m {
-                    let ai = a + i * lda, ci = c + i * ldc
-                    var p0 = 0
-                    while p0 < k {
-                        let kc = min(kcMax, k - p0), bBlock = UnsafePointer(packed.data + p0 * packed.nPadded)
-                        for step in 0 ..< length {
-                            // A run that has ended reads the first run's sliver again (kept once).
-                            func sliver(_ r: Int) -> UnsafePointer<Float> {
-                                bBlock + (lo + (r * length + step < count ? r * length : 0) + step) * kc * nr
-                            }
-                            gemvRuns(kc: kc, a: ai + p0, sliver(0), sliver(1), sliver(2), sliver(3), into: acc)
-                            for r in 0 ..< 4 where r * length + step < count {
-                                store(ci, lo + r * length + step, acc + r * nr, first: p0 == 0)
-                            }
+        guard set.count > 0 else { return }
+        // Run r holds the set's slivers r·length ..< (r + 1)·length (the last one may be shorter
+        // or empty).
+        let count = set.count, length = (count + 3) / 4
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * nr) { sums in
+            let acc = sums.baseAddress!
+            for i in 0 ..< m {
+                let ai = a + i * lda, ci = c + i * ldc
+                var p0 = 0
+                while p0 < k {
+                    let kc = min(kcMax, k - p0), bBlock = UnsafePointer(packed.data + p0 * packed.nPadded)
+                    for step in 0 ..< length {
+                        // A run that has ended reads the first run's sliver again (kept once).
+                        func sliver(_ r: Int) -> UnsafePointer<Float> {
+                            bBlock + set.sliver((r * length + step < count ? r * length : 0) + step) * kc * nr
                         }
-                        p0 += kc
+                        gemvRuns(kc: kc, a: ai + p0, sliver(0), sliver(1), sliver(2), sliver(3), into: acc)
+                        for r in 0 ..< 4 where r * length + step < count {
+                            store(ci, set.sliver(r * length + step), acc + r * nr, first: p0 == 0)
+                        }
                     }
+                    p0 += kc
                 }
             }
-        }
-        if m * n * k >= smallParallelThreshold && slivers >= 2 && Parallelism.threadCount > 1 {
-            let half = slivers / 2
-            WorkerPool.shared.run { $0 == 0 ? part(0 ..< half) : part(half ..< slivers) }
-        } else {
-            part(0 ..< slivers)
         }
     }
 

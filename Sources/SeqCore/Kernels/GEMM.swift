@@ -142,6 +142,26 @@ extension Kernels {
     }
 }
 
+extension Kernels {
+    /// C ← A · B + β · C (+ bias) in the columns of units `units` of each of `gates` blocks of
+    /// `hidden` columns, from the operand's packed panels, on the calling thread: one thread's part
+    /// of a step split by units (`StepPlan`). Float only; `hidden` and the units' bounds must be
+    /// multiples of `FloatGEMM.nr` (whole slivers), M at most `FloatGEMM.smallM`, and the panels
+    /// packed (`prepack`, or a layer's cache).
+    static func gemvUnits<S: SeqScalar>(m: Int, a: UnsafePointer<S>, lda: Int, packed: PackedOperand<S>, beta: S,
+                                        c: UnsafeMutablePointer<S>, ldc: Int, rowBias: UnsafePointer<S>?, units: Range<Int>,
+                                        hidden: Int, gates: Int) {
+        let nr = FloatGEMM.nr
+        guard S.self == Float.self, let panels = packed.prepacked, m <= FloatGEMM.smallM,
+              hidden % nr == 0, units.lowerBound % nr == 0, units.upperBound % nr == 0 else {
+            preconditionFailure("Kernels.gemvUnits: Float, packed panels, M ≤ \(FloatGEMM.smallM) and whole slivers only")
+        }
+        FloatGEMM.gemvPacked(m: m, a: a.float, lda: lda, packed: panels, beta: Float(beta), c: c.float, ldc: ldc,
+                             rowBias: rowBias?.float,
+                             slivers: .init(first: units.lowerBound / nr, perGroup: units.count / nr, groups: gates, groupStride: hidden / nr))
+    }
+}
+
 /// A layer's packed weight panels, kept from one inference call to the next: packing the input and
 /// recurrent weights cost 3% of a large LSTM's inference and a whole extra pass over the weights
 /// of every batch-1 step (which then read them in place, as four row streams: 1.5× slower from

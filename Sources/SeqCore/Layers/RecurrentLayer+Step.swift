@@ -74,14 +74,32 @@ final class StepPlan<S: SeqScalar> {
         init(batch: Int) { self.batch = batch }
 
         func go<C: RecurrentCell>(_ makeCell: (Int) -> C, params p: CellParameters<S>) where C.Scalar == S {
-            let cell = makeCell(batch), batch = batch, inputSize = inputSize, gw = cell.gateWidth
+            let cell = makeCell(batch), batch = batch, inputSize = inputSize, gw = cell.gateWidth, h = cell.hiddenSize
             let bias = inputProjectionBias(cell, p)
             let wihT = PackedOperand(b: p.wih, ldb: inputSize, transB: true, k: inputSize, n: gw, cache: p.cache)
             let xp = Buffer<S>(uninitialized: batch * gw)  // the product writes every element (β = 0)
             let tape = Buffer<S>(batch * cell.tapeWidth)
+            // Large enough a step runs as one hand-off to the worker, split by units: each thread
+            // projects its units' columns of x<t>, then of h<t-1>, then runs their gates. Split by
+            // product instead, a step handed off twice, and each hand-off cost about 1.5 µs on the
+            // 2-core Xeon (the worker starting 0.5–0.8 µs after the caller, its end seen as late),
+            // with the gates on the caller alone. Whole slivers per part, so the same sums.
+            let nr = FloatGEMM.nr
+            let splits = cell.splitsUnits && batch <= FloatGEMM.smallM && h % nr == 0 && h >= 2 * nr
+                && wihT.prepacked != nil && batch * gw * (inputSize + cell.outputSize) >= FloatGEMM.smallParallelThreshold
+            let cut = (h / nr + 1) / 2 * nr  // the caller's units 0 ..< cut: the larger part, as the worker starts later
             steps.append { x, hPrev, cPrev, hNew, cNew in
-                Kernels.gemm(m: batch, a: x, lda: inputSize, packed: wihT, beta: 0, c: xp.pointer, ldc: gw,
-                             rowBias: bias.map { UnsafePointer($0.pointer) })
+                let biasP = bias.map { UnsafePointer($0.pointer) }  // the closure keeps `bias` alive
+                if splits && Parallelism.threadCount > 1 {
+                    WorkerPool.shared.run { part in
+                        let units = part == 0 ? 0 ..< cut : cut ..< h
+                        Kernels.gemvUnits(m: batch, a: x, lda: inputSize, packed: wihT, beta: 0, c: xp.pointer, ldc: gw, rowBias: biasP,
+                                          units: units, hidden: h, gates: gw / h)
+                        cell.forward(rows: batch, xp: xp.pointer, hPrev: hPrev, cPrev: cPrev, hNew: hNew, cNew: cNew, units: units)
+                    }
+                    return
+                }
+                Kernels.gemm(m: batch, a: x, lda: inputSize, packed: wihT, beta: 0, c: xp.pointer, ldc: gw, rowBias: biasP)
                 cell.forward(rows: batch, xp: xp.pointer, hPrev: hPrev, cPrev: cPrev, tape: tape.pointer, hNew: hNew, cNew: cNew)
             }
         }
