@@ -1408,10 +1408,10 @@ def binding_section(res) -> list[str]:
             lines.append(f"| {CELL_LABEL[r['cell']]} | {r['H']} | {f(r['python_us'])} | {f(r['native_us'])} | "
                          f"**{f(r['difference_us'])}** |")
         lines += ["", "overhead = the python step − seqcore-bench's step, both a batch-1 step of the same model "
-                  "(medians of the table above). The native side is the engine's layer forward on one step "
-                  "with the state passed in; the python side goes through the C API's stream (`seq_stream_feed`: "
-                  "one call per step) and numpy, so the difference is the binding's cost plus that of "
-                  "the C API's stream path.", ""]
+                  "(medians of the table above). The native side is the engine's streaming session fed one step "
+                  "(`StreamingSession.feed`, what the C API's stream calls); the python side goes through the C "
+                  "API's stream (`seq_stream_feed`: one call per step) and numpy, so the difference is the "
+                  "binding's cost plus that of the C API's stream handle.", ""]
     rows = [(DIRECT_LABEL.get(k, k), v) for k, v in direct.items() if isinstance(v, dict)]
     if rows:
         lines += ["Direct: " + "; ".join(
