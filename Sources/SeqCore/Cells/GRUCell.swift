@@ -161,6 +161,13 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
             // Rows are independent: after a large product their gates are split over the threads,
             // as in forward.
             func gates(_ range: Range<Int>) {
+                if S.self == Float.self {
+                    for b in range {
+                        GRUGates.backward(t: (tape + b * tw).float, h: h, hPrev: (hPrev + b * h).float, dh: (dh + b * h).float,
+                                          gx: (dGX + b * gw).float, gh: (gh + b * gw).float, gn: (dGH + b * h).float)
+                    }
+                    return
+                }
                 for b in range {
                     let t = tape + b * tw, d = dh + b * h, hp0 = hPrev + b * h
                     let gx = dGX + b * gw, ghr = gh + b * gw, gn = dGH + b * h
@@ -216,7 +223,7 @@ final class GRUCell<S: SeqScalar>: RecurrentCell {
         Kernels.forEachRow(rows, work: h) { range in
             for b in range {
                 let t = tape + b * tw, d = dh + b * h, o = dhPrev + b * h
-                for j in 0 ..< h { o[j] += d[j] * t[zOffset + j] }
+                Kernels.addProduct(d, t + zOffset, into: o, count: h)
             }
         }
     }
@@ -296,5 +303,49 @@ enum GRUGates {
         if let t {
             VectorMath.store(r, t); VectorMath.store(z, t + s); VectorMath.store(n, t + 2 * s); VectorMath.store(hn, t + 3 * s)
         }
+    }
+
+    /// The linear-before-reset backward equations above for one row, 16 units at a time (the same
+    /// arithmetic as the scalar loop of `GRUCell.backward`): from the tape (r, z, n, W_hn h + b_hn),
+    /// h<t-1> and ∂L/∂h<t>, the input-side gradient gx = [dr′, dz′, dn′], the recurrent one
+    /// gh = [dr′, dz′, r ⊙ dn′] and its last block alone, gn = r ⊙ dn′ ([H]).
+    static func backward(t: UnsafePointer<Float>, h: Int, hPrev: UnsafePointer<Float>, dh: UnsafePointer<Float>,
+                         gx: UnsafeMutablePointer<Float>, gh: UnsafeMutablePointer<Float>, gn: UnsafeMutablePointer<Float>) {
+        var j = 0
+        while j + 16 <= h {
+            backwardChunk(t: t + j, stride: h, hp: hPrev + j, dh: dh + j, gx: gx + j, gh: gh + j, gn: gn + j)
+            j += 16
+        }
+        let n = h - j
+        if n == 0 { return }
+        // The last units through zero-padded 16-wide copies, as in forward.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 13 * 16) { buffer in
+            let b = buffer.baseAddress!
+            b.initialize(repeating: 0, count: 13 * 16)
+            let ts = b, hp = b + 64, d = b + 80, xs = b + 96, hs = b + 144, ns = b + 192
+            for g in 0 ..< 4 { (ts + 16 * g).update(from: t + g * h + j, count: n) }
+            hp.update(from: hPrev + j, count: n)
+            d.update(from: dh + j, count: n)
+            backwardChunk(t: ts, stride: 16, hp: hp, dh: d, gx: xs, gh: hs, gn: ns)
+            for g in 0 ..< 3 {
+                (gx + g * h + j).update(from: xs + 16 * g, count: n)
+                (gh + g * h + j).update(from: hs + 16 * g, count: n)
+            }
+            (gn + j).update(from: ns, count: n)
+        }
+    }
+
+    @inline(__always)
+    static func backwardChunk(t: UnsafePointer<Float>, stride s: Int, hp: UnsafePointer<Float>, dh: UnsafePointer<Float>,
+                              gx: UnsafeMutablePointer<Float>, gh: UnsafeMutablePointer<Float>, gn: UnsafeMutablePointer<Float>) {
+        let r = VectorMath.load(t), z = VectorMath.load(t + s), n = VectorMath.load(t + 2 * s), hn = VectorMath.load(t + 3 * s)
+        let d = VectorMath.load(dh)
+        let dn = d * (1 - z) * (1 - n * n)
+        let dz = d * (VectorMath.load(hp) - n) * z * (1 - z)
+        let dr = dn * hn * r * (1 - r)
+        let dnr = dn * r
+        VectorMath.store(dr, gx); VectorMath.store(dz, gx + s); VectorMath.store(dn, gx + 2 * s)
+        VectorMath.store(dr, gh); VectorMath.store(dz, gh + s); VectorMath.store(dnr, gh + 2 * s)
+        VectorMath.store(dnr, gn)
     }
 }

@@ -18,6 +18,21 @@ extension Kernels {
         }
     }
 
+    /// y[j] += a[j] · b[j] for `count` values (Float: 16 at a time; the same arithmetic either way).
+    @inline(__always)
+    static func addProduct<S: SeqScalar>(_ a: UnsafePointer<S>, _ b: UnsafePointer<S>, into y: UnsafeMutablePointer<S>,
+                                         count: Int) {
+        var j = 0
+        if S.self == Float.self {
+            let af = a.float, bf = b.float, yf = y.float
+            while j + 16 <= count {
+                VectorMath.store(VectorMath.load(yf + j) + VectorMath.load(af + j) * VectorMath.load(bf + j), yf + j)
+                j += 16
+            }
+        }
+        while j < count { y[j] += a[j] * b[j]; j += 1 }
+    }
+
     /// `sums` += Σ_rows x (column sums of a rows × n matrix with stride ldx): the bias gradient.
     /// The rows' sum is formed first (`columnSums`), then added, as a gradient is accumulated.
     static func accumulateColumnSums<S: SeqScalar>(_ x: UnsafePointer<S>, rows: Int, n: Int, ldx: Int,
