@@ -268,18 +268,23 @@ final class KernelTests: XCTestCase {
 
     /// Recurrent weights above 2 MiB (the size a layer keeps in the caches and splits its batch
     /// for) run each step on both threads: the products split by columns and the gates' rows
-    /// (`Kernels.forEachRow`) in halves, forward and backward. For every GRU variant and the LSTM:
-    /// output, ∂L/∂x and every parameter gradient bit-identical on 1 and 2 threads, and equal to
-    /// the Double engine.
+    /// (`Kernels.forEachRow`) in halves, forward and backward. For every GRU variant, the LSTM and
+    /// the RNN (tanh and ReLU): output, ∂L/∂x and every parameter gradient bit-identical on 1 and 2
+    /// threads, and equal to the Double engine.
     func testGateRowsSplitOverThreadsMatchOneThreadAndDouble() throws {
         let saved = Parallelism.threadCount
         defer { Parallelism.threadCount = saved }
-        let configs = GRUVariant.allCases.map { RecurrentConfig(cell: .gru, inputSize: 8, hiddenSize: 520, gruVariant: $0) }
-            + [RecurrentConfig(cell: .lstm, inputSize: 8, hiddenSize: 520)]
-        let (t, b) = (3, 24)  // 24 rows × 8·520 per row: above forEachRow's split threshold
-        let x = try Tensor(shape: [t, b, 8], data: randomValues(t * b * 8, seed: 21))
-        for cfg in configs {
-            let label = "\(cfg.cell) \(cfg.gruVariant)"
+        // 24 rows × 8·520 per row: above forEachRow's split threshold. The RNN's weights pass
+        // 2 MiB from H = 725, and its activation (4·H per row forward, 2·H backward) needs 48
+        // rows of H = 768.
+        let configs = GRUVariant.allCases.map { (RecurrentConfig(cell: .gru, inputSize: 8, hiddenSize: 520, gruVariant: $0), 24) }
+            + [(RecurrentConfig(cell: .lstm, inputSize: 8, hiddenSize: 520), 24),
+               (RecurrentConfig(cell: .rnnTanh, inputSize: 8, hiddenSize: 768), 48),
+               (RecurrentConfig(cell: .rnnReLU, inputSize: 8, hiddenSize: 768), 48)]
+        for (cfg, b) in configs {
+            let t = 3
+            let x = try Tensor(shape: [t, b, 8], data: randomValues(t * b * 8, seed: 21))
+            let label = cfg.cell == .gru ? "\(cfg.cell) \(cfg.gruVariant)" : "\(cfg.cell)"
             var runs: [(output: [Float], dx: [Float], grads: [Float])] = []
             for threads in [1, 2] {
                 Parallelism.threadCount = threads

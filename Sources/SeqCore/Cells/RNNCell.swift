@@ -24,9 +24,13 @@ final class RNNCell<S: SeqScalar>: RecurrentCell {
     let whhT: PackedOperand<S>    // W_aaᵀ for a<t-1> · W_aaᵀ
     let whh: PackedOperand<S>?    // W_aa for ∂L/∂a<t-1> = ∂L/∂z · W_aa
 
-    init(hidden: Int, relu: Bool, params: CellParameters<S>, grads: CellParameters<S>?) {
+    /// Whether forward keeps a<t> on the tape (training).
+    let recordsTape: Bool
+
+    init(hidden: Int, relu: Bool, params: CellParameters<S>, grads: CellParameters<S>?, recordsTape: Bool = true) {
         hiddenSize = hidden
         self.relu = relu
+        self.recordsTape = recordsTape
         self.grads = grads
         whhT = PackedOperand(b: params.whh, ldb: hidden, transB: true, k: hidden, n: hidden, cache: params.cache)
         whh = grads == nil ? nil : PackedOperand(b: params.whh, ldb: hidden, transB: false, k: hidden, n: hidden)
@@ -34,15 +38,20 @@ final class RNNCell<S: SeqScalar>: RecurrentCell {
 
     func forward(rows: Int, xp: UnsafeMutablePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
                  tape: UnsafeMutablePointer<S>, hNew: UnsafeMutablePointer<S>, cNew: UnsafeMutablePointer<S>?) {
-        let h = hiddenSize
+        let h = hiddenSize, relu = relu, keep = recordsTape
         Kernels.gemm(m: rows, a: hPrev, lda: h, packed: whhT, beta: 1, c: xp, ldc: h)
-        if relu {
-            for i in 0 ..< rows * h { xp[i] = Kernels.relu(xp[i]) }
-        } else {
-            Kernels.tanh(xp, count: rows * h)
+        // Rows are independent: after a large product, g and the copies are split over the threads
+        // (on the caller alone, the worker waiting, they cost the large layer's inference 4–5%).
+        func activate(_ range: Range<Int>) {
+            let z = xp + range.lowerBound * h, a = hNew + range.lowerBound * h, count = range.count * h
+            if relu {
+                for i in 0 ..< count { a[i] = Kernels.relu(z[i]) }
+            } else {
+                Kernels.tanh(UnsafePointer(z), into: a, count: count)
+            }
+            if keep { (tape + range.lowerBound * h).update(from: a, count: count) }
         }
-        tape.update(from: xp, count: rows * h)
-        hNew.update(from: xp, count: rows * h)
+        Kernels.forEachRow(rows, work: 4 * h, activate)
     }
 
     var splitsUnits: Bool { S.self == Float.self }
@@ -66,10 +75,13 @@ final class RNNCell<S: SeqScalar>: RecurrentCell {
     func backward(rows: Int, tape: UnsafePointer<S>, hPrev: UnsafePointer<S>, cPrev: UnsafePointer<S>?,
                   dh: UnsafePointer<S>, dc: UnsafePointer<S>?, dGX: UnsafeMutablePointer<S>,
                   dGH: UnsafeMutablePointer<S>, dhPrev: UnsafeMutablePointer<S>, dcPrev: UnsafeMutablePointer<S>?) {
-        let h = hiddenSize
-        for i in 0 ..< rows * h {
-            let a = tape[i]
-            dGX[i] = dh[i] * (relu ? (a > 0 ? 1 : 0) : 1 - a * a)
+        let h = hiddenSize, relu = relu
+        // Split over the threads by rows after a large step, as forward's activation.
+        Kernels.forEachRow(rows, work: 2 * h) { range in
+            for i in range.lowerBound * h ..< range.upperBound * h {
+                let a = tape[i]
+                dGX[i] = dh[i] * (relu ? (a > 0 ? 1 : 0) : 1 - a * a)
+            }
         }
         Kernels.gemm(m: rows, a: dGX, lda: h, packed: whh!, beta: 0, c: dhPrev, ldc: h)
     }

@@ -421,7 +421,8 @@ extension RecurrentLayer {
         let c = config, h = c.hiddenSize
         switch c.cell {
         case .rnnTanh, .rnnReLU:
-            runner.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil) }, params: p)
+            runner.go({ _ in RNNCell(hidden: h, relu: c.cell == .rnnReLU, params: p, grads: nil, recordsTape: training) },
+                      params: p)
         case .gru:
             runner.go({ GRUCell(hidden: h, variant: gruVariant, rows: $0, params: p, grads: nil, recordsTape: training) }, params: p)
         case .lstm:
