@@ -248,8 +248,10 @@ final class KernelTests: XCTestCase {
     /// The Float engine against the Double engine on a larger layer than the fixtures, so the SIMD
     /// kernel's full tiles (not only its edges) carry a real recurrent computation.
     func testFloatEngineMatchesDoubleOnLargeShapes() throws {
-        for cell in CellType.allCases {
-            let cfg = RecurrentConfig(cell: cell, inputSize: 37, hiddenSize: 70, numLayers: 2, direction: .bidirectional)
+        // H = 70 and 100: the step gradient norms' Float sums of squares in blocks of 64, then 16,
+        // then one at a time.
+        for (cell, hidden) in CellType.allCases.map({ ($0, 70) }) + [(.rnnTanh, 100)] {
+            let cfg = RecurrentConfig(cell: cell, inputSize: 37, hiddenSize: hidden, numLayers: 2, direction: .bidirectional)
             let d = try RecurrentLayer<Double>(cfg, seed: 11)
             let f = try RecurrentLayer<Float>(cfg, seed: 11)
             XCTAssertEqual(f.arena.values, d.arena.values.map(Float.init))
@@ -263,6 +265,7 @@ final class KernelTests: XCTestCase {
             let gf = try f.backward(of.tape!, gradOutput: gO.converted(to: Float.self))
             assertClose(gf.input.data, gd.input.data, rtol: 1e-4, atol: 1e-5, "\(cell) d_input")
             assertClose(f.arena.gradients, d.arena.gradients, rtol: 1e-4, atol: 1e-4, "\(cell) parameter gradients")
+            assertClose(gf.stepGradientNorms.data, gd.stepGradientNorms.data, rtol: 1e-5, atol: 1e-6, "\(cell) H=\(hidden) step gradient norms")
         }
     }
 

@@ -108,11 +108,30 @@ extension Kernels {
         }
     }
 
-    /// Σ x², the squared Euclidean norm.
+    /// Σ x², the squared Euclidean norm. Float: 64 partial sums (four SIMD16 accumulators, then
+    /// their lanes in a fixed order), since one running sum waits an addition's latency per
+    /// element: 0.1 ms per step of a large layer's backward on the caller, the worker idle.
     @inline(__always)
     static func sumOfSquares<S: SeqScalar>(_ x: UnsafePointer<S>, count: Int) -> S {
-        var s: S = 0
-        for i in 0 ..< count { s += x[i] * x[i] }
+        var s: S = 0, i = 0
+        if S.self == Float.self {
+            typealias V = VectorMath.V
+            let p = x.float
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+            while i + 64 <= count {
+                let v0 = VectorMath.load(p + i), v1 = VectorMath.load(p + i + 16)
+                let v2 = VectorMath.load(p + i + 32), v3 = VectorMath.load(p + i + 48)
+                a0 += v0 * v0; a1 += v1 * v1; a2 += v2 * v2; a3 += v3 * v3
+                i += 64
+            }
+            while i + 16 <= count {
+                let v = VectorMath.load(p + i)
+                a0 += v * v
+                i += 16
+            }
+            s = S(((a0 + a1) + (a2 + a3)).sum())
+        }
+        while i < count { s += x[i] * x[i]; i += 1 }
         return s
     }
 }
