@@ -4,6 +4,8 @@
 //   seqcore-bench layer CELL B T I H MODE REPEATS   MODE: inference | train
 //   seqcore-bench step CELL H REPEATS               batch-1 streaming latency per step
 //   seqcore-bench gemm M N K REPEATS                GFLOP/s of the recurrent-step and projection products
+//                                                   (packed per call; from prepacked panels; the rows halved
+//                                                   over the threads, one-thread products as a split batch runs)
 //   seqcore-bench gemm-ta M N K REPEATS             GFLOP/s of a weight-gradient product Aᵀ·B (A K × M, B K × N)
 //   seqcore-bench peak                              the FMA peak of this CPU (register-only loop)
 //   seqcore-bench train-checkpointed PATH STEPS      train a small model, checkpointing to PATH every
@@ -16,7 +18,7 @@
 //                                                   prefetching AHEAD bytes ahead into L2 (default 0: none)
 //   --threads N (default 2)
 import CSeqSupport
-import SeqCore
+@_spi(Benchmark) import SeqCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -228,8 +230,17 @@ case "gemm":
         Kernels.gemm(m: m, a: a, lda: k, packed: packed, beta: 0, c: &c, ldc: n)
         timesPacked.append(now() - t0)
     }
+    // Each thread its half of the rows, 100 one-thread products back to back in one hand-off: a
+    // step of a layer whose batch is split over the threads.
+    var timesRows: [Double] = []
+    for _ in 0 ..< repeats {
+        let t0 = now()
+        Kernels.gemmRowsPerThread(count: 100, m: m, a: a, lda: k, packed: packed, c: &c, ldc: n)
+        timesRows.append((now() - t0) / 100)
+    }
     let flops = 2.0 * Double(m * n * k)
-    emit([("gflops", "\(flops / median(times) / 1e9)"), ("gflops_prepacked", "\(flops / median(timesPacked) / 1e9)")])
+    emit([("gflops", "\(flops / median(times) / 1e9)"), ("gflops_prepacked", "\(flops / median(timesPacked) / 1e9)"),
+          ("gflops_rows", "\(flops / median(timesRows) / 1e9)")])
 case "gemm-ta":
     // The weight-gradient form C[M × N] = Aᵀ·B with A stored K × M and B K × N (dW = dGᵀ·X over all
     // T·B rows): M = G·H, N = I or H, K = T·B.

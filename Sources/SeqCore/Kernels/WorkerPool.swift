@@ -198,3 +198,25 @@ extension Kernels {
     /// (`RecurrentLayer.batchSplit`), so a step runs on one thread.
     static let cachedWeightBytes = 2 << 20
 }
+
+extension Kernels {
+    /// For seqcore-bench: `count` products C = A·B back to back from the operand's panels, A's `m`
+    /// rows halved over the two threads, each thread running its own rows as one-thread products
+    /// inside a single hand-off — what every step of a layer whose batch is split over the threads
+    /// runs (`RecurrentLayer.batchSplit`: the step's input projection and recurrent product of
+    /// each half, one hand-off for the whole time loop). The panels must be packed (`prepack`):
+    /// both threads read them.
+    @_spi(Benchmark)
+    public static func gemmRowsPerThread(count: Int, m: Int, a: UnsafePointer<Float>, lda: Int, packed: PackedOperand<Float>,
+                                         c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(packed.prepacked != nil, "Kernels.gemmRowsPerThread: the operand's panels must be packed first")
+        let half = m / 2
+        WorkerPool.shared.run { part in
+            let rows = part == 0 ? 0 ..< half : half ..< m
+            for _ in 0 ..< count {
+                gemm(m: rows.count, a: a + rows.lowerBound * lda, lda: lda, packed: packed, beta: 0,
+                     c: c + rows.lowerBound * ldc, ldc: ldc)
+            }
+        }
+    }
+}
