@@ -275,19 +275,14 @@ enum GRUGates {
         }
         let n = h - j
         if n == 0 { return }
-        // The last units through a zero-padded 16-wide copy: the same arithmetic for every unit.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * 16) { buffer in
-            let b = buffer.baseAddress!
-            b.initialize(repeating: 0, count: 12 * 16)
+        VectorMath.paddedTail(vectors: 12) { b in
             let xs = b, hs = b + 48, hp = b + 96, out = b + 112, ts = b + 128
-            for g in 0 ..< 3 {
-                (xs + 16 * g).update(from: x + g * stride + j, count: n)
-                (hs + 16 * g).update(from: hr + g * stride + j, count: n)
-            }
-            hp.update(from: hPrev + j, count: n)
+            VectorMath.gather(x + j, blocks: 3, stride: stride, count: n, into: xs)
+            VectorMath.gather(hr + j, blocks: 3, stride: stride, count: n, into: hs)
+            VectorMath.gather(hPrev + j, count: n, into: hp)
             chunk(x: xs, hr: hs, stride: 16, hp: hp, out: out, t: tape == nil ? nil : ts)
-            (hNew + j).update(from: out, count: n)
-            if let t = tape { for g in 0 ..< 4 { (t + g * stride + j).update(from: ts + 16 * g, count: n) } }
+            VectorMath.scatter(out, count: n, into: hNew + j)
+            if let t = tape { VectorMath.scatter(ts, blocks: 4, count: n, into: t + j, stride: stride) }
         }
     }
 
@@ -318,20 +313,15 @@ enum GRUGates {
         }
         let n = h - j
         if n == 0 { return }
-        // The last units through zero-padded 16-wide copies, as in forward.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 13 * 16) { buffer in
-            let b = buffer.baseAddress!
-            b.initialize(repeating: 0, count: 13 * 16)
+        VectorMath.paddedTail(vectors: 13) { b in
             let ts = b, hp = b + 64, d = b + 80, xs = b + 96, hs = b + 144, ns = b + 192
-            for g in 0 ..< 4 { (ts + 16 * g).update(from: t + g * h + j, count: n) }
-            hp.update(from: hPrev + j, count: n)
-            d.update(from: dh + j, count: n)
+            VectorMath.gather(t + j, blocks: 4, stride: h, count: n, into: ts)
+            VectorMath.gather(hPrev + j, count: n, into: hp)
+            VectorMath.gather(dh + j, count: n, into: d)
             backwardChunk(t: ts, stride: 16, hp: hp, dh: d, gx: xs, gh: hs, gn: ns)
-            for g in 0 ..< 3 {
-                (gx + g * h + j).update(from: xs + 16 * g, count: n)
-                (gh + g * h + j).update(from: hs + 16 * g, count: n)
-            }
-            (gn + j).update(from: ns, count: n)
+            VectorMath.scatter(xs, blocks: 3, count: n, into: gx + j, stride: h)
+            VectorMath.scatter(hs, blocks: 3, count: n, into: gh + j, stride: h)
+            VectorMath.scatter(ns, count: n, into: gn + j)
         }
     }
 

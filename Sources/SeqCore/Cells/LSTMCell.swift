@@ -213,23 +213,18 @@ enum LSTMGates {
         }
         let n = h - j
         if n == 0 { return }
-        // The last units go through a zero-padded 16-wide copy, so every unit sees the same arithmetic.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16 * 16) { buffer in
-            let b = buffer.baseAddress!
-            b.initialize(repeating: 0, count: 16 * 16)
+        VectorMath.paddedTail(vectors: 16) { b in
             // The tape's copy may reuse xs and hs: the chunk reads all its inputs before it writes.
             let xs = b, hs = b + 64, cp = b + 128, ps = b + 144, cn = b + 192, ms = b + 208, ts = b
-            for g in 0 ..< 4 {
-                (xs + 16 * g).update(from: x + g * stride + j, count: n)
-                if let hr { (hs + 16 * g).update(from: hr + g * stride + j, count: n) }
-            }
-            cp.update(from: cPrev + j, count: n)
-            if let p { for g in 0 ..< 3 { (ps + 16 * g).update(from: p + g * stride + j, count: n) } }
+            VectorMath.gather(x + j, blocks: 4, stride: stride, count: n, into: xs)
+            if let hr { VectorMath.gather(hr + j, blocks: 4, stride: stride, count: n, into: hs) }
+            VectorMath.gather(cPrev + j, count: n, into: cp)
+            if let p { VectorMath.gather(p + j, blocks: 3, stride: stride, count: n, into: ps) }
             chunk(x: xs, hr: hr == nil ? nil : UnsafePointer(hs), cp: cp, p: p == nil ? nil : UnsafePointer(ps), stride: 16, cn: cn, m: ms,
                   t: tape == nil ? nil : ts)
-            (cNew + j).update(from: cn, count: n)
-            (m + j).update(from: ms, count: n)
-            if let t = tape { for g in 0 ..< 6 { (t + g * stride + j).update(from: ts + 16 * g, count: n) } }
+            VectorMath.scatter(cn, count: n, into: cNew + j)
+            VectorMath.scatter(ms, count: n, into: m + j)
+            if let t = tape { VectorMath.scatter(ts, blocks: 6, count: n, into: t + j, stride: stride) }
         }
     }
 
@@ -271,17 +266,15 @@ enum LSTMGates {
         }
         let n = h - j
         if n == 0 { return }
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 14 * 16) { buffer in
-            let b = buffer.baseAddress!
-            b.initialize(repeating: 0, count: 14 * 16)
+        VectorMath.paddedTail(vectors: 14) { b in
             let ts = b, cp = b + 96, dms = b + 112, dcs = b + 128, dg = b + 144, dcp = b + 208
-            for g in 0 ..< 6 { (ts + 16 * g).update(from: t + g * h + j, count: n) }
-            cp.update(from: cPrev + j, count: n)
-            dms.update(from: dm + j, count: n)
-            dcs.update(from: dc + j, count: n)
+            VectorMath.gather(t + j, blocks: 6, stride: h, count: n, into: ts)
+            VectorMath.gather(cPrev + j, count: n, into: cp)
+            VectorMath.gather(dm + j, count: n, into: dms)
+            VectorMath.gather(dc + j, count: n, into: dcs)
             backwardChunk(t: ts, stride: 16, cp: cp, dm: dms, dc: dcs, dg: dg, dcp: dcp)
-            for g in 0 ..< 4 { (dGates + g * h + j).update(from: dg + 16 * g, count: n) }
-            (dcPrev + j).update(from: dcp, count: n)
+            VectorMath.scatter(dg, blocks: 4, count: n, into: dGates + j, stride: h)
+            VectorMath.scatter(dcp, count: n, into: dcPrev + j)
         }
     }
 

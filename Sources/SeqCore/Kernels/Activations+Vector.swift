@@ -90,6 +90,32 @@ enum VectorMath {
         return x * p / q
     }
 
+    /// The last `h mod 16` units of a row in the gate kernels: they go through zero-padded 16-wide
+    /// copies, so every unit sees the same arithmetic as in a full chunk. `body` gets `vectors` × 16
+    /// zeroed floats, into which it `gather`s its operands and from which it `scatter`s its results.
+    @inline(__always)
+    static func paddedTail(vectors: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: vectors * 16) { buffer in
+            let b = buffer.baseAddress!
+            b.initialize(repeating: 0, count: vectors * 16)
+            body(b)
+        }
+    }
+
+    /// `blocks` runs of `count` floats, `stride` apart in `source`, into runs 16 apart in `tail`.
+    @inline(__always)
+    static func gather(_ source: UnsafePointer<Float>, blocks: Int = 1, stride: Int = 0, count: Int,
+                       into tail: UnsafeMutablePointer<Float>) {
+        for g in 0 ..< blocks { (tail + 16 * g).update(from: source + g * stride, count: count) }
+    }
+
+    /// `blocks` runs of `count` floats, 16 apart in `tail`, into runs `stride` apart in `dest`.
+    @inline(__always)
+    static func scatter(_ tail: UnsafePointer<Float>, blocks: Int = 1, count: Int, into dest: UnsafeMutablePointer<Float>,
+                        stride: Int = 0) {
+        for g in 0 ..< blocks { (dest + g * stride).update(from: tail + 16 * g, count: count) }
+    }
+
     /// 16 floats from / to memory (unaligned), for the fused gate passes of the cells.
     @inline(__always)
     static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
