@@ -10,8 +10,8 @@ final class KernelTests: XCTestCase {
         var checked = 0
         for m in Self.sizes {
             for n in Self.sizes {
-                // K past 512 (FloatGEMM.kcMax) runs several K blocks.
-                for k in [1, 3, 31, 257, 300, 530] where m * n * k <= 4_000_000 {
+                // K past FloatGEMM.kcMax (1024 with AVX-512, 512 without) runs several K blocks.
+                for k in [1, 3, 31, 257, 300, 530, 1030] where m * n * k <= 4_000_000 {
                     for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
                         for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (1, -2)] {
                             checkGEMM(ta, tb, m, n, k, alpha, beta)
@@ -33,7 +33,7 @@ final class KernelTests: XCTestCase {
     func testTransposedProductsThatPackAMatchReference() {
         let saved = Parallelism.threadCount
         defer { Parallelism.threadCount = saved }
-        for (m, n, k) in [(525, 260, 530), (512, 256, 64), (1030, 300, 17)] {
+        for (m, n, k) in [(525, 260, 1030), (512, 256, 64), (1030, 300, 17)] {
             for tb in [false, true] {
                 for (alpha, beta) in [(Float(1), Float(1)), (0.5, 0)] {
                     var results: [[Float]] = []
@@ -166,8 +166,8 @@ final class KernelTests: XCTestCase {
     }
 
     /// Panels as large as a GRU's at H = 1024 (193 slivers: parts of 96 and 97, each read as four runs
-    /// of 24–25 slivers, the last run shorter), over two K blocks: every column of every run against
-    /// the reference, bit-identical on 1 and 2 threads.
+    /// of 24–25 slivers, the last run shorter), over two K blocks (three without AVX-512): every
+    /// column of every run against the reference, bit-identical on 1 and 2 threads.
     func testLargePanelsMatchReference() {
         let (k, n) = (1030, 3073)
         for m in [1, 3] {
@@ -178,19 +178,19 @@ final class KernelTests: XCTestCase {
 
     /// Products whose share of a K block of B is 1 MiB or more, where the AVX-512 build's tiles fetch
     /// the next sliver ahead (`FloatGEMM.NextSliver`): from cached panels (the recurrent step; 35
-    /// slivers, 17 and 18 per thread, a partial last sliver, K blocks of 512 and 510, the second not a
+    /// slivers, 17 and 18 per thread, a partial last sliver, K blocks of 1024 and 1022, the second not a
     /// multiple of the kernel's four k per prefetch), with whole tiles only, a partial tile, and both
     /// (64, 13 and 20 rows); and a
-    /// weight gradient (Aᵀ packed whole, split by rows; 17 slivers, K blocks of 512 and 8). Against the reference,
+    /// weight gradient (Aᵀ packed whole, split by rows; 17 slivers, K blocks of 1024 and 8). Against the reference,
     /// bit-identical on 1 and 2 threads. Other builds take the plain path for the same products.
     func testProductsThatFetchTheNextSliverMatchReference() {
         for m in [64, 13, 20] {
-            checkPrepackedSmallProduct(m: m, k: 1022, n: 1104, transB: true, beta: 0, withBias: true)
+            checkPrepackedSmallProduct(m: m, k: 2046, n: 1104, transB: true, beta: 0, withBias: true)
         }
-        checkPrepackedSmallProduct(m: 64, k: 1022, n: 1104, transB: false, beta: 1, withBias: false)
+        checkPrepackedSmallProduct(m: 64, k: 2046, n: 1104, transB: false, beta: 1, withBias: false)
         let saved = Parallelism.threadCount
         defer { Parallelism.threadCount = saved }
-        let (m, n, k) = (520, 544, 520)
+        let (m, n, k) = (520, 544, 1032)
         let a = randomValues(k * m, seed: 21).map(Float.init), b = randomValues(k * n, seed: 22).map(Float.init)
         let c0 = randomValues(m * n, seed: 23).map(Float.init)
         var results: [[Float]] = []

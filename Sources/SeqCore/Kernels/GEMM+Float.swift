@@ -26,10 +26,20 @@ enum FloatGEMM {
     static let mr = 4
     static let nr = 16
     #endif
-    /// 512, not 256: C is loaded and stored once per K block, and for the input projections
-    /// (K = 512: 52 MB of C at the large shape) one block instead of two was 4% faster, the large
-    /// recurrent step (K = 1024) 3.5%, and no measured product slower.
+    /// C is loaded and stored once per K block. 512, not 256: for the input projections (K = 512:
+    /// 52 MB of C at the large shape) one block instead of two was 4% faster, the large recurrent
+    /// step (K = 1024) 3.5%, and no measured product slower. With AVX-512, 1024 rather than 512:
+    /// the large recurrent step 1.03× as fast again (its sliver, 64 KiB at 512 rows, was already
+    /// past L1 and read from L2); the large layers took 0.98–0.99× the time in inference and
+    /// 0.985–1.0× in training, batch-1 steps 0.99–1.0× (each in its own process, alternating with
+    /// the 512 build).
+    /// AVX2's 16-wide sliver of 512 rows is 32 KiB, which L1 holds; it stays at 512 (not measured
+    /// on an AVX2-only machine).
+    #if SEQCORE_AVX512
+    static let kcMax = 1024
+    #else
     static let kcMax = 512
+    #endif
     /// Rows of A per block (a whole number of MR slivers, so only a block at the end of the rows can
     /// end in a partial sliver).
     static let mcMax = 128 / mr * mr
@@ -98,7 +108,7 @@ enum FloatGEMM {
             if let rowBias { Kernels.addRowVector(rowBias, to: c, rows: m, n: n, ldy: ldc) }
             return
         }
-        if k <= kcMax || k * n < streamedPackingFloats {
+        if k <= streamedBlockRows || k * n < streamedPackingFloats {
             let packed = Packed(b: b, ldb: ldb, transB: transB, k: k, n: n)
             gemmPacked(m: m, a: a, lda: lda, transA: transA, packed: packed, alpha: alpha, beta: beta, c: c, ldc: ldc,
                        rowBias: rowBias)
@@ -110,7 +120,7 @@ enum FloatGEMM {
         // layer): its copy was 14% of a large RNN's training memory, 6–7% of a GRU's or LSTM's.
         var p0 = 0
         repeat {
-            let kc = min(kcMax, k - p0)
+            let kc = min(streamedBlockRows, k - p0)
             let block = Packed(b: transB ? b + p0 : b + p0 * ldb, ldb: ldb, transB: transB, k: kc, n: n)
             gemmPacked(m: m, a: transA ? a + p0 * lda : a + p0, lda: lda, transA: transA, packed: block, alpha: alpha,
                        beta: p0 == 0 ? beta : 1, c: c, ldc: ldc, rowBias: p0 == 0 ? rowBias : nil)
@@ -121,6 +131,10 @@ enum FloatGEMM {
     /// op(B) of at least this many elements (4 MiB) is packed block by block when used once; below
     /// it, whole (a hand-off and a buffer per block cost the medium RNN's training 4%).
     static let streamedPackingFloats = 1 << 20
+    /// Rows of B per block when it is packed block by block: 512 also where `kcMax` is 1024. With
+    /// 1024-row copies (4 MiB for a large layer's h<t-1>) the buffer pool reached its cap during a
+    /// large LSTM's training and let a 16 MiB buffer go at every call: fresh pages, 1.03× the time.
+    static let streamedBlockRows = 512
 
     static func scale(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if beta == 1 { return }
