@@ -73,11 +73,16 @@ enum FloatGEMM {
                     let sliver = data + p0 * nPadded + js * kc * nr
                     if cols < nr { sliver.update(repeating: 0, count: kc * nr) }  // the padding past N
                     if transB {
-                        // B's rows are contiguous along k: read each once, write its column of the
-                        // sliver (which stays in L1).
-                        for j in 0 ..< cols {
-                            let src = b + (j0 + j) * ldb + p0
-                            for kk in 0 ..< kc { sliver[kk * nr + j] = src[kk] }
+                        // B's rows are contiguous along k. 16 k at a time: the sliver's 16 rows
+                        // (2 KiB) are written whole while in L1, each of B's rows read a line at a time.
+                        var k0 = 0
+                        while k0 < kc {
+                            let k1 = min(k0 + 16, kc)
+                            for j in 0 ..< cols {
+                                let src = b + (j0 + j) * ldb + p0
+                                for kk in k0 ..< k1 { sliver[kk * nr + j] = src[kk] }
+                            }
+                            k0 = k1
                         }
                     } else {
                         for kk in 0 ..< kc { (sliver + kk * nr).update(from: b + (p0 + kk) * ldb + j0, count: cols) }
